@@ -1,0 +1,38 @@
+// Input-space affinities: per-point Gaussian bandwidths calibrated to a perplexity, then the
+// symmetric joint distribution P = (P_cond + P_condᵀ) / 2n over the kNN graph.
+#pragma once
+
+#include "turbotsne/common.hpp"
+#include "turbotsne/vptree.hpp"
+
+namespace turbotsne {
+
+// Relative tolerance on the perplexity reached by each row (the contract is 1e-5; the solver
+// goes much further because it converges quadratically and P is compared at 1e-6).
+constexpr double kPerplexityTolerance = 1e-10;
+
+struct RowCalibration {
+  double beta = 0.0;        // precision of the Gaussian: p_j ∝ exp(-beta (d_j² - d_min²))
+  double perplexity = 0.0;  // exp(entropy) reached
+  int iterations = 0;
+  bool converged = false;   // false when the target is out of reach (e.g. all distances equal)
+};
+
+// One row: finds beta such that the distribution p_j ∝ exp(-beta d_j²) over the k given
+// squared distances has the target perplexity, and writes p (summing to 1). A safeguarded
+// Newton iteration on log(beta) inside a bisection bracket: every step keeps a bracket, so it
+// ends for any input; distances that are all equal, all zero, or span 1e-300..1e300 (squared)
+// give a finite p. The entropy is computed on distances shifted by their minimum, so nothing
+// underflows to an all-zero row.
+RowCalibration calibrate_row(const double* squared_distances, int k, double perplexity,
+                             double* p);
+
+// Conditional probabilities p_{j|i} on the kNN graph: row i holds the k neighbours of i,
+// sorted by column index. Every row sums to 1.
+CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, int n_threads,
+                                    Observer* observer = nullptr);
+
+// (C + Cᵀ) / (2 n) for a row-stochastic C: symmetric, sums to 1.
+CsrMatrix symmetrize(const CsrMatrix& conditional, int n_threads);
+
+}  // namespace turbotsne

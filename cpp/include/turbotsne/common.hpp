@@ -1,0 +1,81 @@
+// Shared vocabulary of the core: index type, matrix and CSR views, the observer through which
+// long computations report progress and are interrupted.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace turbotsne {
+
+using index_t = std::int64_t;
+
+// Row-major dense matrix over memory owned elsewhere (numpy arrays, std::vector).
+template <class T>
+struct MatrixView {
+  T* data = nullptr;
+  index_t rows = 0;
+  index_t cols = 0;
+
+  T* row(index_t i) const { return data + i * cols; }
+  T& operator()(index_t i, index_t j) const { return data[i * cols + j]; }
+  index_t size() const { return rows * cols; }
+  operator MatrixView<const T>() const { return {data, rows, cols}; }
+};
+using Matrix = MatrixView<double>;
+using ConstMatrix = MatrixView<const double>;
+
+// Compressed sparse rows over memory owned elsewhere. Column indices are sorted within a row.
+struct CsrView {
+  index_t n_rows = 0;
+  index_t n_cols = 0;
+  const std::int64_t* indptr = nullptr;   // n_rows + 1 offsets
+  const std::int32_t* indices = nullptr;  // column of each stored value
+  const double* values = nullptr;
+  index_t nnz() const { return n_rows == 0 ? 0 : indptr[n_rows]; }
+};
+
+// A CSR matrix that owns its storage.
+struct CsrMatrix {
+  index_t n_rows = 0;
+  index_t n_cols = 0;
+  std::vector<std::int64_t> indptr;
+  std::vector<std::int32_t> indices;
+  std::vector<double> values;
+  CsrView view() const {
+    return {n_rows, n_cols, indptr.data(), indices.data(), values.data()};
+  }
+};
+
+// The stages of a run, as reported to an Observer.
+enum class Stage { kNeighbors, kAffinities, kInit, kOptimize };
+const char* stage_name(Stage stage);
+
+struct IterationReport {
+  int iteration = 0;       // 1-based number of the iteration just finished
+  int n_iter = 0;          // total planned
+  bool has_kl = false;     // whether kl was evaluated on this iteration
+  double kl = 0.0;         // KL(P||Q) before this iteration's update (unexaggerated P)
+  double grad_norm = 0.0;  // Euclidean norm of this iteration's gradient
+  ConstMatrix embedding;   // the embedding after the update
+};
+
+// Receives progress on the calling thread, never from inside a parallel region. Every method
+// may throw to abort the run (the exception propagates to the caller of the core).
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  // Should iteration `iteration` (1-based) evaluate the KL divergence for its report?
+  virtual bool wants_kl(int /*iteration*/) const { return false; }
+  // Called after every iteration; returning true stops the optimisation.
+  virtual bool on_iteration(const IterationReport& /*report*/) { return false; }
+  // Called when a stage finishes.
+  virtual void on_stage(Stage /*stage*/, double /*seconds*/) {}
+  // Polled between batches of long parallel work; throws to interrupt (e.g. on Ctrl-C).
+  virtual void poll() {}
+};
+
+inline void poll(Observer* observer) {
+  if (observer != nullptr) observer->poll();
+}
+
+}  // namespace turbotsne

@@ -1,0 +1,29 @@
+// The t-SNE objective KL(P‖Q) and its gradient over a sparse P.
+#pragma once
+
+#include "turbotsne/common.hpp"
+#include "turbotsne/repulsion.hpp"
+
+namespace turbotsne {
+
+// forces_i = Σ_j p_ij w_ij^(1/α) (y_i − y_j) over the stored entries of P. Returns
+// Σ_ij p_ij log(p_ij / w_ij) when with_kl (then KL = that + log Z), else 0.
+double compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
+                          Matrix forces, int n_threads);
+
+struct GradientStats {
+  double z = 0.0;   // normalisation of Q (exact or estimated, per the repulsion method)
+  double kl = 0.0;  // KL(P‖Q) for the unexaggerated P, when requested
+};
+
+// grad = exaggeration · attraction − repulsion / Z, which is ∂KL/∂Y / 4: the scale on which
+// bhtsne, openTSNE and FIt-SNE define their learning rates (scikit-learn keeps the 4).
+// `work` is caller-provided scratch of the same shape as Y.
+GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion,
+                               double dof, double exaggeration, bool with_kl, Matrix grad,
+                               Matrix work, int n_threads);
+
+// Exact KL(P‖Q) with Z summed over all pairs (O(n²)). P must sum to 1.
+double kl_divergence_exact(const CsrView& P, ConstMatrix Y, double dof, int n_threads);
+
+}  // namespace turbotsne

@@ -1,0 +1,41 @@
+// Gradient descent with momentum and per-coordinate gains (Jacobs 1988), as in bhtsne,
+// openTSNE and FIt-SNE, with early exaggeration.
+#pragma once
+
+#include <optional>
+
+#include "turbotsne/common.hpp"
+#include "turbotsne/repulsion.hpp"
+
+namespace turbotsne {
+
+struct OptimizerParams {
+  int n_iter = 750;                 // total, early exaggeration included
+  int early_exaggeration_iter = 250;
+  double early_exaggeration = 12.0;
+  double exaggeration = 1.0;        // after the early phase
+  // On the bhtsne/openTSNE/FIt-SNE scale. Unset: "auto" = max(n / early_exaggeration, 50)
+  // (Belkina et al. 2019; Linderman et al. 2019).
+  std::optional<double> learning_rate;
+  double momentum_early = 0.5;
+  double momentum_late = 0.8;
+  double min_gain = 0.01;
+  double dof = 1.0;                 // α of the Student-t kernel
+
+  void validate() const;  // throws std::invalid_argument naming the parameter
+  double resolved_learning_rate(index_t n) const;
+};
+
+struct OptimizeResult {
+  int n_iter = 0;        // iterations done
+  double kl = 0.0;       // KL(P‖Q) at the final embedding (Z per the repulsion method)
+  bool stopped = false;  // the observer asked to stop early
+};
+
+// Optimises Y in place. P: symmetric, summing to 1. Each iteration computes the gradient,
+// updates gains and momentum, moves the points and recentres them at the origin.
+OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
+                        const OptimizerParams& params, int n_threads,
+                        Observer* observer = nullptr);
+
+}  // namespace turbotsne

@@ -1,0 +1,85 @@
+// OpenMP helpers. Two rules make every result independent of the thread count:
+//   * parallel loops write disjoint outputs, so scheduling cannot change a value;
+//   * every reduction sums per-block partials over blocks of a fixed size (kBlock), then adds
+//     the blocks in order on one thread.
+// No exception may leave an OpenMP region: the first one thrown by a worker is captured and
+// rethrown after the loop (the idea of hnswlib's ParallelFor).
+#pragma once
+
+#include <algorithm>
+#include <exception>
+#include <mutex>
+#include <vector>
+
+#include "turbotsne/common.hpp"
+
+namespace turbotsne {
+
+constexpr index_t kBlock = 1024;  // block size of deterministic reductions
+
+// n_jobs as users give it (-1 = all processors, -2 = all but one, ...) to a thread count >= 1.
+int resolve_threads(int n_jobs);
+
+class ExceptionCollector {
+ public:
+  template <class F>
+  void run(F&& f) noexcept {
+    try {
+      f();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+  }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::exception_ptr error_;
+};
+
+// body(i) for i in [begin, end), dynamically scheduled in chunks of `chunk`.
+template <class F>
+void parallel_for(index_t begin, index_t end, int n_threads, F&& body, index_t chunk = 64) {
+  if (end <= begin) return;
+  ExceptionCollector errors;
+  const int threads = static_cast<int>(std::min<index_t>(n_threads, (end - begin + chunk - 1) / chunk));
+#pragma omp parallel for num_threads(std::max(threads, 1)) schedule(dynamic, 1)
+  for (index_t c = begin; c < end; c += chunk) {
+    errors.run([&] {
+      const index_t stop = std::min(end, c + chunk);
+      for (index_t i = c; i < stop; ++i) body(i);
+    });
+  }
+  errors.rethrow();
+}
+
+// Like parallel_for, but in batches of `batch` items with observer->poll() between batches on
+// the calling thread, so that long stages can be interrupted.
+template <class F>
+void parallel_for_polled(index_t n, int n_threads, Observer* observer, F&& body,
+                         index_t chunk = 64, index_t batch = 16384) {
+  for (index_t start = 0; start < n; start += batch) {
+    poll(observer);
+    parallel_for(start, std::min(n, start + batch), n_threads, body, chunk);
+  }
+  poll(observer);
+}
+
+// Sum of block(begin, end) -> T over consecutive blocks of kBlock items, added in block order.
+// T needs default construction to zero and +=. The result does not depend on n_threads.
+template <class T, class F>
+T blocked_sum(index_t n, int n_threads, F&& block) {
+  const index_t n_blocks = (n + kBlock - 1) / kBlock;
+  std::vector<T> partial(static_cast<size_t>(n_blocks), T{});
+  parallel_for(0, n_blocks, n_threads, [&](index_t b) {
+    partial[b] = block(b * kBlock, std::min(n, (b + 1) * kBlock));
+  }, 1);
+  T total{};
+  for (const T& p : partial) total += p;
+  return total;
+}
+
+}  // namespace turbotsne

@@ -1,0 +1,52 @@
+// Repulsive forces of the t-SNE gradient. Every method fills
+//   forces_i = Σ_{j≠i} w_ij^((α+1)/α) (y_i − y_j)
+// and returns the normalisation Z = Σ_{i≠j} w_ij, so the optimiser sees only "a repulsion"
+// (the shape of openTSNE's kl_divergence_bh / kl_divergence_fft).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "turbotsne/common.hpp"
+
+namespace turbotsne {
+
+enum class Method { kExact, kBarnesHut };
+const char* method_name(Method method);
+
+class Repulsion {
+ public:
+  virtual ~Repulsion() = default;
+  virtual double compute(ConstMatrix Y, Matrix forces, int n_threads) = 0;
+};
+
+// All pairs, O(n²) per call: the reference, and the fastest choice for small n.
+class ExactRepulsion final : public Repulsion {
+ public:
+  explicit ExactRepulsion(double dof);
+  double compute(ConstMatrix Y, Matrix forces, int n_threads) override;
+
+ private:
+  double dof_;
+  std::vector<double> z_;
+};
+
+// Barnes-Hut (van der Maaten, JMLR 2014) over a 2^d-tree for d = 1, 2, 3. A cell is summarised
+// by its centre of mass when (side of the cell) < θ · (distance to its centre of mass) and the
+// point is outside the cell; the side is the full side, as openTSNE counts it (bhtsne compares
+// the half-width, so the same θ is more accurate here). θ = 0 is exact.
+class BarnesHutRepulsion final : public Repulsion {
+ public:
+  BarnesHutRepulsion(int dims, double theta, double dof);
+  ~BarnesHutRepulsion() override;
+  double compute(ConstMatrix Y, Matrix forces, int n_threads) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+std::unique_ptr<Repulsion> make_repulsion(Method method, int dims, double theta, double dof);
+
+}  // namespace turbotsne

@@ -1,0 +1,69 @@
+// The whole pipeline: neighbours → affinities → initialisation → optimisation.
+#pragma once
+
+#include <cstdint>
+
+#include "turbotsne/affinities.hpp"
+#include "turbotsne/common.hpp"
+#include "turbotsne/optimizer.hpp"
+#include "turbotsne/repulsion.hpp"
+
+namespace turbotsne {
+
+enum class Init {
+  kPca,     // principal components, scaled so that column 0 has std 1e-4
+  kRandom,  // seeded Gaussian, std 1e-4
+  kGiven,   // the caller's values already in Y, used as they are
+};
+
+constexpr double kInitStd = 1e-4;
+
+struct TsneParams {
+  int n_components = 2;
+  double perplexity = 30.0;
+  Method method = Method::kBarnesHut;
+  double theta = 0.5;
+  Init init = Init::kPca;
+  std::uint64_t seed = 0;
+  int n_threads = 1;
+  OptimizerParams optimizer;  // iterations, exaggeration, learning rate, dof
+
+  // Throws std::invalid_argument naming the parameter when a value is out of range for
+  // n_samples points.
+  void validate(index_t n_samples) const;
+};
+
+struct Timings {
+  double neighbors = 0.0;
+  double affinities = 0.0;
+  double init = 0.0;
+  double optimize = 0.0;
+};
+
+struct TsneResult {
+  double kl = 0.0;
+  int n_iter = 0;
+  bool stopped = false;
+  Timings timings;
+};
+
+// k = min(n − 1, ⌊3·perplexity⌋), at least 1.
+int neighbor_count(index_t n_samples, double perplexity);
+
+// Symmetric affinities P of the rows of X (exact kNN + perplexity calibration).
+CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, int n_threads,
+                              Observer* observer = nullptr, Timings* timings = nullptr);
+
+// Writes the initial embedding into Y (n x n_components) for Init::kPca / kRandom; kGiven
+// leaves Y as it is. Zero-variance columns of a PCA start (rank-deficient X) are filled with
+// seeded noise so that no dimension is frozen.
+void initialize(ConstMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_threads);
+
+// Runs t-SNE on the rows of X, writing the embedding into Y (X.rows x n_components; it holds
+// the initial embedding on entry when params.init == Init::kGiven).
+TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y,
+                    Observer* observer = nullptr);
+
+const char* version();
+
+}  // namespace turbotsne

@@ -1,0 +1,58 @@
+// Exact k-nearest neighbours (Euclidean) with a vantage-point tree (Yianilos 1993), the
+// structure bhtsne and FIt-SNE use for exact search.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "turbotsne/common.hpp"
+#include "turbotsne/parallel.hpp"
+
+namespace turbotsne {
+
+// k neighbours per point, row-major n x k, each row sorted by (distance, index): ties are
+// broken by the smaller index so that results never depend on the thread count.
+struct KnnGraph {
+  index_t n = 0;
+  int k = 0;
+  std::vector<std::int32_t> indices;
+  std::vector<double> distances;  // Euclidean (not squared)
+};
+
+class VpTree {
+ public:
+  // Builds over the rows of X, which must outlive the tree. Parallel over subtrees; the tree
+  // itself does not depend on the thread count.
+  explicit VpTree(ConstMatrix X, int n_threads = 1);
+
+  // The k nearest rows to `query` by (distance, index), skipping row `exclude` (-1: none).
+  // Writes k indices and distances sorted ascending; k must be at most the number of rows
+  // (minus one if one is excluded).
+  void query(const double* query, int k, index_t exclude, std::int32_t* indices,
+             double* distances) const;
+
+ private:
+  struct Node {
+    std::int32_t begin = 0;   // range [begin, end) of order_; order_[begin] is the vantage point
+    std::int32_t end = 0;     // leaves hold all points of the range and no vantage point
+    std::int32_t split = 0;   // inside child: [begin + 1, split), outside child: [split, end)
+    std::int32_t inside = -1;  // child node ids (-1 for a leaf)
+    std::int32_t outside = -1;
+    double radius = 0.0;      // distance from the vantage point to order_[split]
+  };
+
+  static std::int32_t split_of(std::int32_t begin, std::int32_t end);
+  void partition(std::int32_t begin, std::int32_t end, ExceptionCollector& errors);
+  std::int32_t make_nodes(std::int32_t begin, std::int32_t end);
+  double distance(index_t i, const double* q) const;
+
+  ConstMatrix X_;
+  std::vector<std::int32_t> order_;
+  std::vector<Node> nodes_;
+};
+
+// Exact k nearest neighbours of every row among the other rows (self excluded), in parallel.
+KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads,
+                                Observer* observer = nullptr);
+
+}  // namespace turbotsne

@@ -1,0 +1,201 @@
+#include "turbotsne/affinities.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "turbotsne/parallel.hpp"
+
+namespace turbotsne {
+namespace {
+
+constexpr int kMaxIterations = 200;
+// log(beta) is searched in this range: exp(±700) is finite, and with squared distances in
+// [1e-300, 1e300] the solution always lies inside.
+constexpr double kLogBetaMin = -700.0;
+constexpr double kLogBetaMax = 700.0;
+
+// Entropy (nats) of p_j ∝ exp(-beta D_j) for shifted distances D_j >= 0 (at least one is 0),
+// with its derivative with respect to log(beta). Writes the unnormalised weights to w.
+struct Entropy {
+  double h;
+  double dh_dlogbeta;
+  double sum;
+};
+
+Entropy entropy(const double* D, int k, double beta, double* w) {
+  double sum = 0.0;
+  double mean = 0.0;  // Σ w beta D
+  double second = 0.0;  // Σ w (beta D)²
+  for (int j = 0; j < k; ++j) {
+    const double x = beta * D[j];  // may be +inf for huge D; then w = 0 and x is not used
+    const double wj = std::exp(-x);
+    w[j] = wj;
+    sum += wj;
+    if (wj > 0.0) {
+      mean += wj * x;
+      second += wj * x * x;
+    }
+  }
+  // sum >= 1 because the nearest neighbour has D = 0.
+  mean /= sum;
+  second /= sum;
+  // H = log(sum) + beta E[D];  dH/dlog(beta) = -beta² Var(D) = -(E[x²] - E[x]²).
+  return {std::log(sum) + mean, -(second - mean * mean), sum};
+}
+
+}  // namespace
+
+RowCalibration calibrate_row(const double* squared_distances, int k, double perplexity,
+                             double* p) {
+  RowCalibration out;
+  if (k <= 0) return out;
+  const double d_min = *std::min_element(squared_distances, squared_distances + k);
+  std::vector<double> D(squared_distances, squared_distances + k);
+  for (double& d : D) d -= d_min;
+  const double target = std::log(perplexity);
+
+  // Start from beta = 1 / (median positive shifted distance): the right scale for any units.
+  std::vector<double> positive;
+  positive.reserve(k);
+  for (double d : D) {
+    if (d > 0.0) positive.push_back(d);
+  }
+  double log_beta = 0.0;
+  if (!positive.empty()) {
+    auto mid = positive.begin() + positive.size() / 2;
+    std::nth_element(positive.begin(), mid, positive.end());
+    log_beta = std::clamp(-std::log(*mid), kLogBetaMin, kLogBetaMax);
+  }
+
+  // Entropy falls as beta grows. Bracket [lo, hi] in log(beta): H(lo) >= target >= H(hi).
+  double lo = kLogBetaMin;
+  double hi = kLogBetaMax;
+  Entropy e{};
+  double used = log_beta;  // the log(beta) whose weights are in p
+  for (int it = 1; it <= kMaxIterations; ++it) {
+    used = log_beta;
+    e = entropy(D.data(), k, std::exp(log_beta), p);
+    out.iterations = it;
+    const double diff = e.h - target;
+    if (std::fabs(std::expm1(diff)) <= kPerplexityTolerance) {
+      out.converged = true;
+      break;
+    }
+    if (diff > 0.0) {
+      lo = log_beta;  // entropy too high: sharpen
+    } else {
+      hi = log_beta;
+    }
+    // Newton step on H(log beta) = target; fall back to bisection when it leaves the bracket.
+    double next = log_beta - diff / e.dh_dlogbeta;
+    if (!(e.dh_dlogbeta < 0.0) || !std::isfinite(next) || next <= lo || next >= hi) {
+      next = 0.5 * (lo + hi);
+    }
+    if (next == log_beta) break;  // the bracket cannot shrink further
+    log_beta = next;
+  }
+  // p from the last evaluated weights (those of log_beta); sum >= 1, so this is finite.
+  for (int j = 0; j < k; ++j) p[j] /= e.sum;
+  out.beta = std::exp(used);
+  out.perplexity = std::exp(e.h);
+  return out;
+}
+
+CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, int n_threads,
+                                    Observer* observer) {
+  if (!(perplexity > 0.0) || !std::isfinite(perplexity)) {
+    throw std::invalid_argument("conditional_probabilities: perplexity must be positive");
+  }
+  const index_t n = graph.n;
+  const int k = graph.k;
+  CsrMatrix C;
+  C.n_rows = n;
+  C.n_cols = n;
+  C.indptr.resize(static_cast<size_t>(n) + 1);
+  for (index_t i = 0; i <= n; ++i) C.indptr[i] = i * k;
+  C.indices.resize(static_cast<size_t>(n) * k);
+  C.values.resize(static_cast<size_t>(n) * k);
+  parallel_for_polled(n, n_threads, observer, [&](index_t i) {
+    std::vector<double> sq(k);
+    std::vector<double> p(k);
+    const double* dist = graph.distances.data() + i * k;
+    for (int j = 0; j < k; ++j) sq[j] = dist[j] * dist[j];
+    calibrate_row(sq.data(), k, perplexity, p.data());
+    // Store the row sorted by column index.
+    std::vector<int> perm(k);
+    std::iota(perm.begin(), perm.end(), 0);
+    const std::int32_t* idx = graph.indices.data() + i * k;
+    std::sort(perm.begin(), perm.end(), [&](int a, int b) { return idx[a] < idx[b]; });
+    for (int j = 0; j < k; ++j) {
+      C.indices[i * k + j] = idx[perm[j]];
+      C.values[i * k + j] = p[perm[j]];
+    }
+  });
+  return C;
+}
+
+CsrMatrix symmetrize(const CsrMatrix& C, int n_threads) {
+  const index_t n = C.n_rows;
+  // Transpose by counting sort; iterating rows in order keeps each transposed row sorted.
+  std::vector<std::int64_t> t_ptr(static_cast<size_t>(n) + 1, 0);
+  for (std::int32_t j : C.indices) ++t_ptr[j + 1];
+  for (index_t i = 0; i < n; ++i) t_ptr[i + 1] += t_ptr[i];
+  std::vector<std::int32_t> t_idx(C.indices.size());
+  std::vector<double> t_val(C.values.size());
+  {
+    std::vector<std::int64_t> fill(t_ptr.begin(), t_ptr.end() - 1);
+    for (index_t i = 0; i < n; ++i) {
+      for (std::int64_t e = C.indptr[i]; e < C.indptr[i + 1]; ++e) {
+        const std::int64_t slot = fill[C.indices[e]]++;
+        t_idx[slot] = static_cast<std::int32_t>(i);
+        t_val[slot] = C.values[e];
+      }
+    }
+  }
+  // Row i of the result merges row i of C with row i of Cᵀ (both sorted): count, then fill.
+  auto merge_row = [&](index_t i, std::int32_t* out_idx, double* out_val) -> std::int64_t {
+    std::int64_t a = C.indptr[i], a_end = C.indptr[i + 1];
+    std::int64_t b = t_ptr[i], b_end = t_ptr[i + 1];
+    std::int64_t m = 0;
+    const double scale = 1.0 / (2.0 * static_cast<double>(n));
+    while (a < a_end || b < b_end) {
+      std::int32_t col;
+      double v = 0.0;
+      if (b == b_end || (a < a_end && C.indices[a] < t_idx[b])) {
+        col = C.indices[a];
+        v = C.values[a++];
+      } else if (a == a_end || t_idx[b] < C.indices[a]) {
+        col = t_idx[b];
+        v = t_val[b++];
+      } else {
+        col = C.indices[a];
+        v = C.values[a++] + t_val[b++];
+      }
+      if (out_idx != nullptr) {
+        out_idx[m] = col;
+        out_val[m] = v * scale;
+      }
+      ++m;
+    }
+    return m;
+  };
+  CsrMatrix P;
+  P.n_rows = n;
+  P.n_cols = n;
+  P.indptr.assign(static_cast<size_t>(n) + 1, 0);
+  parallel_for(0, n, n_threads, [&](index_t i) { P.indptr[i + 1] = merge_row(i, nullptr, nullptr); }, 256);
+  for (index_t i = 0; i < n; ++i) P.indptr[i + 1] += P.indptr[i];
+  P.indices.resize(static_cast<size_t>(P.indptr[n]));
+  P.values.resize(static_cast<size_t>(P.indptr[n]));
+  parallel_for(0, n, n_threads, [&](index_t i) {
+    merge_row(i, P.indices.data() + P.indptr[i], P.values.data() + P.indptr[i]);
+  }, 256);
+  return P;
+}
+
+}  // namespace turbotsne

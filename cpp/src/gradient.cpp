@@ -1,0 +1,69 @@
+#include "turbotsne/gradient.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "turbotsne/kernel.hpp"
+#include "turbotsne/parallel.hpp"
+
+namespace turbotsne {
+
+double compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
+                          Matrix forces, int n_threads) {
+  const index_t dims = Y.cols;
+  // Each block of rows writes its own forces and returns its share of the KL term; blocks
+  // are added in order, so the sum does not depend on the thread count.
+  return blocked_sum<double>(P.n_rows, n_threads, [&](index_t begin, index_t end) {
+    double kl = 0.0;
+    for (index_t i = begin; i < end; ++i) {
+      const double* yi = Y.row(i);
+      double* fi = forces.row(i);
+      for (index_t c = 0; c < dims; ++c) fi[c] = 0.0;
+      for (std::int64_t e = P.indptr[i]; e < P.indptr[i + 1]; ++e) {
+        const double p = P.values[e];
+        const double* yj = Y.row(P.indices[e]);
+        double d2 = 0.0;
+        for (index_t c = 0; c < dims; ++c) {
+          const double t = yi[c] - yj[c];
+          d2 += t * t;
+        }
+        const double b = 1.0 + d2 / dof;  // w^(1/α) = 1/b
+        const double s = p / b;
+        for (index_t c = 0; c < dims; ++c) fi[c] += s * (yi[c] - yj[c]);
+        if (with_kl && p > 0.0) kl += p * (std::log(p) + dof * std::log(b));  // log w = −α log b
+      }
+    }
+    return kl;
+  });
+}
+
+GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion,
+                               double dof, double exaggeration, bool with_kl, Matrix grad,
+                               Matrix work, int n_threads) {
+  GradientStats stats;
+  const double kl_part = compute_attraction(P, Y, dof, with_kl, grad, n_threads);
+  stats.z = repulsion.compute(Y, work, n_threads);
+  if (!(stats.z > 0.0)) {
+    // Every pairwise kernel underflowed: the points are astronomically far apart.
+    throw std::runtime_error("t-SNE normalisation Z is zero: the embedding diverged");
+  }
+  const double inv_z = 1.0 / stats.z;
+  parallel_for(0, grad.size(), n_threads, [&](index_t e) {
+    grad.data[e] = exaggeration * grad.data[e] - inv_z * work.data[e];
+  }, 4096);
+  if (with_kl) stats.kl = kl_part + std::log(stats.z);
+  return stats;
+}
+
+double kl_divergence_exact(const CsrView& P, ConstMatrix Y, double dof, int n_threads) {
+  std::vector<double> scratch(static_cast<size_t>(Y.size()));
+  Matrix work{scratch.data(), Y.rows, Y.cols};
+  const double kl_part = compute_attraction(P, Y, dof, true, work, n_threads);
+  ExactRepulsion exact(dof);
+  const double z = exact.compute(Y, work, n_threads);
+  if (!(z > 0.0)) throw std::invalid_argument("kl_divergence: all pairwise affinities underflow");
+  return kl_part + std::log(z);
+}
+
+}  // namespace turbotsne

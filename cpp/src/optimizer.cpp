@@ -1,0 +1,124 @@
+#include "turbotsne/optimizer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "turbotsne/gradient.hpp"
+#include "turbotsne/parallel.hpp"
+
+namespace turbotsne {
+namespace {
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+bool positive_finite(double x) { return x > 0.0 && std::isfinite(x); }
+
+// Subtracts the column means from Y (sums over fixed blocks: independent of threads).
+void recentre(Matrix Y, int n_threads) {
+  const index_t dims = Y.cols;
+  struct Sums {
+    std::vector<double> s;
+    Sums& operator+=(const Sums& o) {
+      if (s.empty()) s.assign(o.s.size(), 0.0);
+      for (size_t c = 0; c < o.s.size(); ++c) s[c] += o.s[c];
+      return *this;
+    }
+  };
+  const Sums total = blocked_sum<Sums>(Y.rows, n_threads, [&](index_t b, index_t e) {
+    Sums part{std::vector<double>(static_cast<size_t>(dims), 0.0)};
+    for (index_t i = b; i < e; ++i) {
+      for (index_t c = 0; c < dims; ++c) part.s[c] += Y(i, c);
+    }
+    return part;
+  });
+  std::vector<double> mean(total.s);
+  for (double& m : mean) m /= static_cast<double>(Y.rows);
+  parallel_for(0, Y.rows, n_threads, [&](index_t i) {
+    for (index_t c = 0; c < dims; ++c) Y(i, c) -= mean[c];
+  }, 1024);
+}
+
+}  // namespace
+
+void OptimizerParams::validate() const {
+  require(n_iter >= 1, "n_iter must be >= 1, got " + std::to_string(n_iter));
+  require(early_exaggeration_iter >= 0,
+          "early_exaggeration_iter must be >= 0, got " + std::to_string(early_exaggeration_iter));
+  require(positive_finite(early_exaggeration), "early_exaggeration must be positive and finite");
+  require(positive_finite(exaggeration), "exaggeration must be positive and finite");
+  require(!learning_rate || positive_finite(*learning_rate),
+          "learning_rate must be positive and finite");
+  require(momentum_early >= 0.0 && momentum_early < 1.0, "momentum must be in [0, 1)");
+  require(momentum_late >= 0.0 && momentum_late < 1.0, "momentum must be in [0, 1)");
+  require(positive_finite(min_gain), "min_gain must be positive");
+  require(positive_finite(dof), "dof must be positive and finite");
+}
+
+double OptimizerParams::resolved_learning_rate(index_t n) const {
+  if (learning_rate) return *learning_rate;
+  return std::max(static_cast<double>(n) / early_exaggeration, 50.0);
+}
+
+OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
+                        const OptimizerParams& params, int n_threads, Observer* observer) {
+  params.validate();
+  if (P.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
+  const index_t size = Y.size();
+  const double learning_rate = params.resolved_learning_rate(Y.rows);
+  std::vector<double> grad(size), work(size), update(size, 0.0), gains(size, 1.0);
+  Matrix G{grad.data(), Y.rows, Y.cols};
+  Matrix W{work.data(), Y.rows, Y.cols};
+
+  OptimizeResult result;
+  recentre(Y, n_threads);
+  for (int it = 1; it <= params.n_iter; ++it) {
+    const bool early = it <= params.early_exaggeration_iter;
+    const double exaggeration = early ? params.early_exaggeration : params.exaggeration;
+    const double momentum = early ? params.momentum_early : params.momentum_late;
+    const bool with_kl = observer != nullptr && observer->wants_kl(it);
+    const GradientStats stats =
+        compute_gradient(P, Y, repulsion, params.dof, exaggeration, with_kl, G, W, n_threads);
+    // Gains grow where the gradient turned against the last step and shrink where it keeps
+    // its direction (the sign rule of openTSNE's gradient_descent).
+    const double grad_norm2 = blocked_sum<double>(size, n_threads, [&](index_t b, index_t e) {
+      double s = 0.0;
+      for (index_t k = b; k < e; ++k) {
+        const double g = grad[k];
+        double gain = ((g > 0.0) != (update[k] > 0.0)) ? gains[k] + 0.2 : gains[k] * 0.8;
+        gain = std::max(gain, params.min_gain);
+        gains[k] = gain;
+        update[k] = momentum * update[k] - learning_rate * gain * g;
+        Y.data[k] += update[k];
+        s += g * g;
+      }
+      return s;
+    });
+    recentre(Y, n_threads);
+    result.n_iter = it;
+    if (observer != nullptr) {
+      IterationReport report;
+      report.iteration = it;
+      report.n_iter = params.n_iter;
+      report.has_kl = with_kl;
+      report.kl = stats.kl;
+      report.grad_norm = std::sqrt(grad_norm2);
+      report.embedding = Y;
+      if (observer->on_iteration(report)) {
+        result.stopped = true;
+        break;
+      }
+    }
+  }
+  // KL at the final embedding: one more evaluation of P's attraction and of Z.
+  const GradientStats final_stats =
+      compute_gradient(P, Y, repulsion, params.dof, 1.0, true, G, W, n_threads);
+  result.kl = final_stats.kl;
+  return result;
+}
+
+}  // namespace turbotsne

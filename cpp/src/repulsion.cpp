@@ -1,0 +1,302 @@
+#include "turbotsne/repulsion.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "turbotsne/kernel.hpp"
+#include "turbotsne/parallel.hpp"
+
+namespace turbotsne {
+
+const char* method_name(Method method) {
+  switch (method) {
+    case Method::kExact: return "exact";
+    case Method::kBarnesHut: return "barnes_hut";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------------------
+// Exact
+
+ExactRepulsion::ExactRepulsion(double dof) : dof_(dof) {
+  if (!(dof > 0.0)) throw std::invalid_argument("ExactRepulsion: dof must be positive");
+}
+
+double ExactRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
+  const index_t n = Y.rows;
+  const index_t dims = Y.cols;
+  z_.assign(static_cast<size_t>(n), 0.0);
+  dispatch_kernel(dof_, [&](auto cauchy) {
+    parallel_for(0, n, n_threads, [&](index_t i) {
+      const double* yi = Y.row(i);
+      double* fi = forces.row(i);
+      for (index_t c = 0; c < dims; ++c) fi[c] = 0.0;
+      double z = 0.0;
+      for (index_t j = 0; j < n; ++j) {
+        if (j == i) continue;
+        const double* yj = Y.row(j);
+        double d2 = 0.0;
+        for (index_t c = 0; c < dims; ++c) {
+          const double t = yi[c] - yj[c];
+          d2 += t * t;
+        }
+        const KernelValue k = kernel_value<decltype(cauchy)::value>(d2, dof_);
+        z += k.w;
+        for (index_t c = 0; c < dims; ++c) fi[c] += k.w_over_b * (yi[c] - yj[c]);
+      }
+      z_[i] = z;
+    }, 16);
+  });
+  return blocked_sum<double>(n, 1, [&](index_t b, index_t e) {
+    double s = 0.0;
+    for (index_t i = b; i < e; ++i) s += z_[i];
+    return s;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Barnes-Hut
+
+namespace {
+
+constexpr int kMaxDepth = 40;      // cells 2^-40 of the root's side hold near-duplicates
+constexpr int kLeafCapacity = 8;   // points kept in a leaf before it is split
+
+// A 2^D-tree over the embedding, rebuilt every iteration into reused storage. Cells are cubes
+// (the root is the bounding box made cubic); children of a cell are stored contiguously and
+// only non-empty ones are kept.
+template <int D>
+class SpaceTree {
+ public:
+  struct Node {
+    std::array<double, D> com;     // centre of mass
+    std::array<double, D> center;  // centre of the cell
+    double half = 0.0;             // half of the side
+    std::int32_t count = 0;
+    std::int32_t first_child = -1;  // -1 for a leaf
+    std::int32_t n_children = 0;
+    std::int32_t begin = 0;  // points order_[begin, end)
+    std::int32_t end = 0;
+  };
+
+  void build(ConstMatrix Y) {
+    Y_ = Y;
+    const auto n = static_cast<std::int32_t>(Y.rows);
+    order_.resize(n);
+    scratch_.resize(n);
+    for (std::int32_t i = 0; i < n; ++i) order_[i] = i;
+    nodes_.clear();
+    Node root;
+    std::array<double, D> lo, hi;
+    lo.fill(INFINITY);
+    hi.fill(-INFINITY);
+    for (std::int32_t i = 0; i < n; ++i) {
+      for (int c = 0; c < D; ++c) {
+        lo[c] = std::min(lo[c], Y(i, c));
+        hi[c] = std::max(hi[c], Y(i, c));
+      }
+    }
+    double half = 0.0;
+    for (int c = 0; c < D; ++c) {
+      root.center[c] = 0.5 * (lo[c] + hi[c]);
+      half = std::max(half, 0.5 * (hi[c] - lo[c]));
+    }
+    root.half = half * (1.0 + 1e-9) + 1e-300;  // every point strictly inside
+    root.begin = 0;
+    root.end = n;
+    nodes_.push_back(root);
+    split(0, 0);
+  }
+
+  const std::vector<Node>& nodes() const { return nodes_; }
+  const std::vector<std::int32_t>& order() const { return order_; }
+
+ private:
+  // Partitions node `id` into its orthants and recurses; fills count and centre of mass.
+  void split(std::int32_t id, int depth) {
+    Node node = nodes_[id];
+    node.count = node.end - node.begin;
+    if (node.count <= kLeafCapacity || depth >= kMaxDepth) {
+      node.com.fill(0.0);
+      for (std::int32_t p = node.begin; p < node.end; ++p) {
+        for (int c = 0; c < D; ++c) node.com[c] += Y_(order_[p], c);
+      }
+      for (int c = 0; c < D; ++c) node.com[c] /= node.count;
+      nodes_[id] = node;
+      return;
+    }
+    // Counting sort of the range by orthant (bit c set when the point is right of centre).
+    constexpr int kOrthants = 1 << D;
+    std::array<std::int32_t, kOrthants + 1> start{};
+    auto orthant = [&](std::int32_t i) {
+      int o = 0;
+      for (int c = 0; c < D; ++c) o |= (Y_(i, c) >= node.center[c]) << c;
+      return o;
+    };
+    for (std::int32_t p = node.begin; p < node.end; ++p) ++start[orthant(order_[p]) + 1];
+    for (int o = 0; o < kOrthants; ++o) start[o + 1] += start[o];
+    std::array<std::int32_t, kOrthants> fill;
+    for (int o = 0; o < kOrthants; ++o) fill[o] = node.begin + start[o];
+    for (std::int32_t p = node.begin; p < node.end; ++p) {
+      const std::int32_t i = order_[p];
+      scratch_[fill[orthant(i)]++] = i;
+    }
+    std::copy(scratch_.begin() + node.begin, scratch_.begin() + node.end,
+              order_.begin() + node.begin);
+    node.first_child = static_cast<std::int32_t>(nodes_.size());
+    node.n_children = 0;
+    for (int o = 0; o < kOrthants; ++o) {
+      if (start[o + 1] == start[o]) continue;
+      Node child;
+      child.half = 0.5 * node.half;
+      for (int c = 0; c < D; ++c) {
+        child.center[c] = node.center[c] + ((o >> c) & 1 ? child.half : -child.half);
+      }
+      child.begin = node.begin + start[o];
+      child.end = node.begin + start[o + 1];
+      nodes_.push_back(child);
+      ++node.n_children;
+    }
+    node.com.fill(0.0);
+    for (std::int32_t ch = node.first_child; ch < node.first_child + node.n_children; ++ch) {
+      split(ch, depth + 1);
+      const Node& child = nodes_[ch];
+      for (int c = 0; c < D; ++c) node.com[c] += child.count * child.com[c];
+    }
+    for (int c = 0; c < D; ++c) node.com[c] /= node.count;
+    nodes_[id] = node;
+  }
+
+  ConstMatrix Y_;
+  std::vector<Node> nodes_;
+  std::vector<std::int32_t> order_;
+  std::vector<std::int32_t> scratch_;
+};
+
+template <int D, bool kCauchy>
+double barnes_hut_forces(const SpaceTree<D>& tree, ConstMatrix Y, double theta, double dof,
+                         Matrix forces, std::vector<double>& z_per_point, int n_threads) {
+  using Node = typename SpaceTree<D>::Node;
+  const auto& nodes = tree.nodes();
+  const auto& order = tree.order();
+  const double theta2 = theta * theta;
+  const index_t n = Y.rows;
+  z_per_point.assign(static_cast<size_t>(n), 0.0);
+  // Points are visited in tree order so that consecutive points walk similar paths.
+  parallel_for(0, n, n_threads, [&](index_t t) {
+    const std::int32_t i = order[t];
+    std::array<double, D> y, f{};
+    for (int c = 0; c < D; ++c) y[c] = Y(i, c);
+    double z = 0.0;
+    std::int32_t stack[kMaxDepth * (1 << D) + 1];
+    int top = 0;
+    stack[top++] = 0;
+    while (top > 0) {
+      const Node& node = nodes[stack[--top]];
+      std::array<double, D> dx;
+      double d2 = 0.0;
+      bool inside = true;
+      for (int c = 0; c < D; ++c) {
+        dx[c] = y[c] - node.com[c];
+        d2 += dx[c] * dx[c];
+        inside = inside && std::fabs(y[c] - node.center[c]) <= node.half;
+      }
+      const double side = 2.0 * node.half;
+      if (!inside && side * side < theta2 * d2) {
+        const KernelValue k = kernel_value<kCauchy>(d2, dof);
+        z += node.count * k.w;
+        const double s = node.count * k.w_over_b;
+        for (int c = 0; c < D; ++c) f[c] += s * dx[c];
+      } else if (node.first_child < 0) {
+        for (std::int32_t p = node.begin; p < node.end; ++p) {
+          const std::int32_t j = order[p];
+          if (j == i) continue;
+          double e2 = 0.0;
+          std::array<double, D> ex;
+          for (int c = 0; c < D; ++c) {
+            ex[c] = y[c] - Y(j, c);
+            e2 += ex[c] * ex[c];
+          }
+          const KernelValue k = kernel_value<kCauchy>(e2, dof);
+          z += k.w;
+          for (int c = 0; c < D; ++c) f[c] += k.w_over_b * ex[c];
+        }
+      } else {
+        for (std::int32_t ch = node.first_child + node.n_children - 1; ch >= node.first_child; --ch) {
+          stack[top++] = ch;
+        }
+      }
+    }
+    for (int c = 0; c < D; ++c) forces(i, c) = f[c];
+    z_per_point[i] = z;
+  }, 32);
+  double total = 0.0;
+  for (index_t b = 0; b < n; b += kBlock) {  // fixed order, independent of threads
+    double s = 0.0;
+    for (index_t i = b; i < std::min(n, b + kBlock); ++i) s += z_per_point[i];
+    total += s;
+  }
+  return total;
+}
+
+}  // namespace
+
+struct BarnesHutRepulsion::Impl {
+  int dims;
+  double theta;
+  double dof;
+  SpaceTree<1> tree1;
+  SpaceTree<2> tree2;
+  SpaceTree<3> tree3;
+  std::vector<double> z;
+
+  template <int D>
+  double run(SpaceTree<D>& tree, ConstMatrix Y, Matrix forces, int n_threads) {
+    tree.build(Y);
+    return dispatch_kernel(dof, [&](auto cauchy) {
+      return barnes_hut_forces<D, decltype(cauchy)::value>(tree, Y, theta, dof, forces, z,
+                                                           n_threads);
+    });
+  }
+};
+
+BarnesHutRepulsion::BarnesHutRepulsion(int dims, double theta, double dof)
+    : impl_(std::make_unique<Impl>()) {
+  if (dims < 1 || dims > 3) {
+    throw std::invalid_argument("Barnes-Hut supports 1, 2 or 3 embedding dimensions, got " +
+                                std::to_string(dims));
+  }
+  if (!(theta >= 0.0) || !std::isfinite(theta)) {
+    throw std::invalid_argument("Barnes-Hut theta must be finite and >= 0");
+  }
+  if (!(dof > 0.0)) throw std::invalid_argument("dof must be positive");
+  impl_->dims = dims;
+  impl_->theta = theta;
+  impl_->dof = dof;
+}
+
+BarnesHutRepulsion::~BarnesHutRepulsion() = default;
+
+double BarnesHutRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
+  if (Y.cols != impl_->dims) throw std::invalid_argument("Barnes-Hut: wrong embedding dimension");
+  switch (impl_->dims) {
+    case 1: return impl_->run(impl_->tree1, Y, forces, n_threads);
+    case 2: return impl_->run(impl_->tree2, Y, forces, n_threads);
+    default: return impl_->run(impl_->tree3, Y, forces, n_threads);
+  }
+}
+
+std::unique_ptr<Repulsion> make_repulsion(Method method, int dims, double theta, double dof) {
+  switch (method) {
+    case Method::kExact: return std::make_unique<ExactRepulsion>(dof);
+    case Method::kBarnesHut: return std::make_unique<BarnesHutRepulsion>(dims, theta, dof);
+  }
+  throw std::invalid_argument("unknown method");
+}
+
+}  // namespace turbotsne

@@ -1,0 +1,129 @@
+#include "turbotsne/tsne.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "turbotsne/parallel.hpp"
+#include "turbotsne/pca.hpp"
+#include "turbotsne/random.hpp"
+#include "turbotsne/vptree.hpp"
+
+namespace turbotsne {
+namespace {
+
+class Stopwatch {
+ public:
+  double lap() {
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return s;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+void report_stage(Observer* observer, Stage stage, double seconds) {
+  if (observer != nullptr) observer->on_stage(stage, seconds);
+}
+
+double column_std(ConstMatrix Y, index_t c) {
+  double mean = 0.0;
+  for (index_t i = 0; i < Y.rows; ++i) mean += Y(i, c);
+  mean /= static_cast<double>(Y.rows);
+  double var = 0.0;
+  for (index_t i = 0; i < Y.rows; ++i) var += (Y(i, c) - mean) * (Y(i, c) - mean);
+  return std::sqrt(var / static_cast<double>(Y.rows));
+}
+
+}  // namespace
+
+void TsneParams::validate(index_t n_samples) const {
+  auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw std::invalid_argument(message);
+  };
+  require(n_samples >= 2, "need at least 2 samples, got " + std::to_string(n_samples));
+  require(n_components >= 1, "n_components must be >= 1, got " + std::to_string(n_components));
+  require(method != Method::kBarnesHut || n_components <= 3,
+          "Barnes-Hut supports n_components in {1, 2, 3}, got " + std::to_string(n_components));
+  require(perplexity > 0.0 && std::isfinite(perplexity), "perplexity must be positive");
+  require(3.0 * perplexity < static_cast<double>(n_samples),
+          "perplexity must satisfy 3 * perplexity < n_samples");
+  require(theta >= 0.0 && std::isfinite(theta), "theta must be finite and >= 0");
+  require(n_threads >= 1, "n_threads must be >= 1");
+  optimizer.validate();
+}
+
+int neighbor_count(index_t n_samples, double perplexity) {
+  const double k = std::floor(3.0 * perplexity);
+  return static_cast<int>(std::max<double>(1.0, std::min<double>(k, n_samples - 1)));
+}
+
+CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, int n_threads,
+                              Observer* observer, Timings* timings) {
+  Stopwatch watch;
+  const KnnGraph graph =
+      find_nearest_neighbors(X, neighbor_count(X.rows, perplexity), n_threads, observer);
+  const double t_knn = watch.lap();
+  report_stage(observer, Stage::kNeighbors, t_knn);
+  const CsrMatrix conditional = conditional_probabilities(graph, perplexity, n_threads, observer);
+  CsrMatrix P = symmetrize(conditional, n_threads);
+  const double t_aff = watch.lap();
+  report_stage(observer, Stage::kAffinities, t_aff);
+  if (timings != nullptr) {
+    timings->neighbors = t_knn;
+    timings->affinities = t_aff;
+  }
+  return P;
+}
+
+void initialize(ConstMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_threads) {
+  if (init == Init::kGiven) return;
+  Rng rng(seed);
+  if (init == Init::kPca) {
+    pca_project(X, Y, n_threads);
+    const double s0 = column_std(Y, 0);
+    const bool usable = s0 > 0.0 && std::isfinite(s0);
+    for (index_t c = 0; c < Y.cols; ++c) {
+      // Columns with no variance (or all of them, for constant X) get seeded noise instead.
+      if (usable && column_std(Y, c) > 1e-12 * s0) {
+        for (index_t i = 0; i < Y.rows; ++i) Y(i, c) *= kInitStd / s0;
+      } else {
+        for (index_t i = 0; i < Y.rows; ++i) Y(i, c) = kInitStd * rng.normal();
+      }
+    }
+    return;
+  }
+  for (index_t e = 0; e < Y.size(); ++e) Y.data[e] = kInitStd * rng.normal();
+}
+
+TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
+  params.validate(X.rows);
+  if (Y.rows != X.rows || Y.cols != params.n_components) {
+    throw std::invalid_argument("run_tsne: Y must have shape (n_samples, n_components)");
+  }
+  TsneResult result;
+  const CsrMatrix P = joint_probabilities(X, params.perplexity, params.n_threads, observer,
+                                          &result.timings);
+  Stopwatch watch;
+  initialize(X, params.init, params.seed, Y, params.n_threads);
+  result.timings.init = watch.lap();
+  report_stage(observer, Stage::kInit, result.timings.init);
+  const auto repulsion =
+      make_repulsion(params.method, params.n_components, params.theta, params.optimizer.dof);
+  const OptimizeResult opt =
+      optimize(P.view(), Y, *repulsion, params.optimizer, params.n_threads, observer);
+  result.timings.optimize = watch.lap();
+  report_stage(observer, Stage::kOptimize, result.timings.optimize);
+  result.kl = opt.kl;
+  result.n_iter = opt.n_iter;
+  result.stopped = opt.stopped;
+  return result;
+}
+
+}  // namespace turbotsne

@@ -1,0 +1,230 @@
+#include "turbotsne/vptree.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "turbotsne/parallel.hpp"
+#include "turbotsne/random.hpp"
+
+namespace turbotsne {
+namespace {
+
+constexpr std::int32_t kLeafSize = 16;      // ranges this small are scanned directly
+constexpr std::int32_t kTaskCutoff = 4096;  // subtrees this large are built as OpenMP tasks
+
+double squared_distance(const double* a, const double* b, index_t d) {
+  double s = 0.0;
+  for (index_t j = 0; j < d; ++j) {
+    const double t = a[j] - b[j];
+    s += t * t;
+  }
+  return s;
+}
+
+// Max-heap of the k best candidates by (distance, index): the root is the worst kept.
+class Candidates {
+ public:
+  Candidates(int k, std::int32_t* idx, double* dist) : k_(k), idx_(idx), dist_(dist) {}
+
+  double bound() const {
+    return size_ < k_ ? std::numeric_limits<double>::infinity() : dist_[0];
+  }
+  void offer(double d, std::int32_t i) {
+    if (size_ < k_) {
+      int c = size_++;
+      while (c > 0) {  // sift up
+        const int p = (c - 1) / 2;
+        if (!worse(d, i, dist_[p], idx_[p])) break;
+        dist_[c] = dist_[p];
+        idx_[c] = idx_[p];
+        c = p;
+      }
+      dist_[c] = d;
+      idx_[c] = i;
+    } else if (worse(dist_[0], idx_[0], d, i)) {
+      int c = 0;
+      for (;;) {  // sift down from the root
+        int w = 2 * c + 1;
+        if (w >= k_) break;
+        if (w + 1 < k_ && worse(dist_[w + 1], idx_[w + 1], dist_[w], idx_[w])) ++w;
+        if (!worse(dist_[w], idx_[w], d, i)) break;
+        dist_[c] = dist_[w];
+        idx_[c] = idx_[w];
+        c = w;
+      }
+      dist_[c] = d;
+      idx_[c] = i;
+    }
+  }
+  // Sorts the kept candidates ascending by (distance, index).
+  void finish() {
+    std::vector<std::pair<double, std::int32_t>> all(size_);
+    for (int c = 0; c < size_; ++c) all[c] = {dist_[c], idx_[c]};
+    std::sort(all.begin(), all.end());
+    for (int c = 0; c < size_; ++c) {
+      dist_[c] = all[c].first;
+      idx_[c] = all[c].second;
+    }
+  }
+  int size() const { return size_; }
+
+ private:
+  static bool worse(double da, std::int32_t ia, double db, std::int32_t ib) {
+    return da > db || (da == db && ia > ib);
+  }
+  int k_;
+  int size_ = 0;
+  std::int32_t* idx_;
+  double* dist_;
+};
+
+}  // namespace
+
+VpTree::VpTree(ConstMatrix X, int n_threads) : X_(X) {
+  if (X.rows > std::numeric_limits<std::int32_t>::max() - 1) {
+    throw std::invalid_argument("VpTree: at most 2^31 - 2 points are supported");
+  }
+  const auto n = static_cast<std::int32_t>(X.rows);
+  order_.resize(n);
+  for (std::int32_t i = 0; i < n; ++i) order_[i] = i;
+  nodes_.reserve(static_cast<size_t>(2 * (n / kLeafSize + 1)));
+  // Two passes: the recursive partitioning of order_ runs as OpenMP tasks on disjoint ranges;
+  // node records are then appended serially in pre-order, so node ids never depend on the
+  // order in which tasks ran.
+  ExceptionCollector errors;
+#pragma omp parallel num_threads(std::max(n_threads, 1))
+#pragma omp single
+  partition(0, n, errors);
+  errors.rethrow();
+  make_nodes(0, n);
+}
+
+std::int32_t VpTree::split_of(std::int32_t begin, std::int32_t end) {
+  return begin + 1 + (end - begin - 1) / 2;
+}
+
+// Moves a vantage point to order_[begin] and partitions the rest of the range around the
+// median distance to it: order_[begin+1, split) are no farther than order_[split], the rest no
+// nearer. Keys are (distance, index), so the partition is unique.
+void VpTree::partition(std::int32_t begin, std::int32_t end, ExceptionCollector& errors) {
+  if (end - begin <= kLeafSize) return;
+  errors.run([&] {
+    // The vantage point is a position chosen by hashing the range: reproducible, and as good
+    // as a random choice for balancing.
+    const std::int32_t pick = begin + static_cast<std::int32_t>(
+        mix64((static_cast<std::uint64_t>(begin) << 32) ^ static_cast<std::uint32_t>(end)) %
+        static_cast<std::uint64_t>(end - begin));
+    std::swap(order_[begin], order_[pick]);
+    const double* vp = X_.row(order_[begin]);
+    const std::int32_t split = split_of(begin, end);
+    std::vector<std::pair<double, std::int32_t>> keyed(end - begin - 1);
+    for (std::int32_t p = begin + 1; p < end; ++p) {
+      keyed[p - begin - 1] = {squared_distance(X_.row(order_[p]), vp, X_.cols), order_[p]};
+    }
+    std::nth_element(keyed.begin(), keyed.begin() + (split - begin - 1), keyed.end());
+    for (std::int32_t p = begin + 1; p < end; ++p) order_[p] = keyed[p - begin - 1].second;
+  });
+  const std::int32_t split = split_of(begin, end);
+  if (end - begin >= kTaskCutoff) {
+#pragma omp task default(shared) firstprivate(begin, split)
+    partition(begin + 1, split, errors);
+#pragma omp task default(shared) firstprivate(split, end)
+    partition(split, end, errors);
+#pragma omp taskwait
+  } else {
+    partition(begin + 1, split, errors);
+    partition(split, end, errors);
+  }
+}
+
+std::int32_t VpTree::make_nodes(std::int32_t begin, std::int32_t end) {
+  const auto id = static_cast<std::int32_t>(nodes_.size());
+  nodes_.push_back(Node{begin, end, end, -1, -1, 0.0});
+  if (end - begin <= kLeafSize) return id;
+  const std::int32_t split = split_of(begin, end);
+  const double radius =
+      std::sqrt(squared_distance(X_.row(order_[split]), X_.row(order_[begin]), X_.cols));
+  const std::int32_t inside = make_nodes(begin + 1, split);
+  const std::int32_t outside = make_nodes(split, end);
+  Node& node = nodes_[id];
+  node.split = split;
+  node.radius = radius;
+  node.inside = inside;
+  node.outside = outside;
+  return id;
+}
+
+double VpTree::distance(index_t i, const double* q) const {
+  return std::sqrt(squared_distance(X_.row(i), q, X_.cols));
+}
+
+void VpTree::query(const double* q, int k, index_t exclude, std::int32_t* indices,
+                   double* distances) const {
+  Candidates best(k, indices, distances);
+  if (k <= 0 || nodes_.empty()) return;
+  // Depth-first search with an explicit stack of (node, lower bound on the distance from q to
+  // any point of that node). A node is skipped only when its bound exceeds the current k-th
+  // distance by more than rounding could explain, so equal distances are never pruned.
+  struct Pending {
+    std::int32_t node;
+    double lower;
+  };
+  std::vector<Pending> stack;
+  stack.reserve(64);
+  stack.push_back({0, 0.0});
+  while (!stack.empty()) {
+    const Pending top = stack.back();
+    stack.pop_back();
+    if (top.lower > best.bound()) continue;
+    const Node& node = nodes_[top.node];
+    if (node.inside < 0) {  // leaf
+      for (std::int32_t p = node.begin; p < node.end; ++p) {
+        const std::int32_t i = order_[p];
+        if (i != exclude) best.offer(distance(i, q), i);
+      }
+      continue;
+    }
+    const std::int32_t vp = order_[node.begin];
+    const double d = distance(vp, q);
+    if (vp != exclude) best.offer(d, vp);
+    // Triangle inequality: inside points lie within radius of vp, outside ones beyond it.
+    // The slack covers the rounding of the three distances involved.
+    const double slack = 1e-12 * (d + node.radius);
+    const double lower_inside = std::max(0.0, d - node.radius - slack);
+    const double lower_outside = std::max(0.0, node.radius - d - slack);
+    // Push the farther child first so the nearer one is searched first.
+    if (d < node.radius) {
+      stack.push_back({node.outside, lower_outside});
+      stack.push_back({node.inside, lower_inside});
+    } else {
+      stack.push_back({node.inside, lower_inside});
+      stack.push_back({node.outside, lower_outside});
+    }
+  }
+  best.finish();
+}
+
+KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer) {
+  if (X.rows < 2) throw std::invalid_argument("find_nearest_neighbors: need at least 2 points");
+  if (k < 1 || k > X.rows - 1) {
+    throw std::invalid_argument("find_nearest_neighbors: k must be in [1, n - 1], got " +
+                                std::to_string(k));
+  }
+  const VpTree tree(X, n_threads);
+  poll(observer);
+  KnnGraph graph;
+  graph.n = X.rows;
+  graph.k = k;
+  graph.indices.resize(static_cast<size_t>(X.rows) * k);
+  graph.distances.resize(static_cast<size_t>(X.rows) * k);
+  parallel_for_polled(X.rows, n_threads, observer, [&](index_t i) {
+    tree.query(X.row(i), k, i, graph.indices.data() + i * k, graph.distances.data() + i * k);
+  }, 16);
+  return graph;
+}
+
+}  // namespace turbotsne

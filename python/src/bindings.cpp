@@ -1,0 +1,294 @@
+// The only file that knows about Python: numpy arrays become views over the same memory,
+// the GIL is released for all work of the core, progress and Ctrl-C come back through an
+// Observer that takes the GIL only between iterations, and C++ exceptions map to Python ones
+// (std::invalid_argument → ValueError, std::bad_alloc → MemoryError, others → RuntimeError).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "turbotsne/affinities.hpp"
+#include "turbotsne/gradient.hpp"
+#include "turbotsne/parallel.hpp"
+#include "turbotsne/pca.hpp"
+#include "turbotsne/tsne.hpp"
+#include "turbotsne/vptree.hpp"
+
+namespace py = pybind11;
+using namespace turbotsne;
+
+namespace {
+
+// Inputs arrive already as float64 C-contiguous (the Python layer converts once), so these
+// views never copy: `noconvert()` on every array argument makes pybind11 refuse anything else.
+using DoubleArray = py::array_t<double, py::array::c_style>;
+using Int64Array = py::array_t<std::int64_t, py::array::c_style>;
+using Int32Array = py::array_t<std::int32_t, py::array::c_style>;
+
+ConstMatrix view(const DoubleArray& a, const char* name) {
+  if (a.ndim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-D");
+  return {a.data(), a.shape(0), a.shape(1)};
+}
+
+Matrix mutable_view(DoubleArray& a, const char* name) {
+  if (a.ndim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-D");
+  return {a.mutable_data(), a.shape(0), a.shape(1)};
+}
+
+CsrView csr_view(const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
+                 index_t n) {
+  if (indptr.ndim() != 1 || indptr.shape(0) != n + 1) {
+    throw std::invalid_argument("P.indptr must have n_samples + 1 entries");
+  }
+  const index_t nnz = indptr.at(n);
+  if (indices.ndim() != 1 || data.ndim() != 1 || indices.shape(0) != nnz || data.shape(0) != nnz) {
+    throw std::invalid_argument("P.indices and P.data must have indptr[-1] entries");
+  }
+  return {n, n, indptr.data(), indices.data(), data.data()};
+}
+
+// Hands a std::vector to numpy without copying: the array keeps the vector alive.
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
+  auto* owned = new std::vector<T>(std::move(v));
+  py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(shape, owned->data(), free_when_done);
+}
+
+py::tuple csr_to_numpy(CsrMatrix&& P) {
+  const auto n = static_cast<py::ssize_t>(P.n_rows);
+  const auto nnz = static_cast<py::ssize_t>(P.values.size());
+  return py::make_tuple(to_numpy(std::move(P.indptr), {n + 1}),
+                        to_numpy(std::move(P.indices), {nnz}),
+                        to_numpy(std::move(P.values), {nnz}));
+}
+
+// Progress, callbacks and Ctrl-C. Runs on the calling thread between iterations and between
+// batches of parallel work; takes the GIL only for that moment.
+class PyObserver final : public Observer {
+ public:
+  PyObserver(py::object report, std::vector<int> report_every, py::object on_stage)
+      : report_(std::move(report)), every_(std::move(report_every)), on_stage_(std::move(on_stage)) {}
+
+  bool wants_kl(int iteration) const override {
+    for (int e : every_) {
+      if (e > 0 && iteration % e == 0) return true;
+    }
+    return false;
+  }
+
+  bool on_iteration(const IterationReport& r) override {
+    py::gil_scoped_acquire gil;
+    check_signals();
+    if (!r.has_kl || report_.is_none()) return false;
+    DoubleArray embedding({r.embedding.rows, r.embedding.cols});
+    std::memcpy(embedding.mutable_data(), r.embedding.data,
+                sizeof(double) * static_cast<size_t>(r.embedding.size()));
+    py::object stop = report_(r.iteration, r.kl, r.grad_norm, embedding);
+    const int truth = PyObject_IsTrue(stop.ptr());
+    if (truth < 0) throw py::error_already_set();
+    return truth == 1;
+  }
+
+  void on_stage(Stage stage, double seconds) override {
+    py::gil_scoped_acquire gil;
+    check_signals();
+    if (!on_stage_.is_none()) on_stage_(stage_name(stage), seconds);
+  }
+
+  void poll() override {
+    py::gil_scoped_acquire gil;
+    check_signals();
+  }
+
+ private:
+  // Raises the pending KeyboardInterrupt (or whatever a signal handler raised) as a C++
+  // exception; it unwinds the core and is restored as the Python exception by pybind11.
+  static void check_signals() {
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+
+  py::object report_;
+  std::vector<int> every_;
+  py::object on_stage_;
+};
+
+py::dict run_tsne_py(const DoubleArray& X, DoubleArray& Y, const TsneParams& params,
+                     py::object report, std::vector<int> report_every, py::object on_stage) {
+  const ConstMatrix x = view(X, "X");
+  const Matrix y = mutable_view(Y, "Y");
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage));
+  TsneResult result;
+  {
+    py::gil_scoped_release release;
+    result = run_tsne(x, params, y, &observer);
+  }
+  py::dict timings;
+  timings["neighbors"] = result.timings.neighbors;
+  timings["affinities"] = result.timings.affinities;
+  timings["init"] = result.timings.init;
+  timings["optimize"] = result.timings.optimize;
+  py::dict out;
+  out["kl_divergence"] = result.kl;
+  out["n_iter"] = result.n_iter;
+  out["stopped"] = result.stopped;
+  out["timings"] = timings;
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "turbotsne's C++ core (private: use the functions of the turbotsne package)";
+  m.attr("__version__") = version();
+
+  py::enum_<Method>(m, "Method")
+      .value("exact", Method::kExact)
+      .value("barnes_hut", Method::kBarnesHut);
+  py::enum_<Init>(m, "Init")
+      .value("pca", Init::kPca)
+      .value("random", Init::kRandom)
+      .value("given", Init::kGiven);
+
+  py::class_<OptimizerParams>(m, "OptimizerParams")
+      .def(py::init<>())
+      .def_readwrite("n_iter", &OptimizerParams::n_iter)
+      .def_readwrite("early_exaggeration_iter", &OptimizerParams::early_exaggeration_iter)
+      .def_readwrite("early_exaggeration", &OptimizerParams::early_exaggeration)
+      .def_readwrite("exaggeration", &OptimizerParams::exaggeration)
+      .def_readwrite("learning_rate", &OptimizerParams::learning_rate)
+      .def_readwrite("momentum_early", &OptimizerParams::momentum_early)
+      .def_readwrite("momentum_late", &OptimizerParams::momentum_late)
+      .def_readwrite("min_gain", &OptimizerParams::min_gain)
+      .def_readwrite("dof", &OptimizerParams::dof)
+      .def("resolved_learning_rate", &OptimizerParams::resolved_learning_rate);
+
+  py::class_<TsneParams>(m, "TsneParams")
+      .def(py::init<>())
+      .def_readwrite("n_components", &TsneParams::n_components)
+      .def_readwrite("perplexity", &TsneParams::perplexity)
+      .def_readwrite("method", &TsneParams::method)
+      .def_readwrite("theta", &TsneParams::theta)
+      .def_readwrite("init", &TsneParams::init)
+      .def_readwrite("seed", &TsneParams::seed)
+      .def_readwrite("n_threads", &TsneParams::n_threads)
+      .def_readwrite("optimizer", &TsneParams::optimizer);
+
+  m.def("tsne", &run_tsne_py, py::arg("X").noconvert(), py::arg("Y").noconvert(),
+        py::arg("params"), py::arg("report"), py::arg("report_every"), py::arg("on_stage"),
+        "Runs the pipeline; Y (n, n_components) holds the initial embedding for init=given "
+        "and receives the result. report(iteration, kl, grad_norm, embedding) -> stop?");
+
+  m.def("nearest_neighbors", [](const DoubleArray& X, int k, int n_threads) {
+    const ConstMatrix x = view(X, "X");
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = find_nearest_neighbors(x, k, n_threads);
+    }
+    const auto n = static_cast<py::ssize_t>(g.n);
+    return py::make_tuple(to_numpy(std::move(g.indices), {n, g.k}),
+                          to_numpy(std::move(g.distances), {n, g.k}));
+  }, py::arg("X").noconvert(), py::arg("k"), py::arg("n_threads"),
+     "Exact kNN (self excluded): (indices, distances), rows sorted by (distance, index).");
+
+  m.def("calibrate_rows", [](const DoubleArray& squared_distances, double perplexity) {
+    const ConstMatrix d = view(squared_distances, "squared_distances");
+    std::vector<double> p(static_cast<size_t>(d.size())), beta(d.rows), perp(d.rows);
+    std::vector<std::uint8_t> converged(d.rows);
+    {
+      py::gil_scoped_release release;
+      for (index_t i = 0; i < d.rows; ++i) {
+        const RowCalibration c =
+            calibrate_row(d.row(i), static_cast<int>(d.cols), perplexity, p.data() + i * d.cols);
+        beta[i] = c.beta;
+        perp[i] = c.perplexity;
+        converged[i] = c.converged;
+      }
+    }
+    const auto n = static_cast<py::ssize_t>(d.rows);
+    return py::make_tuple(to_numpy(std::move(p), {n, static_cast<py::ssize_t>(d.cols)}),
+                          to_numpy(std::move(beta), {n}), to_numpy(std::move(perp), {n}),
+                          to_numpy(std::move(converged), {n}));
+  }, py::arg("squared_distances").noconvert(), py::arg("perplexity"),
+     "Per-row perplexity calibration: (P, beta, perplexity reached, converged).");
+
+  m.def("affinities", [](const DoubleArray& X, double perplexity, int n_threads, bool symmetric) {
+    const ConstMatrix x = view(X, "X");
+    CsrMatrix P;
+    {
+      py::gil_scoped_release release;
+      if (symmetric) {
+        P = joint_probabilities(x, perplexity, n_threads);
+      } else {
+        const KnnGraph g = find_nearest_neighbors(x, neighbor_count(x.rows, perplexity), n_threads);
+        P = conditional_probabilities(g, perplexity, n_threads);
+      }
+    }
+    return csr_to_numpy(std::move(P));
+  }, py::arg("X").noconvert(), py::arg("perplexity"), py::arg("n_threads"), py::arg("symmetric"),
+     "Symmetric joint P, or the conditional P (rows sum to 1), as (indptr, indices, data).");
+
+  m.def("gradient", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
+                       const DoubleArray& Y, Method method, double theta, double dof,
+                       double exaggeration, int n_threads) {
+    const ConstMatrix y = view(Y, "Y");
+    const CsrView P = csr_view(indptr, indices, data, y.rows);
+    DoubleArray grad({y.rows, y.cols});
+    std::vector<double> work(static_cast<size_t>(y.size()));
+    GradientStats stats;
+    {
+      py::gil_scoped_release release;
+      const auto repulsion = make_repulsion(method, static_cast<int>(y.cols), theta, dof);
+      Matrix g{grad.mutable_data(), y.rows, y.cols};
+      stats = compute_gradient(P, y, *repulsion, dof, exaggeration, true, g,
+                               Matrix{work.data(), y.rows, y.cols}, n_threads);
+      for (index_t e = 0; e < g.size(); ++e) g.data[e] *= 4.0;  // the true ∂KL/∂Y
+    }
+    return py::make_tuple(grad, stats.kl, stats.z);
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("Y").noconvert(), py::arg("method"), py::arg("theta"), py::arg("dof"),
+     py::arg("exaggeration"), py::arg("n_threads"),
+     "(∂KL/∂Y with P exaggerated, KL for the plain P, Z) by the given repulsion method.");
+
+  m.def("kl_divergence", [](const Int64Array& indptr, const Int32Array& indices,
+                            const DoubleArray& data, const DoubleArray& Y, double dof, int n_threads) {
+    const ConstMatrix y = view(Y, "Y");
+    const CsrView P = csr_view(indptr, indices, data, y.rows);
+    py::gil_scoped_release release;
+    return kl_divergence_exact(P, y, dof, n_threads);
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("Y").noconvert(), py::arg("dof"), py::arg("n_threads"));
+
+  m.def("initial_embedding", [](const DoubleArray& X, int n_components, Init init,
+                                std::uint64_t seed, int n_threads) {
+    const ConstMatrix x = view(X, "X");
+    DoubleArray Y({x.rows, static_cast<index_t>(n_components)});
+    Matrix y = mutable_view(Y, "Y");
+    {
+      py::gil_scoped_release release;
+      initialize(x, init, seed, y, n_threads);
+    }
+    return Y;
+  }, py::arg("X").noconvert(), py::arg("n_components"), py::arg("init"), py::arg("seed"),
+     py::arg("n_threads"));
+
+  m.def("pca", [](const DoubleArray& X, int n_components, int n_threads) {
+    const ConstMatrix x = view(X, "X");
+    DoubleArray out({x.rows, static_cast<index_t>(n_components)});
+    Matrix o = mutable_view(out, "out");
+    {
+      py::gil_scoped_release release;
+      pca_project(x, o, n_threads);
+    }
+    return out;
+  }, py::arg("X").noconvert(), py::arg("n_components"), py::arg("n_threads"),
+     "Projections onto the top principal axes (unscaled).");
+
+  m.def("resolve_threads", &resolve_threads, py::arg("n_jobs"));
+}

@@ -1,0 +1,27 @@
+"""turbotsne: fast, deterministic t-SNE with an OpenMP C++ core.
+
+>>> import numpy as np, turbotsne
+>>> X = np.random.default_rng(0).normal(size=(500, 10))
+>>> Y = turbotsne.tsne(X, random_state=0)
+>>> Y.shape
+(500, 2)
+"""
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from ._api import EXACT_MAX_SAMPLES, joint_probabilities, kl_divergence, tsne
+from ._datasets import make_blobs
+
+try:
+    __version__ = _version("turbotsne")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    from ._core import __version__
+
+__all__ = [
+    "tsne",
+    "joint_probabilities",
+    "kl_divergence",
+    "make_blobs",
+    "EXACT_MAX_SAMPLES",
+    "__version__",
+]

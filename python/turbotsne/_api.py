@@ -1,0 +1,266 @@
+"""The functional API: ``tsne``, ``joint_probabilities`` and ``kl_divergence``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Callable, Optional, Union
+
+import numpy as np
+import scipy.sparse
+
+from . import _core
+from ._validation import (
+    check_affinity_matrix,
+    check_choice,
+    check_data,
+    check_embedding,
+    check_int,
+    check_n_jobs,
+    check_real,
+    check_seed,
+)
+
+__all__ = ["tsne", "joint_probabilities", "kl_divergence", "EXACT_MAX_SAMPLES"]
+
+#: method="auto" uses the exact O(n²) gradient up to this many samples and Barnes-Hut above
+#: (measured with bench/choose_auto.py; see the README).
+EXACT_MAX_SAMPLES = 1000
+
+_METHODS = ("auto", "exact", "barnes_hut")
+_VERBOSE_EVERY = 50
+
+
+def _check_perplexity(perplexity, n_samples: int, owner: str) -> float:
+    perplexity = check_real(perplexity, "perplexity", min_value=0.0, min_open=True, owner=owner)
+    if not 3.0 * perplexity < n_samples:
+        raise ValueError(
+            f"perplexity ({perplexity:g}) is too large for {n_samples} samples: each point uses "
+            f"3 * perplexity neighbours, so 3 * perplexity must be less than n_samples "
+            f"(here perplexity < {n_samples / 3:g})."
+        )
+    return perplexity
+
+
+def _resolve_method(method: str, n_samples: int, n_components: int) -> str:
+    if method == "auto":
+        return "exact" if n_samples <= EXACT_MAX_SAMPLES or n_components > 3 else "barnes_hut"
+    if method == "barnes_hut" and n_components > 3:
+        raise ValueError(
+            f"method='barnes_hut' supports n_components in {{1, 2, 3}}; got n_components="
+            f"{n_components}. Use method='exact' for higher-dimensional embeddings."
+        )
+    return method
+
+
+def tsne(
+    X,
+    n_components: int = 2,
+    *,
+    perplexity: float = 30.0,
+    method: str = "auto",
+    init: Union[str, np.ndarray] = "pca",
+    learning_rate: Union[str, float] = "auto",
+    n_iter: int = 750,
+    early_exaggeration: float = 12.0,
+    early_exaggeration_iter: int = 250,
+    exaggeration: float = 1.0,
+    dof: float = 1.0,
+    theta: float = 0.5,
+    random_state=None,
+    n_jobs: int = -1,
+    verbose: bool = False,
+    callback: Optional[Callable[[int, float, np.ndarray], bool]] = None,
+    callback_every: int = 50,
+) -> np.ndarray:
+    """Embed the rows of ``X`` with t-SNE.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Real-valued data, finite, at least 2 rows. float64 C-contiguous arrays are used without
+        a copy; other dtypes and layouts are converted once.
+    n_components : int, default=2
+        Dimension of the embedding: 1, 2 or 3 for Barnes-Hut, any for ``method="exact"``.
+    perplexity : float, default=30.0
+        Effective number of neighbours of each point. Each point looks at its
+        ``floor(3 * perplexity)`` nearest neighbours, so ``3 * perplexity < n_samples`` is
+        required. Larger values show more global structure and cost more; 30 suits most data
+        from a few hundred points upwards.
+    method : {"auto", "exact", "barnes_hut"}, default="auto"
+        How repulsive forces are computed. "exact" sums over all pairs (O(n²) per iteration;
+        the reference). "barnes_hut" approximates distant groups of points (O(n log n)).
+        "auto" picks exact up to ``EXACT_MAX_SAMPLES`` points (or for more than 3 components)
+        and Barnes-Hut above; the threshold was chosen by measurement.
+    init : {"pca", "random"} or ndarray of shape (n_samples, n_components), default="pca"
+        Initial embedding. "pca": the leading principal components of X, scaled so that the
+        first has standard deviation 1e-4 (keeps global structure; Kobak & Berens 2019).
+        "random": Gaussian with standard deviation 1e-4. An array is used as it is.
+    learning_rate : "auto" or float, default="auto"
+        Step size of gradient descent on the scale of openTSNE, FIt-SNE and bhtsne (4 times
+        scikit-learn's). "auto" is ``max(n_samples / early_exaggeration, 50)``, which
+        converges well for any n (Belkina et al. 2019); change it only if KL stalls.
+    n_iter : int, default=750
+        Total number of iterations, the early-exaggeration phase included.
+    early_exaggeration : float, default=12.0
+        Factor on the attractive forces during the first ``early_exaggeration_iter``
+        iterations; it lets clusters form before they settle.
+    early_exaggeration_iter : int, default=250
+        Length of the early-exaggeration phase (momentum 0.5 in it, 0.8 after).
+    exaggeration : float, default=1.0
+        Factor on the attractive forces after the early phase. Values above 1 give more
+        compact clusters, towards UMAP-like embeddings (Böhm, Berens, Kobak 2022).
+    dof : float, default=1.0
+        Degrees of freedom α of the Student-t kernel (1 + d²/α)^(-α). 1 is standard t-SNE;
+        smaller values give heavier tails and finer clusters (Kobak et al. 2019).
+    theta : float, default=0.5
+        Barnes-Hut accuracy: a cell is summarised when its side is less than theta times its
+        distance to the point. 0 is exact; larger is faster and coarser. Ignored by "exact".
+    random_state : None, int, numpy.random.Generator or RandomState, default=None
+        Seed of the random initialisation. The same seed gives bit-identical output for any
+        ``n_jobs``. With ``init="pca"`` the result is deterministic anyway.
+    n_jobs : int, default=-1
+        Number of threads: -1 all CPUs, -2 all but one, and so on.
+    verbose : bool, default=False
+        Print stage timings and, every 50 iterations, the KL divergence and elapsed time.
+    callback : callable, optional
+        ``callback(iteration, kl_divergence, embedding)`` is called every ``callback_every``
+        iterations with a copy of the current embedding; returning True stops the run early
+        (the embedding at that point is returned). Exceptions it raises propagate.
+    callback_every : int, default=50
+        Period of the callback; the KL divergence is computed only on those iterations.
+
+    Returns
+    -------
+    embedding : ndarray of shape (n_samples, n_components), float64
+
+    Notes
+    -----
+    Press Ctrl-C to interrupt a run: ``KeyboardInterrupt`` is raised within one iteration.
+    """
+    Y, _ = _tsne(
+        X, n_components, perplexity=perplexity, method=method, init=init,
+        learning_rate=learning_rate, n_iter=n_iter, early_exaggeration=early_exaggeration,
+        early_exaggeration_iter=early_exaggeration_iter, exaggeration=exaggeration, dof=dof,
+        theta=theta, random_state=random_state, n_jobs=n_jobs, verbose=verbose,
+        callback=callback, callback_every=callback_every,
+    )
+    return Y
+
+
+def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", init="pca",
+          learning_rate="auto", n_iter=750, early_exaggeration=12.0,
+          early_exaggeration_iter=250, exaggeration=1.0, dof=1.0, theta=0.5,
+          random_state=None, n_jobs=-1, verbose=False, callback=None, callback_every=50):
+    """``tsne`` returning ``(embedding, info)``, info holding kl_divergence, n_iter, timings."""
+    X = check_data(X)
+    n = X.shape[0]
+    n_components = check_int(n_components, "n_components", min_value=1)
+    perplexity = _check_perplexity(perplexity, n, "tsne")
+    method = _resolve_method(check_choice(method, "method", _METHODS), n, n_components)
+    params = _core.TsneParams()
+    params.n_components = n_components
+    params.perplexity = perplexity
+    params.method = getattr(_core.Method, method)
+    params.theta = check_real(theta, "theta", min_value=0.0)
+    params.seed = check_seed(random_state)
+    params.n_threads = check_n_jobs(n_jobs)
+    opt = params.optimizer
+    opt.n_iter = check_int(n_iter, "n_iter", min_value=1)
+    opt.early_exaggeration = check_real(early_exaggeration, "early_exaggeration", min_value=0.0, min_open=True)
+    opt.early_exaggeration_iter = check_int(early_exaggeration_iter, "early_exaggeration_iter", min_value=0)
+    opt.exaggeration = check_real(exaggeration, "exaggeration", min_value=0.0, min_open=True)
+    opt.dof = check_real(dof, "dof", min_value=0.0, min_open=True)
+    if isinstance(learning_rate, str):
+        check_choice(learning_rate, "learning_rate", ("auto",))
+        opt.learning_rate = None
+    else:
+        opt.learning_rate = check_real(learning_rate, "learning_rate", min_value=0.0, min_open=True)
+    callback_every = check_int(callback_every, "callback_every", min_value=1)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"The 'callback' parameter of tsne must be callable or None. Got {callback!r} instead.")
+
+    if isinstance(init, str):
+        init = check_choice(init, "init", ("pca", "random"))
+        Y = np.empty((n, n_components), dtype=np.float64)
+        params.init = getattr(_core.Init, init)
+    else:
+        Y = check_embedding(init, n, n_components, name="init")
+        params.init = _core.Init.given
+
+    start = time.perf_counter()
+
+    def report(iteration, kl, grad_norm, embedding):
+        stop = False
+        if verbose and iteration % _VERBOSE_EVERY == 0:
+            print(f"[turbotsne] iteration {iteration:>5}/{opt.n_iter}  KL {kl:.4f}  "
+                  f"|grad| {grad_norm:.3g}  elapsed {time.perf_counter() - start:.2f} s",
+                  flush=True)
+        if callback is not None and iteration % callback_every == 0:
+            stop = bool(callback(iteration, kl, embedding))
+        return stop
+
+    def on_stage(stage, seconds):
+        if verbose:
+            print(f"[turbotsne] {stage}: {seconds:.3f} s", flush=True)
+
+    every = ([_VERBOSE_EVERY] if verbose else []) + ([callback_every] if callback is not None else [])
+    if verbose:
+        lr = opt.resolved_learning_rate(n)
+        print(f"[turbotsne] {n} samples x {X.shape[1]} features -> {n_components}-D, method={method}, "
+              f"perplexity={perplexity:g}, learning_rate={lr:g}, threads={params.n_threads}", flush=True)
+    info = _core.tsne(X, Y, params, report if every else None, every, on_stage if verbose else None)
+    if verbose:
+        print(f"[turbotsne] done in {time.perf_counter() - start:.2f} s: KL {info['kl_divergence']:.4f} "
+              f"after {info['n_iter']} iterations", flush=True)
+    info["method"] = method
+    return Y, info
+
+
+def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1) -> scipy.sparse.csr_matrix:
+    """The symmetric input affinities P of t-SNE, as a sparse matrix summing to 1.
+
+    Each point's ``floor(3 * perplexity)`` exact nearest neighbours (Euclidean) get Gaussian
+    weights whose bandwidth is calibrated so that the point's conditional distribution has
+    the given perplexity; then ``P = (P_cond + P_condᵀ) / (2 n)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    perplexity : float, default=30.0
+        Must satisfy ``3 * perplexity < n_samples``.
+    n_jobs : int, default=-1
+
+    Returns
+    -------
+    P : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
+    """
+    X = check_data(X)
+    perplexity = _check_perplexity(perplexity, X.shape[0], "joint_probabilities")
+    threads = check_n_jobs(n_jobs, owner="joint_probabilities")
+    indptr, indices, data = _core.affinities(X, perplexity, threads, True)
+    n = X.shape[0]
+    return scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, n))
+
+
+def kl_divergence(P, Y, dof: float = 1.0) -> float:
+    """Exact KL(P‖Q) of an embedding, Q the Student-t affinities of ``Y`` over all pairs.
+
+    Parameters
+    ----------
+    P : sparse or dense matrix of shape (n_samples, n_samples)
+        Joint input affinities, non-negative and summing to 1 (e.g. from
+        :func:`joint_probabilities`).
+    Y : array-like of shape (n_samples, n_components)
+    dof : float, default=1.0
+        Degrees of freedom of the kernel, as in :func:`tsne`.
+
+    Returns
+    -------
+    float
+        Σ p_ij log(p_ij / q_ij), costing O(n²) time for the normalisation of Q.
+    """
+    Y = check_data(Y, name="Y")
+    dof = check_real(dof, "dof", min_value=0.0, min_open=True, owner="kl_divergence")
+    indptr, indices, data = check_affinity_matrix(P, Y.shape[0])
+    return float(_core.kl_divergence(indptr, indices, data, Y, dof, check_n_jobs(-1)))

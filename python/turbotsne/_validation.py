@@ -1,0 +1,224 @@
+"""Validation of user input, done once before any C++ runs.
+
+Every failure is a ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind, wrong
+value) whose message names the parameter, the value received and what was expected.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+import numpy as np
+import scipy.sparse
+
+__all__ = [
+    "check_data",
+    "check_embedding",
+    "check_int",
+    "check_real",
+    "check_choice",
+    "check_seed",
+    "check_n_jobs",
+    "check_affinity_matrix",
+]
+
+
+def _fmt(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_data(X, *, name: str = "X", min_samples: int = 2) -> np.ndarray:
+    """Return ``X`` as a 2-D float64 C-contiguous array, copying only when needed.
+
+    float64 C-contiguous input is returned as it is (no copy); float32, integer, boolean and
+    Fortran-ordered input is converted once.
+    """
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            f"{name} must be a dense array; got a scipy.sparse matrix. "
+            f"Convert it with {name}.toarray() (or reduce it with TruncatedSVD first)."
+        )
+    if isinstance(X, np.ndarray):
+        arr = X
+    else:
+        try:
+            arr = np.asarray(X)
+        except Exception as exc:  # ragged lists and the like
+            raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers (bool, integer or float); got dtype {arr.dtype}."
+        )
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features); got {arr.ndim}-D with shape {arr.shape}."
+            + (" Reshape 1-D data with X.reshape(-1, 1)." if arr.ndim == 1 else "")
+        )
+    n, d = arr.shape
+    if n < min_samples:
+        raise ValueError(f"{name} must have at least {min_samples} samples (rows); got {n}.")
+    if d < 1:
+        raise ValueError(f"{name} must have at least 1 feature (column); got shape {arr.shape}.")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name} must be finite; found {arr[tuple(bad)]} at row {bad[0]}, column {bad[1]}."
+        )
+    return arr
+
+
+def check_embedding(Y, n_samples: int, n_components: int, *, name: str) -> np.ndarray:
+    """A user-given embedding (e.g. init): shape (n_samples, n_components), finite; a copy."""
+    if not isinstance(Y, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array; got {type(Y).__name__}.")
+    if Y.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got dtype {Y.dtype}.")
+    if Y.shape != (n_samples, n_components):
+        raise ValueError(
+            f"{name} must have shape (n_samples, n_components) = ({n_samples}, {n_components});"
+            f" got {Y.shape}."
+        )
+    out = np.array(Y, dtype=np.float64, order="C", copy=True)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} must be finite; it contains NaN or infinity.")
+    return out
+
+
+def check_int(value, name: str, *, min_value: int | None = None, max_value: int | None = None,
+              owner: str = "tsne") -> int:
+    """An integer (Python or numpy, not bool) in [min_value, max_value]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"The '{name}' parameter of {owner} must be an int{_range_text(min_value, max_value)}."
+            f" Got {_fmt(value)} of type {type(value).__name__} instead."
+        )
+    value = int(value)
+    if (min_value is not None and value < min_value) or (max_value is not None and value > max_value):
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be an int{_range_text(min_value, max_value)}."
+            f" Got {value} instead."
+        )
+    return value
+
+
+def _range_text(lo, hi, *, lo_open=False, hi_open=False) -> str:
+    if lo is None and hi is None:
+        return ""
+    left = "(" if lo_open or lo is None else "["
+    right = ")" if hi_open or hi is None else "]"
+    lo_s = "-inf" if lo is None else str(lo)
+    hi_s = "inf" if hi is None else str(hi)
+    return f" in the range {left}{lo_s}, {hi_s}{right}"
+
+
+def check_real(value, name: str, *, min_value: float | None = None, max_value: float | None = None,
+               min_open: bool = False, owner: str = "tsne") -> float:
+    """A finite real number (not bool) in the given range; min_open excludes min_value."""
+    rng = _range_text(min_value, max_value, lo_open=min_open)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"The '{name}' parameter of {owner} must be a float{rng}."
+            f" Got {_fmt(value)} of type {type(value).__name__} instead."
+        )
+    value = float(value)
+    ok = np.isfinite(value)
+    if ok and min_value is not None:
+        ok = value > min_value if min_open else value >= min_value
+    if ok and max_value is not None:
+        ok = value <= max_value
+    if not ok:
+        raise ValueError(f"The '{name}' parameter of {owner} must be a float{rng}. Got {value} instead.")
+    return value
+
+
+def check_choice(value, name: str, choices, *, owner: str = "tsne") -> str:
+    options = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise TypeError(
+            f"The '{name}' parameter of {owner} must be one of {options}. Got {_fmt(value)} instead."
+        )
+    if value not in choices:
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be one of {options}. Got {value!r} instead."
+        )
+    return value
+
+
+def check_seed(random_state, *, owner: str = "tsne") -> int:
+    """A 64-bit seed from None (fresh entropy), an int >= 0, or a numpy Generator/RandomState."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63, dtype=np.int64))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1)) << 32 | int(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, numbers.Integral):
+        raise TypeError(
+            f"The 'random_state' parameter of {owner} must be None, an int in the range "
+            f"[0, 2**64 - 1], a numpy.random.Generator or a numpy.random.RandomState. "
+            f"Got {_fmt(random_state)} instead."
+        )
+    if not 0 <= int(random_state) < 2**64:
+        raise ValueError(
+            f"The 'random_state' parameter of {owner} must be an int in the range "
+            f"[0, 2**64 - 1]. Got {int(random_state)} instead."
+        )
+    return int(random_state)
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_n_jobs(n_jobs, *, owner: str = "tsne") -> int:
+    """Thread count from joblib-style n_jobs: k > 0 threads, -1 all CPUs, -2 all but one..."""
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(
+            f"The 'n_jobs' parameter of {owner} must be a non-zero int (-1 for all CPUs)."
+            f" Got {_fmt(n_jobs)} instead."
+        )
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise ValueError(
+            f"The 'n_jobs' parameter of {owner} must be a non-zero int (-1 for all CPUs). Got 0 instead."
+        )
+    if n_jobs > 0:
+        return n_jobs
+    return max(1, available_cpus() + 1 + n_jobs)
+
+
+def check_affinity_matrix(P, n_samples: int, *, name: str = "P"):
+    """P as (indptr int64, indices int32, data float64) of a CSR matrix that sums to 1."""
+    if scipy.sparse.issparse(P):
+        P = scipy.sparse.csr_matrix(P, dtype=np.float64, copy=True)
+    else:
+        arr = np.asarray(P)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a real matrix (sparse or dense); got dtype {arr.dtype}.")
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D (n_samples, n_samples) matrix; got shape {arr.shape}.")
+        P = scipy.sparse.csr_matrix(arr.astype(np.float64))
+    if P.shape != (n_samples, n_samples):
+        raise ValueError(
+            f"{name} must have shape (n_samples, n_samples) = ({n_samples}, {n_samples}) to match "
+            f"the embedding; got {P.shape}."
+        )
+    P.sum_duplicates()
+    if not np.isfinite(P.data).all() or (P.data < 0).any():
+        raise ValueError(f"{name} must hold finite, non-negative values.")
+    total = float(P.data.sum())
+    if not abs(total - 1.0) <= 1e-6:
+        raise ValueError(f"{name} must sum to 1 (a joint distribution); its entries sum to {total!r}.")
+    return (
+        np.ascontiguousarray(P.indptr, dtype=np.int64),
+        np.ascontiguousarray(P.indices, dtype=np.int32),
+        np.ascontiguousarray(P.data, dtype=np.float64),
+    )
