@@ -90,6 +90,7 @@ VpTree::VpTree(ConstMatrix X, int n_threads) : X_(X) {
   }
   const auto n = static_cast<std::int32_t>(X.rows);
   order_.resize(n);
+  radius_.assign(n, 0.0);
   for (std::int32_t i = 0; i < n; ++i) order_[i] = i;
   nodes_.reserve(static_cast<size_t>(2 * (n / kLeafSize + 1)));
   // Two passes: the recursive partitioning of order_ runs as OpenMP tasks on disjoint ranges;
@@ -101,6 +102,8 @@ VpTree::VpTree(ConstMatrix X, int n_threads) : X_(X) {
   partition(0, n, errors);
   errors.rethrow();
   make_nodes(0, n);
+  radius_.clear();
+  radius_.shrink_to_fit();
 }
 
 std::int32_t VpTree::split_of(std::int32_t begin, std::int32_t end) {
@@ -127,6 +130,8 @@ void VpTree::partition(std::int32_t begin, std::int32_t end, ExceptionCollector&
     }
     std::nth_element(keyed.begin(), keyed.begin() + (split - begin - 1), keyed.end());
     for (std::int32_t p = begin + 1; p < end; ++p) order_[p] = keyed[p - begin - 1].second;
+    // Kept now: the child partitions below move order_[split] away.
+    radius_[begin] = std::sqrt(keyed[split - begin - 1].first);
   });
   const std::int32_t split = split_of(begin, end);
   if (end - begin >= kTaskCutoff) {
@@ -146,8 +151,7 @@ std::int32_t VpTree::make_nodes(std::int32_t begin, std::int32_t end) {
   nodes_.push_back(Node{begin, end, end, -1, -1, 0.0});
   if (end - begin <= kLeafSize) return id;
   const std::int32_t split = split_of(begin, end);
-  const double radius =
-      std::sqrt(squared_distance(X_.row(order_[split]), X_.row(order_[begin]), X_.cols));
+  const double radius = radius_[begin];
   const std::int32_t inside = make_nodes(begin + 1, split);
   const std::int32_t outside = make_nodes(split, end);
   Node& node = nodes_[id];

@@ -49,6 +49,7 @@ class VpTree {
   ConstMatrix X_;
   std::vector<std::int32_t> order_;
   std::vector<Node> nodes_;
+  std::vector<double> radius_;  // during construction: radius of the node whose range starts here
 };
 
 // Exact k nearest neighbours of every row among the other rows (self excluded), in parallel.

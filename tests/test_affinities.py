@@ -1,0 +1,91 @@
+"""Perplexity calibration and the symmetric P against numpy references."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+from _reference import calibrate_row, joint_probabilities, perplexity_of_rows
+
+import turbotsne
+from turbotsne import _core
+
+
+def test_rows_reach_the_target_perplexity(rng):
+    sq = rng.exponential(size=(200, 90)) * rng.uniform(0.01, 100, size=(200, 1))
+    for perplexity in (2.0, 10.0, 30.0, 60.0):
+        P, beta, reached, converged = _core.calibrate_rows(sq, perplexity)
+        assert converged.all()
+        np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(perplexity_of_rows(P), perplexity, rtol=1e-5)
+        np.testing.assert_allclose(reached, perplexity, rtol=1e-5)
+        assert np.all(beta > 0)
+
+
+def test_rows_match_the_bisection_reference(rng):
+    sq = rng.exponential(size=(20, 45))
+    P, *_ = _core.calibrate_rows(sq, 15.0)
+    ref = np.array([calibrate_row(row, 15.0) for row in sq])
+    np.testing.assert_allclose(P, ref, rtol=1e-7, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        np.full(30, 3.7),                     # all distances equal
+        np.zeros(30),                         # duplicate points
+        np.logspace(-300, 300, 30),           # squared distances over 600 decades
+        np.r_[0.0, np.full(29, 1e300)],       # one near point, the rest at the edge of range
+        np.r_[np.zeros(5), np.logspace(-5, 5, 25)],
+    ],
+    ids=["equal", "zero", "wide", "outlier", "ties"],
+)
+def test_degenerate_rows_give_finite_distributions(row):
+    P, beta, reached, converged = _core.calibrate_rows(row[None, :].copy(), 10.0)
+    assert np.all(np.isfinite(P)) and np.all(P >= 0)
+    np.testing.assert_allclose(P.sum(), 1.0, rtol=1e-12)
+    assert np.isfinite(beta).all() and np.isfinite(reached).all()
+
+
+def test_wide_row_still_reaches_its_perplexity():
+    # distances 1e-150 .. 1e150 (squared 1e-300 .. 1e300): the target is reachable.
+    row = np.logspace(-300, 300, 90)[None, :].copy()
+    P, _, reached, converged = _core.calibrate_rows(row, 5.0)
+    assert converged.all()
+    np.testing.assert_allclose(perplexity_of_rows(P), 5.0, rtol=1e-5)
+
+
+def test_equal_distances_give_the_uniform_distribution():
+    P, _, reached, converged = _core.calibrate_rows(np.full((1, 12), 2.0), 5.0)
+    assert not converged[0]  # perplexity 12 is the only one reachable
+    np.testing.assert_allclose(P, 1 / 12)
+
+
+def test_conditional_rows_of_real_data_reach_the_target(digits):
+    X, _ = digits
+    indptr, indices, data = _core.affinities(X, 30.0, 2, False)
+    C = scipy.sparse.csr_matrix((data, indices, indptr), shape=(len(X), len(X))).toarray()
+    np.testing.assert_allclose(C.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(perplexity_of_rows(C), 30.0, rtol=1e-5)
+    assert np.all(np.diff(C.astype(bool).sum(axis=1)) == 0)  # 90 neighbours per row
+
+
+@pytest.mark.parametrize("n,d,perplexity", [(150, 5, 10.0), (300, 20, 30.0), (40, 3, 2.5)])
+def test_joint_probabilities_match_the_reference(rng, n, d, perplexity):
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d)
+    P = turbotsne.joint_probabilities(X, perplexity=perplexity)
+    assert isinstance(P, scipy.sparse.csr_matrix)
+    assert P.shape == (n, n)
+    ref = joint_probabilities(X, perplexity)
+    dense = P.toarray()
+    np.testing.assert_array_equal(dense > 0, ref > 0)
+    np.testing.assert_allclose(dense, ref, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(dense, dense.T, rtol=1e-15)
+    np.testing.assert_allclose(P.sum(), 1.0, rtol=1e-12)
+
+
+def test_joint_probabilities_independent_of_threads(digits):
+    X, _ = digits
+    a = turbotsne.joint_probabilities(X, n_jobs=1)
+    b = turbotsne.joint_probabilities(X, n_jobs=2)
+    np.testing.assert_array_equal(a.indptr, b.indptr)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.data, b.data)
