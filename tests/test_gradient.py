@@ -1,0 +1,106 @@
+"""Gradients of KL(P‖Q): exact vs finite differences and the numpy formula; Barnes-Hut vs exact."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+from _reference import joint_probabilities, kl_divergence, kl_gradient
+
+import turbotsne
+from turbotsne import _core
+from turbotsne._validation import check_affinity_matrix
+
+
+def _problem(rng, n=60, dims=2, spread=1.0):
+    X = rng.normal(size=(n, 6))
+    X[: n // 2] += 4.0
+    P = joint_probabilities(X, 8.0)
+    Y = rng.normal(size=(n, dims)) * spread
+    return P, Y
+
+
+def _gradient(P, Y, method="exact", theta=0.5, dof=1.0, exaggeration=1.0):
+    indptr, indices, data = check_affinity_matrix(scipy.sparse.csr_matrix(P), len(Y))
+    m = getattr(_core.Method, method)
+    return _core.gradient(indptr, indices, data, np.ascontiguousarray(Y), m, theta, dof, exaggeration, 2)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3, 5])
+@pytest.mark.parametrize("dof", [1.0, 0.6, 3.0])
+def test_exact_gradient_matches_finite_differences(rng, dims, dof):
+    P, Y = _problem(rng, n=40, dims=dims)
+    grad, kl, _ = _gradient(P, Y, dof=dof)
+    np.testing.assert_allclose(kl, kl_divergence(P, Y, dof), rtol=1e-12)
+    h = 1e-6
+    fd = np.empty_like(Y)
+    for idx in np.ndindex(*Y.shape):
+        Yp, Ym = Y.copy(), Y.copy()
+        Yp[idx] += h
+        Ym[idx] -= h
+        fd[idx] = (kl_divergence(P, Yp, dof) - kl_divergence(P, Ym, dof)) / (2 * h)
+    err = np.linalg.norm(grad - fd) / np.linalg.norm(fd)
+    assert err < 1e-6, err
+
+
+@pytest.mark.parametrize("dof", [1.0, 0.5])
+def test_exact_gradient_matches_the_closed_form(rng, dof):
+    P, Y = _problem(rng, n=120, dims=2)
+    grad, _, z = _gradient(P, Y, dof=dof)
+    np.testing.assert_allclose(grad, kl_gradient(P, Y, dof), rtol=1e-9, atol=1e-14)
+
+
+def test_exaggeration_scales_only_the_attraction(rng):
+    P, Y = _problem(rng, n=80)
+    g1, kl1, _ = _gradient(P, Y, exaggeration=1.0)
+    g12, kl12, _ = _gradient(P, Y, exaggeration=12.0)
+    attraction = (g12 - g1) / 11.0
+    np.testing.assert_allclose(g12, 12 * attraction + (g1 - attraction), rtol=1e-9, atol=1e-14)
+    assert kl1 == kl12  # KL is reported for the plain P
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_barnes_hut_converges_to_exact(rng, dims):
+    P, Y = _problem(rng, n=400, dims=dims, spread=10.0)
+    exact, kl_exact, z_exact = _gradient(P, Y)
+    errors = {}
+    for theta in (0.0, 0.1, 0.5):
+        approx, kl, z = _gradient(P, Y, method="barnes_hut", theta=theta)
+        errors[theta] = np.linalg.norm(approx - exact) / np.linalg.norm(exact)
+        assert abs(z - z_exact) / z_exact < (1e-12 if theta == 0 else 0.02)
+    assert errors[0.0] < 1e-12
+    assert errors[0.1] < errors[0.5]
+    assert errors[0.1] < 2e-3
+    assert errors[0.5] < 3e-2
+
+
+def test_barnes_hut_heavy_tails(rng):
+    P, Y = _problem(rng, n=300, dims=2, spread=10.0)
+    exact, _, _ = _gradient(P, Y, dof=0.5)
+    approx, _, _ = _gradient(P, Y, method="barnes_hut", theta=0.3, dof=0.5)
+    assert np.linalg.norm(approx - exact) / np.linalg.norm(exact) < 1e-2
+
+
+def test_barnes_hut_with_coincident_points(rng):
+    P, Y = _problem(rng, n=100, dims=2)
+    Y[10:40] = Y[10]  # 30 points at one location
+    exact, _, z_exact = _gradient(P, Y)
+    approx, _, z = _gradient(P, Y, method="barnes_hut", theta=0.0)
+    np.testing.assert_allclose(approx, exact, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(z, z_exact, rtol=1e-12)
+
+
+def test_kl_divergence_matches_the_reference(rng):
+    P, Y = _problem(rng, n=90, dims=2)
+    for dof in (1.0, 2.0):
+        assert turbotsne.kl_divergence(scipy.sparse.csr_matrix(P), Y, dof=dof) == pytest.approx(
+            kl_divergence(P, Y, dof), rel=1e-12)
+    assert turbotsne.kl_divergence(P, Y) == pytest.approx(kl_divergence(P, Y), rel=1e-12)
+
+
+def test_kl_divergence_rejects_bad_p(rng):
+    P, Y = _problem(rng, n=30)
+    with pytest.raises(ValueError, match="sum to 1"):
+        turbotsne.kl_divergence(2 * P, Y)
+    with pytest.raises(ValueError, match="non-negative"):
+        turbotsne.kl_divergence(P - P.max() / 2, Y)
+    with pytest.raises(ValueError, match="shape"):
+        turbotsne.kl_divergence(P[:10, :10], Y)

@@ -1,0 +1,188 @@
+"""End-to-end behaviour of turbotsne.tsne."""
+
+import numpy as np
+import pytest
+from _reference import knn_accuracy
+
+import turbotsne
+from turbotsne import _core
+from turbotsne._validation import check_data
+
+
+def _small(rng, n=300, d=10):
+    X, labels = turbotsne.make_blobs(n, d, 4, random_state=int(rng.integers(1000)))
+    return X, labels
+
+
+def test_returns_float64_array_of_the_right_shape(rng):
+    X, _ = _small(rng)
+    for n_components, method in [(1, "barnes_hut"), (2, "barnes_hut"), (3, "barnes_hut"), (4, "exact")]:
+        Y = turbotsne.tsne(X, n_components, method=method, n_iter=100, random_state=0)
+        assert Y.shape == (len(X), n_components)
+        assert Y.dtype == np.float64 and Y.flags.c_contiguous
+        assert np.isfinite(Y).all()
+
+
+@pytest.mark.parametrize("method", ["exact", "barnes_hut"])
+def test_kl_decreases_over_a_run(rng, method):
+    X, _ = _small(rng)
+    kls = []
+    Y = turbotsne.tsne(X, method=method, random_state=1, callback_every=25,
+                       callback=lambda it, kl, emb: kls.append((it, kl)))
+    assert [it for it, _ in kls] == list(range(25, 751, 25))
+    after_early = [kl for it, kl in kls if it > 250]
+    assert after_early[-1] < kls[0][1]
+    # non-increasing once exaggeration is off (allowing rounding-level wiggles)
+    assert all(b <= a * (1 + 1e-4) for a, b in zip(after_early, after_early[1:]))
+    P = turbotsne.joint_probabilities(X)
+    final = turbotsne.kl_divergence(P, Y)
+    # the last report is one iteration before the end; BH's KL carries its estimate of Z
+    assert final <= after_early[-1] * (1 + (1e-3 if method == "exact" else 2e-2))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["exact", "barnes_hut"])
+def test_digits_quality(digits, method):
+    X, labels = digits
+    Y, info = turbotsne._api._tsne(X, method=method, random_state=0)
+    assert info["method"] == method
+    assert knn_accuracy(Y, labels, 10) >= 0.975
+    # the KL reported equals the exact KL of the returned embedding (exact) or is close (BH)
+    exact_kl = turbotsne.kl_divergence(turbotsne.joint_probabilities(X), Y)
+    assert info["kl_divergence"] == pytest.approx(exact_kl, rel=1e-9 if method == "exact" else 2e-2)
+
+
+def test_random_init_is_not_already_good(digits):
+    # the quality bar above is not met by the initialisation alone
+    X, labels = digits
+    Y0 = _core.initial_embedding(X, 2, _core.Init.random, 0, 1)
+    assert knn_accuracy(Y0, labels, 10) < 0.3
+
+
+@pytest.mark.parametrize("method", ["exact", "barnes_hut"])
+@pytest.mark.parametrize("init", ["pca", "random"])
+def test_bit_identical_for_any_thread_count(digits, method, init):
+    X, _ = digits
+    X = X[:700]
+    runs = [turbotsne.tsne(X, method=method, init=init, n_iter=300, random_state=7, n_jobs=j)
+            for j in (1, 2, 3)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0], other)
+
+
+def test_same_seed_same_result_other_seed_other_result(rng):
+    X, _ = _small(rng)
+    a = turbotsne.tsne(X, init="random", n_iter=150, random_state=3)
+    b = turbotsne.tsne(X, init="random", n_iter=150, random_state=3)
+    c = turbotsne.tsne(X, init="random", n_iter=150, random_state=4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    g = turbotsne.tsne(X, init="random", n_iter=150, random_state=np.random.default_rng(5))
+    assert np.isfinite(g).all()
+
+
+def test_pca_init_is_scaled_principal_components(digits):
+    X, _ = digits
+    Y0 = _core.initial_embedding(X, 2, _core.Init.pca, 0, 2)
+    Xc = X - X.mean(axis=0)
+    _, _, Vt = np.linalg.svd(Xc, full_matrices=False)
+    ref = Xc @ Vt[:2].T
+    for c in range(2):  # sign convention: largest loading positive
+        if Vt[c][np.argmax(np.abs(Vt[c]))] < 0:
+            ref[:, c] *= -1
+    ref *= 1e-4 / ref[:, 0].std()
+    np.testing.assert_allclose(Y0, ref, rtol=1e-6, atol=1e-6 * np.abs(ref).max())
+    assert Y0[:, 0].std() == pytest.approx(1e-4, rel=1e-12)
+
+
+def test_random_init_has_the_documented_scale(rng):
+    X, _ = _small(rng, n=4000)
+    Y0 = _core.initial_embedding(X, 2, _core.Init.random, 11, 2)
+    assert Y0.std() == pytest.approx(1e-4, rel=0.05)
+
+
+def test_init_array_is_used_and_not_modified(rng):
+    X, _ = _small(rng)
+    init = rng.normal(size=(len(X), 2))
+    before = init.copy()
+    Y = turbotsne.tsne(X, init=init, n_iter=1, learning_rate=1e-9)
+    np.testing.assert_array_equal(init, before)
+    np.testing.assert_allclose(Y, init - init.mean(axis=0), atol=1e-6)
+
+
+def test_no_copy_of_float64_c_contiguous_input(rng):
+    X = np.ascontiguousarray(rng.normal(size=(50, 3)))
+    assert check_data(X) is X
+    assert check_data(np.asfortranarray(X)) is not X
+
+
+def test_other_dtypes_and_layouts_give_the_same_result(rng):
+    X = rng.integers(0, 50, size=(200, 5))
+    ref = turbotsne.tsne(X.astype(np.float64), n_iter=100, random_state=0)
+    for variant in (X, X.astype(np.float32), np.asfortranarray(X.astype(np.float64)), X.tolist()):
+        np.testing.assert_array_equal(turbotsne.tsne(variant, n_iter=100, random_state=0), ref)
+
+
+def test_callback_receives_copies_and_can_stop_the_run(rng):
+    X, _ = _small(rng)
+    seen = []
+
+    def callback(iteration, kl, embedding):
+        seen.append((iteration, kl, embedding))
+        embedding[:] = 1e9  # must not affect the run
+        return iteration >= 60
+
+    Y = turbotsne.tsne(X, random_state=0, callback=callback, callback_every=20)
+    assert [s[0] for s in seen] == [20, 40, 60]
+    assert all(np.isfinite(s[1]) and s[2].shape == (len(X), 2) for s in seen)
+    assert np.abs(Y).max() < 1e3
+    _, info = turbotsne._api._tsne(X, random_state=0, callback=callback, callback_every=20)
+    assert info["n_iter"] == 60 and info["stopped"]
+
+
+def test_callback_exceptions_propagate(rng):
+    X, _ = _small(rng)
+
+    def callback(iteration, kl, embedding):
+        raise ZeroDivisionError("from the callback")
+
+    with pytest.raises(ZeroDivisionError, match="from the callback"):
+        turbotsne.tsne(X, callback=callback, callback_every=10)
+
+
+def test_verbose_prints_stages_and_progress(rng, capsys):
+    X, _ = _small(rng)
+    turbotsne.tsne(X, n_iter=100, verbose=True, random_state=0)
+    out = capsys.readouterr().out
+    for word in ("neighbors", "affinities", "init", "optimize", "iteration    50/100", "KL"):
+        assert word in out
+
+
+def test_auto_method_follows_the_documented_threshold(rng):
+    X, _ = _small(rng, n=turbotsne.EXACT_MAX_SAMPLES + 1)
+    _, big = turbotsne._api._tsne(X, n_iter=1)
+    _, small = turbotsne._api._tsne(X[: turbotsne.EXACT_MAX_SAMPLES], n_iter=1)
+    _, wide = turbotsne._api._tsne(X, 4, n_iter=1)
+    assert (big["method"], small["method"], wide["method"]) == ("barnes_hut", "exact", "exact")
+
+
+@pytest.mark.parametrize("case", ["duplicates", "constant_column", "huge", "tiny", "all_identical", "rank_one"])
+@pytest.mark.parametrize("method", ["exact", "barnes_hut"])
+def test_degenerate_data_gives_a_finite_embedding(rng, case, method):
+    X = rng.normal(size=(200, 6))
+    if case == "duplicates":
+        X[50:150] = X[0]
+    elif case == "constant_column":
+        X[:, 2] = 7.0
+    elif case == "huge":
+        X *= 1e100
+    elif case == "tiny":
+        X *= 1e-100
+    elif case == "all_identical":
+        X[:] = 3.0
+    elif case == "rank_one":
+        X = np.outer(rng.normal(size=200), rng.normal(size=6))
+    Y = turbotsne.tsne(X, method=method, perplexity=10, n_iter=300, random_state=0)
+    assert np.isfinite(Y).all()
+    if case != "all_identical":
+        assert Y.std() > 1e-3  # it actually moved away from the 1e-4 start

@@ -1,0 +1,104 @@
+"""Every invalid input gets a TypeError/ValueError naming the parameter, before any C++ runs."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+import turbotsne
+
+X = np.random.default_rng(0).normal(size=(100, 3))
+
+
+@pytest.mark.parametrize(
+    "data,error,match",
+    [
+        (np.zeros(10), ValueError, "X must be 2-D"),
+        (np.zeros((2, 3, 4)), ValueError, "X must be 2-D"),
+        (np.zeros((1, 3)), ValueError, "at least 2 samples"),
+        (np.zeros((5, 0)), ValueError, "at least 1 feature"),
+        (np.array([[1.0, np.nan]] * 5), ValueError, "X must be finite"),
+        (np.array([[1.0, np.inf]] * 5), ValueError, "X must be finite"),
+        (np.array([["a", "b"]] * 5), TypeError, "real numbers"),
+        (np.ones((5, 2), dtype=complex), TypeError, "real numbers"),
+        (np.ones((5, 2), dtype=object), TypeError, "real numbers"),
+        (scipy.sparse.random(10, 3, density=0.5, format="csr"), TypeError, "dense"),
+        ([[1, 2], [3]], ValueError, "could not be converted"),
+    ],
+)
+def test_invalid_data(data, error, match):
+    with pytest.raises(error, match=match):
+        turbotsne.tsne(data)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"perplexity": 0}, ValueError, "'perplexity'.*range \\(0"),
+        ({"perplexity": -1.0}, ValueError, "'perplexity'"),
+        ({"perplexity": np.nan}, ValueError, "'perplexity'"),
+        ({"perplexity": "30"}, TypeError, "'perplexity'"),
+        ({"perplexity": 34}, ValueError, "perplexity \\(34\\) is too large for 100 samples"),
+        ({"n_components": 0}, ValueError, "'n_components'"),
+        ({"n_components": 2.0}, TypeError, "'n_components'"),
+        ({"n_components": True}, TypeError, "'n_components'"),
+        ({"n_components": 4, "method": "barnes_hut"}, ValueError, "n_components in \\{1, 2, 3\\}"),
+        ({"method": "fast"}, ValueError, "'method'.*'exact'"),
+        ({"method": None}, TypeError, "'method'"),
+        ({"init": "spectral"}, ValueError, "'init'"),
+        ({"init": np.zeros((100, 3))}, ValueError, "init must have shape \\(n_samples, n_components\\) = \\(100, 2\\)"),
+        ({"init": np.full((100, 2), np.nan)}, ValueError, "init must be finite"),
+        ({"init": [[0, 0]] * 100}, TypeError, "init must be a numpy array"),
+        ({"learning_rate": 0}, ValueError, "'learning_rate'"),
+        ({"learning_rate": "fast"}, ValueError, "'learning_rate'"),
+        ({"learning_rate": np.inf}, ValueError, "'learning_rate'"),
+        ({"n_iter": 0}, ValueError, "'n_iter'"),
+        ({"n_iter": 10.5}, TypeError, "'n_iter'"),
+        ({"early_exaggeration": 0}, ValueError, "'early_exaggeration'"),
+        ({"early_exaggeration_iter": -1}, ValueError, "'early_exaggeration_iter'"),
+        ({"exaggeration": -2}, ValueError, "'exaggeration'"),
+        ({"dof": 0}, ValueError, "'dof'"),
+        ({"theta": -0.1}, ValueError, "'theta'"),
+        ({"theta": np.inf}, ValueError, "'theta'"),
+        ({"random_state": -1}, ValueError, "'random_state'"),
+        ({"random_state": 1.5}, TypeError, "'random_state'"),
+        ({"random_state": 2**64}, ValueError, "'random_state'"),
+        ({"n_jobs": 0}, ValueError, "'n_jobs'"),
+        ({"n_jobs": 1.0}, TypeError, "'n_jobs'"),
+        ({"callback": 3}, TypeError, "'callback'"),
+        ({"callback_every": 0}, ValueError, "'callback_every'"),
+    ],
+)
+def test_invalid_parameters(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        turbotsne.tsne(X, **kwargs)
+
+
+def test_messages_name_the_value_received():
+    with pytest.raises(ValueError) as info:
+        turbotsne.tsne(X, perplexity=-3)
+    assert "Got -3.0 instead" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "func,kwargs,match",
+    [
+        (turbotsne.joint_probabilities, {"perplexity": 40}, "too large"),
+        (turbotsne.joint_probabilities, {"n_jobs": 0}, "'n_jobs'"),
+    ],
+)
+def test_other_functions_validate_too(func, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        func(X, **kwargs)
+
+
+def test_kl_divergence_validates_y_and_dof():
+    P = turbotsne.joint_probabilities(X, perplexity=5)
+    with pytest.raises(ValueError, match="Y must be finite"):
+        turbotsne.kl_divergence(P, np.full((100, 2), np.nan))
+    with pytest.raises(ValueError, match="'dof'"):
+        turbotsne.kl_divergence(P, np.zeros((100, 2)), dof=-1)
+
+
+def test_numpy_scalars_are_accepted():
+    Y = turbotsne.tsne(X, n_components=np.int64(2), perplexity=np.float32(5), n_iter=np.int32(20))
+    assert Y.shape == (100, 2)
