@@ -1,0 +1,718 @@
+// turbotsne_bench: times the stages of the C++ core (neighbours, affinities, PCA init, one
+// gradient evaluation per method) and whole runs, and prints a markdown table.
+//
+//   turbotsne_bench --input X.npy [--threads 1,2] [--methods exact,bh] [--repeats 3] ...
+//   turbotsne_bench --blobs 2000 50 ...
+//
+// Exit status: 0 on success, 2 on a bad argument or an unsupported input file, 1 when the
+// core throws during the measurements. See bench/README.md.
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "turbotsne/affinities.hpp"
+#include "turbotsne/common.hpp"
+#include "turbotsne/gradient.hpp"
+#include "turbotsne/random.hpp"
+#include "turbotsne/repulsion.hpp"
+#include "turbotsne/tsne.hpp"
+#include "turbotsne/vptree.hpp"
+
+using turbotsne::index_t;
+
+// A bad command line or an input the harness does not read: exit status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The exact method is O(n²) per gradient; above this it is skipped with a note.
+static constexpr index_t kExactMaxSamples = 20000;
+// Std per column of the stand-in embedding for the gradient when there is no whole run.
+static constexpr double kStandInStd = 10.0;
+static constexpr int kBlobCentres = 10;
+static constexpr double kBlobCentreSpread = 4.0;  // as turbotsne.make_blobs
+
+static const char* const kUsage =
+    "usage: turbotsne_bench (--input FILE.npy | --blobs N D) [options]\n"
+    "\n"
+    "  --input FILE.npy   2-D C-order array, dtype float64, float32 or uint8\n"
+    "  --blobs N D        N points in D dims around 10 Gaussian centres (seeded)\n"
+    "  --threads LIST     thread counts, comma separated (default 1)\n"
+    "  --perplexity P     default 30\n"
+    "  --n-iter N         iterations of the whole run (default 750)\n"
+    "  --methods LIST     comma separated, from exact, bh (default bh)\n"
+    "  --repeats R        repetitions per measurement; the median is reported (default 3)\n"
+    "  --seed S           seed of the blobs and of run_tsne (default 0)\n"
+    "  --no-run           skip the whole run (stages only)\n"
+    "  -h, --help         this text\n";
+
+// ---------------------------------------------------------------------------------------
+// Command line
+
+struct Options {
+  std::string input;                  // --input
+  index_t blobs_n = 0, blobs_d = 0;   // --blobs
+  bool have_blobs = false;
+  std::vector<int> threads{1};
+  double perplexity = 30.0;
+  int n_iter = 750;
+  std::vector<std::string> methods{"bh"};
+  int repeats = 3;
+  std::uint64_t seed = 0;
+  bool run = true;
+};
+
+static std::vector<std::string> split_commas(const std::string& text, const std::string& option) {
+  std::vector<std::string> parts;
+  std::string::size_type start = 0;
+  while (true) {
+    const auto comma = text.find(',', start);
+    const std::string part = text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                           : comma - start);
+    if (part.empty()) throw UsageError(option + ": empty item in list '" + text + "'");
+    parts.push_back(part);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return parts;
+}
+
+static long long parse_integer(const std::string& text, const std::string& option,
+                               long long min_value, long long max_value) {
+  errno = 0;
+  char* end = nullptr;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || std::isspace(static_cast<unsigned char>(text[0]))) {
+    throw UsageError(option + ": expected an integer, got '" + text + "'");
+  }
+  if (errno == ERANGE || value < min_value || value > max_value) {
+    throw UsageError(option + ": " + text + " is out of range [" + std::to_string(min_value) +
+                     ", " + std::to_string(max_value) + "]");
+  }
+  return value;
+}
+
+static double parse_real(const std::string& text, const std::string& option) {
+  errno = 0;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || std::isspace(static_cast<unsigned char>(text[0])) ||
+      errno == ERANGE || !std::isfinite(value)) {
+    throw UsageError(option + ": expected a finite number, got '" + text + "'");
+  }
+  return value;
+}
+
+static Options parse_args(int argc, char** argv) {
+  Options opt;
+  std::vector<std::string> seen;
+  for (int a = 1; a < argc; ++a) {
+    const std::string arg = argv[a];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    if (std::find(seen.begin(), seen.end(), arg) != seen.end()) {
+      throw UsageError(arg + " given twice");
+    }
+    seen.push_back(arg);
+    // The next `count` arguments, which must exist and must not look like options.
+    auto values = [&](int count) {
+      std::vector<std::string> out;
+      for (int v = 0; v < count; ++v) {
+        if (a + 1 >= argc) {
+          throw UsageError(arg + " needs " + std::to_string(count) + " value" +
+                           (count > 1 ? "s" : ""));
+        }
+        out.emplace_back(argv[++a]);
+      }
+      return out;
+    };
+    if (arg == "--input") {
+      opt.input = values(1)[0];
+      if (opt.input.empty()) throw UsageError("--input: empty file name");
+    } else if (arg == "--blobs") {
+      const auto v = values(2);
+      opt.blobs_n = parse_integer(v[0], "--blobs N", 2, std::numeric_limits<std::int32_t>::max());
+      opt.blobs_d = parse_integer(v[1], "--blobs D", 1, 1000000);
+      opt.have_blobs = true;
+    } else if (arg == "--threads") {
+      opt.threads.clear();
+      for (const auto& t : split_commas(values(1)[0], "--threads")) {
+        const int n = static_cast<int>(parse_integer(t, "--threads", 1, 4096));
+        if (std::find(opt.threads.begin(), opt.threads.end(), n) != opt.threads.end()) {
+          throw UsageError("--threads: " + t + " listed twice");
+        }
+        opt.threads.push_back(n);
+      }
+    } else if (arg == "--perplexity") {
+      opt.perplexity = parse_real(values(1)[0], "--perplexity");
+      if (!(opt.perplexity > 0.0)) throw UsageError("--perplexity must be positive");
+    } else if (arg == "--n-iter") {
+      opt.n_iter = static_cast<int>(parse_integer(values(1)[0], "--n-iter", 1, 10000000));
+    } else if (arg == "--methods") {
+      opt.methods.clear();
+      for (auto m : split_commas(values(1)[0], "--methods")) {
+        if (m == "barnes_hut" || m == "barnes-hut") m = "bh";
+        if (m != "exact" && m != "bh") {
+          throw UsageError("--methods: unknown method '" + m + "' (choose from exact, bh)");
+        }
+        if (std::find(opt.methods.begin(), opt.methods.end(), m) != opt.methods.end()) {
+          throw UsageError("--methods: " + m + " listed twice");
+        }
+        opt.methods.push_back(m);
+      }
+    } else if (arg == "--repeats") {
+      opt.repeats = static_cast<int>(parse_integer(values(1)[0], "--repeats", 1, 1000));
+    } else if (arg == "--seed") {
+      opt.seed = static_cast<std::uint64_t>(
+          parse_integer(values(1)[0], "--seed", 0, std::numeric_limits<long long>::max()));
+    } else if (arg == "--no-run") {
+      opt.run = false;
+    } else {
+      throw UsageError("unknown argument '" + arg + "'");
+    }
+  }
+  if (opt.input.empty() == !opt.have_blobs) {
+    throw UsageError("give exactly one of --input FILE.npy and --blobs N D");
+  }
+  return opt;
+}
+
+// ---------------------------------------------------------------------------------------
+// Data: a strict .npy reader and Gaussian blobs
+
+struct Dataset {
+  std::vector<double> values;  // row-major n x d
+  index_t n = 0;
+  index_t d = 0;
+  std::string description;
+};
+
+static bool host_is_little_endian() {
+  const std::uint16_t probe = 1;
+  unsigned char first = 0;
+  std::memcpy(&first, &probe, 1);
+  return first == 1;
+}
+
+// Parser of the header dict numpy writes, e.g.
+//   {'descr': '<f8', 'fortran_order': False, 'shape': (70000, 50), }
+// Only the three standard keys, string / bool / tuple-of-int values.
+class NpyHeaderParser {
+ public:
+  NpyHeaderParser(const std::string& text, const std::string& path) : s_(text), path_(path) {}
+
+  void parse(std::string& descr, bool& fortran_order, std::vector<index_t>& shape) {
+    bool have_descr = false, have_order = false, have_shape = false;
+    skip_space();
+    expect('{');
+    while (true) {
+      skip_space();
+      if (peek() == '}') {
+        ++pos_;
+        break;
+      }
+      const std::string key = parse_string();
+      skip_space();
+      expect(':');
+      skip_space();
+      if (key == "descr") {
+        if (have_descr) fail("duplicate key 'descr'");
+        descr = parse_string();
+        have_descr = true;
+      } else if (key == "fortran_order") {
+        if (have_order) fail("duplicate key 'fortran_order'");
+        fortran_order = parse_bool();
+        have_order = true;
+      } else if (key == "shape") {
+        if (have_shape) fail("duplicate key 'shape'");
+        shape = parse_shape();
+        have_shape = true;
+      } else {
+        fail("unexpected key '" + key + "'");
+      }
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+      } else if (peek() != '}') {
+        fail("expected ',' or '}'");
+      }
+    }
+    skip_space();
+    if (pos_ != s_.size()) fail("trailing characters after the dict");
+    if (!have_descr || !have_order || !have_shape) {
+      fail("the dict must have the keys 'descr', 'fortran_order' and 'shape'");
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw UsageError(path_ + ": unsupported .npy header (" + what + " at character " +
+                     std::to_string(pos_) + "): " + printable());
+  }
+  std::string printable() const {
+    std::string out;
+    for (char c : s_) out += (c == '\n') ? ' ' : c;
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
+  }
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  void skip_space() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t')) ++pos_;
+  }
+  void expect(char c) {
+    if (peek() != c) fail(std::string("expected '") + c + "'");
+    ++pos_;
+  }
+  std::string parse_string() {
+    const char quote = peek();
+    if (quote != '\'' && quote != '"') fail("expected a quoted string");
+    ++pos_;
+    std::string out;
+    while (pos_ < s_.size() && s_[pos_] != quote) {
+      if (s_[pos_] == '\\') fail("escapes in strings are not supported");
+      out += s_[pos_++];
+    }
+    expect(quote);
+    return out;
+  }
+  bool parse_bool() {
+    if (s_.compare(pos_, 4, "True") == 0) {
+      pos_ += 4;
+      return true;
+    }
+    if (s_.compare(pos_, 5, "False") == 0) {
+      pos_ += 5;
+      return false;
+    }
+    fail("expected True or False");
+  }
+  std::vector<index_t> parse_shape() {
+    std::vector<index_t> dims;
+    expect('(');
+    while (true) {
+      skip_space();
+      if (peek() == ')') {
+        ++pos_;
+        break;
+      }
+      if (!std::isdigit(static_cast<unsigned char>(peek()))) fail("expected a dimension");
+      index_t value = 0;
+      while (std::isdigit(static_cast<unsigned char>(peek()))) {
+        const index_t digit = peek() - '0';
+        if (value > (std::numeric_limits<index_t>::max() - digit) / 10) fail("dimension overflows");
+        value = value * 10 + digit;
+        ++pos_;
+      }
+      if (peek() == 'L') ++pos_;  // written by Python 2
+      dims.push_back(value);
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+      } else if (peek() != ')') {
+        fail("expected ',' or ')' in the shape");
+      }
+    }
+    return dims;
+  }
+
+  const std::string& s_;
+  const std::string& path_;
+  std::size_t pos_ = 0;
+};
+
+static Dataset load_npy(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw UsageError(path + ": cannot open: " + std::strerror(errno));
+  file.seekg(0, std::ios::end);
+  const std::streamoff file_size = file.tellg();
+  file.seekg(0, std::ios::beg);
+
+  auto read_bytes = [&](std::size_t count, const char* what) {
+    std::string buf(count, '\0');
+    if (count > 0 && !file.read(&buf[0], static_cast<std::streamsize>(count))) {
+      throw UsageError(path + ": not a .npy file (truncated " + what + ")");
+    }
+    return buf;
+  };
+  const std::string magic = read_bytes(8, "magic");
+  if (magic.compare(0, 6, "\x93NUMPY") != 0) {
+    throw UsageError(path + ": not a .npy file (bad magic; .npz archives are not supported, "
+                            "see bench/prepare_data.py)");
+  }
+  const int major = static_cast<unsigned char>(magic[6]);
+  const int minor = static_cast<unsigned char>(magic[7]);
+  if (major < 1 || major > 3 || minor != 0) {
+    throw UsageError(path + ": unsupported .npy format version " + std::to_string(major) + "." +
+                     std::to_string(minor) + " (supported: 1.0, 2.0, 3.0)");
+  }
+  const std::string len_bytes = read_bytes(major == 1 ? 2 : 4, "header length");
+  std::size_t header_len = 0;
+  for (std::size_t b = len_bytes.size(); b-- > 0;) {
+    header_len = (header_len << 8) | static_cast<unsigned char>(len_bytes[b]);
+  }
+  const std::streamoff data_offset =
+      static_cast<std::streamoff>(8 + len_bytes.size() + header_len);
+  if (data_offset > file_size) throw UsageError(path + ": not a .npy file (truncated header)");
+  const std::string header = read_bytes(header_len, "header");
+  if (header.empty() || header.back() != '\n') {
+    throw UsageError(path + ": unsupported .npy header (does not end with a newline)");
+  }
+
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<index_t> shape;
+  NpyHeaderParser(header, path).parse(descr, fortran_order, shape);
+
+  enum class Type { kF64, kF32, kU8 } type;
+  std::size_t item = 0;
+  std::string type_name;
+  if (descr == "<f8") {
+    type = Type::kF64, item = 8, type_name = "float64";
+  } else if (descr == "<f4") {
+    type = Type::kF32, item = 4, type_name = "float32";
+  } else if (descr == "|u1" || descr == "<u1" || descr == ">u1") {
+    type = Type::kU8, item = 1, type_name = "uint8";
+  } else {
+    throw UsageError(path + ": unsupported dtype '" + descr +
+                     "' (supported: little-endian float64 '<f8', float32 '<f4', uint8 '|u1'; "
+                     "convert with X.astype('<f8'))");
+  }
+  if (fortran_order) {
+    throw UsageError(path + ": Fortran-order arrays are not supported "
+                            "(save np.ascontiguousarray(X) instead)");
+  }
+  if (shape.size() != 2) {
+    throw UsageError(path + ": expected a 2-D array, got " + std::to_string(shape.size()) +
+                     " dimension(s)");
+  }
+  const index_t n = shape[0], d = shape[1];
+  if (n < 2 || d < 1) {
+    throw UsageError(path + ": need at least 2 rows and 1 column, got shape (" +
+                     std::to_string(n) + ", " + std::to_string(d) + ")");
+  }
+  if (n > std::numeric_limits<std::int32_t>::max()) {
+    throw UsageError(path + ": too many rows for the core's 32-bit neighbour indices");
+  }
+  const index_t max_elems = std::numeric_limits<index_t>::max() / 8;
+  if (d > max_elems / n) throw UsageError(path + ": shape too large");
+  const index_t count = n * d;
+  const std::streamoff payload = static_cast<std::streamoff>(count) * static_cast<std::streamoff>(item);
+  if (file_size - data_offset != payload) {
+    throw UsageError(path + ": data size does not match the header: shape (" + std::to_string(n) +
+                     ", " + std::to_string(d) + ") of " + type_name + " needs " +
+                     std::to_string(payload) + " bytes, the file has " +
+                     std::to_string(file_size - data_offset));
+  }
+  if (!host_is_little_endian() && type != Type::kU8) {
+    throw UsageError("this harness reads little-endian .npy data on little-endian hosts only");
+  }
+
+  Dataset data;
+  data.n = n;
+  data.d = d;
+  data.values.resize(static_cast<std::size_t>(count));
+  const std::string raw = read_bytes(static_cast<std::size_t>(payload), "data");
+  const char* src = raw.data();
+  for (index_t e = 0; e < count; ++e) {
+    double v = 0.0;
+    if (type == Type::kF64) {
+      std::memcpy(&v, src + e * 8, 8);
+    } else if (type == Type::kF32) {
+      float f = 0.0f;
+      std::memcpy(&f, src + e * 4, 4);
+      v = f;
+    } else {
+      v = static_cast<unsigned char>(src[e]);
+    }
+    if (!std::isfinite(v)) {
+      throw UsageError(path + ": non-finite value at row " + std::to_string(e / d) + ", column " +
+                       std::to_string(e % d));
+    }
+    data.values[static_cast<std::size_t>(e)] = v;
+  }
+  data.description = path + " (" + type_name + ", npy v" + std::to_string(major) + ")";
+  return data;
+}
+
+static Dataset make_blobs(index_t n, index_t d, std::uint64_t seed) {
+  if (d > std::numeric_limits<index_t>::max() / 8 / n) throw UsageError("--blobs: N * D too large");
+  turbotsne::Rng rng(seed);
+  const index_t centres = std::min<index_t>(kBlobCentres, n);
+  std::vector<double> centre(static_cast<std::size_t>(centres * d));
+  for (double& c : centre) c = kBlobCentreSpread * rng.normal();
+  Dataset data;
+  data.n = n;
+  data.d = d;
+  data.values.resize(static_cast<std::size_t>(n * d));
+  for (index_t i = 0; i < n; ++i) {
+    const double* c = &centre[static_cast<std::size_t>((i % centres) * d)];
+    for (index_t j = 0; j < d; ++j) data.values[static_cast<std::size_t>(i * d + j)] = c[j] + rng.normal();
+  }
+  data.description = "Gaussian blobs (" + std::to_string(centres) +
+                     " centres, centre std " + std::to_string(static_cast<int>(kBlobCentreSpread)) +
+                     ", cluster std 1, seed " + std::to_string(seed) + ")";
+  return data;
+}
+
+// ---------------------------------------------------------------------------------------
+// Timing
+
+static double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+// Runs f() `repeats` times and returns the median wall time in seconds.
+template <class F>
+static double time_median(int repeats, F&& f) {
+  std::vector<double> times;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    times.push_back(seconds_since(start));
+  }
+  return median(times);
+}
+
+static turbotsne::Method to_method(const std::string& name) {
+  return name == "exact" ? turbotsne::Method::kExact : turbotsne::Method::kBarnesHut;
+}
+
+static std::string fmt(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+struct Row {
+  int threads = 0;
+  std::string method;
+  double neighbours = 0.0, affinities = 0.0, init = 0.0;
+  std::optional<double> gradient_ms, whole_run, kl;
+};
+
+// ---------------------------------------------------------------------------------------
+
+static int run(const Options& opt) {
+  Dataset data = opt.have_blobs ? make_blobs(opt.blobs_n, opt.blobs_d, opt.seed)
+                                : load_npy(opt.input);
+  const index_t n = data.n, d = data.d;
+  const turbotsne::ConstMatrix X{data.values.data(), n, d};
+
+  turbotsne::TsneParams base;
+  base.perplexity = opt.perplexity;
+  base.optimizer.n_iter = opt.n_iter;
+  base.seed = opt.seed;
+  base.init = turbotsne::Init::kPca;
+  try {
+    base.validate(n);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("invalid parameters for n = ") + std::to_string(n) + ": " + e.what());
+  }
+  const int k = turbotsne::neighbor_count(n, opt.perplexity);
+  const int dims = base.n_components;
+
+  std::vector<std::string> notes;
+  std::vector<std::string> methods;
+  for (const auto& m : opt.methods) {
+    if (m == "exact" && n > kExactMaxSamples) {
+      notes.push_back("exact skipped: n = " + std::to_string(n) + " > " +
+                      std::to_string(kExactMaxSamples) + " (O(n²) per gradient)");
+    } else {
+      methods.push_back(m);
+    }
+  }
+  const int procs = omp_get_num_procs();
+  for (int t : opt.threads) {
+    if (t > procs) {
+      notes.push_back("threads = " + std::to_string(t) + " exceeds the " + std::to_string(procs) +
+                      " hardware threads: that row is oversubscribed");
+    }
+  }
+
+  std::printf("## turbotsne_bench\n\n");
+  std::printf("- turbotsne version: %s\n", turbotsne::version());
+  std::printf("- hardware threads (omp_get_num_procs): %d\n", procs);
+#if defined(__clang__)
+  std::printf("- compiler: clang %s\n", __clang_version__);
+#elif defined(__GNUC__)
+  std::printf("- compiler: GCC %s\n", __VERSION__);
+#endif
+#if defined(NDEBUG)
+  std::printf("- build: NDEBUG (assertions off)\n");
+#else
+  std::printf("- build: assertions on (not a Release build?)\n");
+#endif
+  std::printf("- data: %s, shape %lld x %lld\n", data.description.c_str(),
+              static_cast<long long>(n), static_cast<long long>(d));
+  std::printf("- perplexity %g (k = %d neighbours), n_iter %d, theta %g, init PCA, seed %llu\n",
+              opt.perplexity, k, opt.n_iter, base.theta,
+              static_cast<unsigned long long>(opt.seed));
+  std::printf("- timings: median of %d repeat%s, wall clock\n", opt.repeats,
+              opt.repeats > 1 ? "s" : "");
+  if (opt.run) {
+    std::printf("- gradient embedding: the final embedding of the whole run of the same row\n");
+  } else {
+    std::printf("- gradient embedding: the PCA init scaled to std %g per column (--no-run)\n",
+                kStandInStd);
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+
+  std::vector<Row> rows;
+  std::vector<double> Y0(static_cast<std::size_t>(n * dims));
+  const turbotsne::Matrix Y0m{Y0.data(), n, dims};
+  for (int threads : opt.threads) {
+    std::fprintf(stderr, "[threads %d] neighbours...\n", threads);
+    turbotsne::KnnGraph graph;
+    const double t_knn = time_median(opt.repeats, [&] {
+      graph = turbotsne::find_nearest_neighbors(X, k, threads);
+    });
+    std::fprintf(stderr, "[threads %d] affinities...\n", threads);
+    turbotsne::CsrMatrix P;
+    const double t_aff = time_median(opt.repeats, [&] {
+      const turbotsne::CsrMatrix conditional =
+          turbotsne::conditional_probabilities(graph, opt.perplexity, threads);
+      P = turbotsne::symmetrize(conditional, threads);
+    });
+    graph = turbotsne::KnnGraph{};
+    std::fprintf(stderr, "[threads %d] init...\n", threads);
+    const double t_init = time_median(opt.repeats, [&] {
+      turbotsne::initialize(X, turbotsne::Init::kPca, opt.seed, Y0m, threads);
+    });
+
+    if (methods.empty()) {
+      Row row;
+      row.threads = threads;
+      row.method = "-";
+      row.neighbours = t_knn, row.affinities = t_aff, row.init = t_init;
+      rows.push_back(row);
+      continue;
+    }
+    for (const auto& name : methods) {
+      Row row;
+      row.threads = threads;
+      row.method = name;
+      row.neighbours = t_knn, row.affinities = t_aff, row.init = t_init;
+      const turbotsne::Method method = to_method(name);
+
+      std::vector<double> Y(static_cast<std::size_t>(n * dims));
+      const turbotsne::Matrix Ym{Y.data(), n, dims};
+      if (opt.run) {
+        turbotsne::TsneParams params = base;
+        params.n_threads = threads;
+        params.method = method;
+        std::vector<double> kls;
+        std::fprintf(stderr, "[threads %d] whole run, %s, %d iterations...\n", threads,
+                     name.c_str(), opt.n_iter);
+        row.whole_run = time_median(opt.repeats, [&] {
+          const turbotsne::TsneResult result = turbotsne::run_tsne(X, params, Ym);
+          kls.push_back(result.kl);
+        });
+        row.kl = kls.back();
+        for (double v : kls) {
+          if (v != kls.back()) {
+            notes.push_back("KL differed between repeats (threads " + std::to_string(threads) +
+                            ", " + name + "): the core is not deterministic here");
+            break;
+          }
+        }
+      } else {
+        Y = Y0;
+        for (index_t c = 0; c < dims; ++c) {
+          double mean = 0.0, var = 0.0;
+          for (index_t i = 0; i < n; ++i) mean += Ym(i, c);
+          mean /= static_cast<double>(n);
+          for (index_t i = 0; i < n; ++i) var += (Ym(i, c) - mean) * (Ym(i, c) - mean);
+          const double sd = std::sqrt(var / static_cast<double>(n));
+          if (!(sd > 0.0)) throw std::runtime_error("the PCA init has a constant column");
+          for (index_t i = 0; i < n; ++i) Ym(i, c) = (Ym(i, c) - mean) * (kStandInStd / sd);
+        }
+      }
+
+      std::fprintf(stderr, "[threads %d] gradient, %s...\n", threads, name.c_str());
+      const auto repulsion =
+          turbotsne::make_repulsion(method, dims, base.theta, base.optimizer.dof);
+      std::vector<double> grad(Y.size()), work(Y.size());
+      const turbotsne::Matrix G{grad.data(), n, dims}, W{work.data(), n, dims};
+      auto gradient = [&] {
+        turbotsne::compute_gradient(P.view(), Ym, *repulsion, base.optimizer.dof, 1.0, false, G,
+                                    W, threads);
+      };
+      gradient();  // warm-up: the optimiser reuses one repulsion object across iterations
+      row.gradient_ms = 1e3 * time_median(opt.repeats, gradient);
+      rows.push_back(row);
+    }
+  }
+
+  // KL must not depend on the thread count (the core's contract).
+  for (const auto& name : methods) {
+    std::optional<double> first;
+    for (const Row& row : rows) {
+      if (row.method != name || !row.kl) continue;
+      if (!first) {
+        first = row.kl;
+      } else if (*row.kl != *first) {
+        notes.push_back("KL of " + name + " differs between thread counts");
+        break;
+      }
+    }
+  }
+
+  std::printf("| n | d | threads | method | neighbours s | affinities s | init s | gradient ms "
+              "| whole run s | KL |\n");
+  std::printf("|---:|---:|---:|:---|---:|---:|---:|---:|---:|---:|\n");
+  for (const Row& row : rows) {
+    std::printf("| %lld | %lld | %d | %s | %s | %s | %s | %s | %s | %s |\n",
+                static_cast<long long>(n), static_cast<long long>(d), row.threads,
+                row.method.c_str(), fmt("%.3f", row.neighbours).c_str(),
+                fmt("%.3f", row.affinities).c_str(), fmt("%.3f", row.init).c_str(),
+                row.gradient_ms ? fmt("%.2f", *row.gradient_ms).c_str() : "-",
+                row.whole_run ? fmt("%.2f", *row.whole_run).c_str() : "-",
+                row.kl ? fmt("%.4f", *row.kl).c_str() : "-");
+  }
+  if (!notes.empty()) {
+    std::printf("\n");
+    for (const auto& note : notes) std::printf("Note: %s\n", note.c_str());
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse_args(argc, argv));
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "turbotsne_bench: error: %s\n", e.what());
+    std::fprintf(stderr, "run 'turbotsne_bench --help' for usage\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "turbotsne_bench: failed: %s\n", e.what());
+    return 1;
+  } catch (...) {
+    std::fprintf(stderr, "turbotsne_bench: failed with an unknown exception\n");
+    return 1;
+  }
+}
