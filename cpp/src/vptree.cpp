@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -16,16 +17,41 @@ namespace {
 constexpr std::int32_t kLeafSize = 16;      // ranges this small are scanned directly
 constexpr std::int32_t kTaskCutoff = 4096;  // subtrees this large are built as OpenMP tasks
 
-double squared_distance(const double* a, const double* b, index_t d) {
-  double s = 0.0;
-  for (index_t j = 0; j < d; ++j) {
-    const double t = a[j] - b[j];
-    s += t * t;
+// Squared Euclidean distance with four accumulators (instruction-level parallelism without
+// -ffast-math). Gives up early, returning a value > bound, once the partial sum exceeds
+// bound: partial sums only grow, so the full sum would too.
+double squared_distance(const double* a, const double* b, index_t d,
+                        double bound = std::numeric_limits<double>::infinity()) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  index_t j = 0;
+  while (j + 16 <= d) {
+    for (index_t stop = j + 16; j < stop; j += 4) {
+      const double t0 = a[j] - b[j], t1 = a[j + 1] - b[j + 1];
+      const double t2 = a[j + 2] - b[j + 2], t3 = a[j + 3] - b[j + 3];
+      s0 += t0 * t0;
+      s1 += t1 * t1;
+      s2 += t2 * t2;
+      s3 += t3 * t3;
+    }
+    const double partial = (s0 + s1) + (s2 + s3);
+    if (partial > bound) return partial;
   }
-  return s;
+  for (; j + 4 <= d; j += 4) {
+    const double t0 = a[j] - b[j], t1 = a[j + 1] - b[j + 1];
+    const double t2 = a[j + 2] - b[j + 2], t3 = a[j + 3] - b[j + 3];
+    s0 += t0 * t0;
+    s1 += t1 * t1;
+    s2 += t2 * t2;
+    s3 += t3 * t3;
+  }
+  for (; j < d; ++j) {
+    const double t = a[j] - b[j];
+    s0 += t * t;
+  }
+  return (s0 + s1) + (s2 + s3);
 }
 
-// Max-heap of the k best candidates by (distance, index): the root is the worst kept.
+// Max-heap of the k best candidates by (squared distance, index): the root is the worst kept.
 class Candidates {
  public:
   Candidates(int k, std::int32_t* idx, double* dist) : k_(k), idx_(idx), dist_(dist) {}
@@ -60,13 +86,13 @@ class Candidates {
       idx_[c] = i;
     }
   }
-  // Sorts the kept candidates ascending by (distance, index).
+  // Sorts the kept candidates ascending by (distance, index) and takes square roots.
   void finish() {
     std::vector<std::pair<double, std::int32_t>> all(size_);
     for (int c = 0; c < size_; ++c) all[c] = {dist_[c], idx_[c]};
     std::sort(all.begin(), all.end());
     for (int c = 0; c < size_; ++c) {
-      dist_[c] = all[c].first;
+      dist_[c] = std::sqrt(all[c].first);
       idx_[c] = all[c].second;
     }
   }
@@ -104,6 +130,26 @@ VpTree::VpTree(ConstMatrix X, int n_threads) : X_(X) {
   make_nodes(0, n);
   radius_.clear();
   radius_.shrink_to_fit();
+
+  // Search copy of the points: rows in tree order (leaves are contiguous in memory), columns
+  // by decreasing variance (partial distances grow fastest, so early exits come sooner).
+  const index_t d = X.cols;
+  std::vector<double> variance(static_cast<size_t>(d), 0.0), mean(static_cast<size_t>(d), 0.0);
+  for (index_t i = 0; i < X.rows; ++i)
+    for (index_t j = 0; j < d; ++j) mean[j] += X(i, j);
+  for (double& m : mean) m /= static_cast<double>(X.rows);
+  for (index_t i = 0; i < X.rows; ++i)
+    for (index_t j = 0; j < d; ++j) variance[j] += (X(i, j) - mean[j]) * (X(i, j) - mean[j]);
+  columns_.resize(static_cast<size_t>(d));
+  std::iota(columns_.begin(), columns_.end(), 0);
+  std::stable_sort(columns_.begin(), columns_.end(),
+                   [&](index_t a, index_t b) { return variance[a] > variance[b]; });
+  points_.resize(static_cast<size_t>(n) * d);
+  parallel_for(0, n, n_threads, [&](index_t p) {
+    const double* src = X.row(order_[p]);
+    double* dst = points_.data() + p * d;
+    for (index_t j = 0; j < d; ++j) dst[j] = src[columns_[j]];
+  }, 1024);
 }
 
 std::int32_t VpTree::split_of(std::int32_t begin, std::int32_t end) {
@@ -162,14 +208,23 @@ std::int32_t VpTree::make_nodes(std::int32_t begin, std::int32_t end) {
   return id;
 }
 
-double VpTree::distance(index_t i, const double* q) const {
-  return std::sqrt(squared_distance(X_.row(i), q, X_.cols));
-}
-
 void VpTree::query(const double* q, int k, index_t exclude, std::int32_t* indices,
                    double* distances) const {
-  Candidates best(k, indices, distances);
+  std::vector<double> permuted(columns_.size());
+  for (size_t j = 0; j < columns_.size(); ++j) permuted[j] = q[columns_[j]];
+  search(permuted.data(), k, exclude, indices, distances);
+}
+
+void VpTree::query_position(index_t position, int k, std::int32_t* indices,
+                            double* distances) const {
+  search(points_.data() + position * X_.cols, k, order_[position], indices, distances);
+}
+
+void VpTree::search(const double* q, int k, index_t exclude, std::int32_t* indices,
+                    double* distances) const {
+  Candidates best(k, indices, distances);  // squared distances until finish()
   if (k <= 0 || nodes_.empty()) return;
+  const index_t d = X_.cols;
   // Depth-first search with an explicit stack of (node, lower bound on the distance from q to
   // any point of that node). A node is skipped only when its bound exceeds the current k-th
   // distance by more than rounding could explain, so equal distances are never pruned.
@@ -183,25 +238,37 @@ void VpTree::query(const double* q, int k, index_t exclude, std::int32_t* indice
   while (!stack.empty()) {
     const Pending top = stack.back();
     stack.pop_back();
-    if (top.lower > best.bound()) continue;
+    if (top.lower * top.lower > best.bound()) continue;
     const Node& node = nodes_[top.node];
     if (node.inside < 0) {  // leaf
       for (std::int32_t p = node.begin; p < node.end; ++p) {
         const std::int32_t i = order_[p];
-        if (i != exclude) best.offer(distance(i, q), i);
+        if (i == exclude) continue;
+        const double bound = best.bound();
+        const double d2 = squared_distance(points_.data() + p * d, q, d, bound);
+        if (d2 <= bound) best.offer(d2, i);
       }
       continue;
     }
     const std::int32_t vp = order_[node.begin];
-    const double d = distance(vp, q);
-    if (vp != exclude) best.offer(d, vp);
+    // Beyond radius + tau from the vantage point, neither it nor the inside child can hold a
+    // neighbour: the distance to it is then only needed up to that bound.
+    const double far = node.radius + std::sqrt(best.bound());
+    const double far2 = far * far * (1.0 + 1e-12);
+    const double d2 = squared_distance(points_.data() + static_cast<index_t>(node.begin) * d, q, d, far2);
+    if (d2 > far2) {
+      stack.push_back({node.outside, 0.0});
+      continue;
+    }
+    if (vp != exclude) best.offer(d2, vp);
+    const double dist = std::sqrt(d2);
     // Triangle inequality: inside points lie within radius of vp, outside ones beyond it.
     // The slack covers the rounding of the three distances involved.
-    const double slack = 1e-12 * (d + node.radius);
-    const double lower_inside = std::max(0.0, d - node.radius - slack);
-    const double lower_outside = std::max(0.0, node.radius - d - slack);
+    const double slack = 1e-12 * (dist + node.radius);
+    const double lower_inside = std::max(0.0, dist - node.radius - slack);
+    const double lower_outside = std::max(0.0, node.radius - dist - slack);
     // Push the farther child first so the nearer one is searched first.
-    if (d < node.radius) {
+    if (dist < node.radius) {
       stack.push_back({node.outside, lower_outside});
       stack.push_back({node.inside, lower_inside});
     } else {
@@ -225,8 +292,11 @@ KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads, Observer* o
   graph.k = k;
   graph.indices.resize(static_cast<size_t>(X.rows) * k);
   graph.distances.resize(static_cast<size_t>(X.rows) * k);
-  parallel_for_polled(X.rows, n_threads, observer, [&](index_t i) {
-    tree.query(X.row(i), k, i, graph.indices.data() + i * k, graph.distances.data() + i * k);
+  // Queries in tree order: consecutive queries are near each other and walk similar paths.
+  const std::vector<std::int32_t>& order = tree.order();
+  parallel_for_polled(X.rows, n_threads, observer, [&](index_t t) {
+    const index_t i = order[t];
+    tree.query_position(t, k, graph.indices.data() + i * k, graph.distances.data() + i * k);
   }, 16);
   return graph;
 }

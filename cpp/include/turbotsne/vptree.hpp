@@ -31,6 +31,12 @@ class VpTree {
   void query(const double* query, int k, index_t exclude, std::int32_t* indices,
              double* distances) const;
 
+  // Like query(), for the point at `position` of the tree order, excluding itself.
+  void query_position(index_t position, int k, std::int32_t* indices, double* distances) const;
+
+  // The rows in tree order (rows close in space are close in this order).
+  const std::vector<std::int32_t>& order() const { return order_; }
+
  private:
   struct Node {
     std::int32_t begin = 0;   // range [begin, end) of order_; order_[begin] is the vantage point
@@ -41,14 +47,17 @@ class VpTree {
     double radius = 0.0;      // distance from the vantage point to order_[split]
   };
 
+  void search(const double* permuted_query, int k, index_t exclude, std::int32_t* indices,
+              double* distances) const;
   static std::int32_t split_of(std::int32_t begin, std::int32_t end);
   void partition(std::int32_t begin, std::int32_t end, ExceptionCollector& errors);
   std::int32_t make_nodes(std::int32_t begin, std::int32_t end);
-  double distance(index_t i, const double* q) const;
 
   ConstMatrix X_;
   std::vector<std::int32_t> order_;
   std::vector<Node> nodes_;
+  std::vector<index_t> columns_;  // search order of the columns: decreasing variance
+  std::vector<double> points_;    // rows in tree order, columns in search order
   std::vector<double> radius_;  // during construction: radius of the node whose range starts here
 };
 
