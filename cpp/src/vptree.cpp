@@ -14,7 +14,7 @@
 namespace turbotsne {
 namespace {
 
-constexpr std::int32_t kLeafSize = 16;      // ranges this small are scanned directly
+constexpr std::int32_t kLeafSize = 64;      // ranges this small are scanned directly
 constexpr std::int32_t kTaskCutoff = 4096;  // subtrees this large are built as OpenMP tasks
 
 // Squared Euclidean distance with four accumulators (instruction-level parallelism without
