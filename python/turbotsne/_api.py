@@ -25,7 +25,7 @@ __all__ = ["tsne", "joint_probabilities", "kl_divergence", "EXACT_MAX_SAMPLES"]
 
 #: method="auto" uses the exact O(n²) gradient up to this many samples and Barnes-Hut above
 #: (measured with bench/choose_auto.py; see the README).
-EXACT_MAX_SAMPLES = 1000
+EXACT_MAX_SAMPLES = 150
 
 _METHODS = ("auto", "exact", "barnes_hut")
 _VERBOSE_EVERY = 50
