@@ -24,18 +24,6 @@ double squared_distance(const double* a, const double* b, index_t d,
                         double bound = std::numeric_limits<double>::infinity()) {
   double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
   index_t j = 0;
-  while (j + 16 <= d) {
-    for (index_t stop = j + 16; j < stop; j += 4) {
-      const double t0 = a[j] - b[j], t1 = a[j + 1] - b[j + 1];
-      const double t2 = a[j + 2] - b[j + 2], t3 = a[j + 3] - b[j + 3];
-      s0 += t0 * t0;
-      s1 += t1 * t1;
-      s2 += t2 * t2;
-      s3 += t3 * t3;
-    }
-    const double partial = (s0 + s1) + (s2 + s3);
-    if (partial > bound) return partial;
-  }
   for (; j + 4 <= d; j += 4) {
     const double t0 = a[j] - b[j], t1 = a[j + 1] - b[j + 1];
     const double t2 = a[j + 2] - b[j + 2], t3 = a[j + 3] - b[j + 3];
@@ -43,6 +31,10 @@ double squared_distance(const double* a, const double* b, index_t d,
     s1 += t1 * t1;
     s2 += t2 * t2;
     s3 += t3 * t3;
+    if ((j + 4) % 16 == 0) {  // every 16 coordinates: can we stop?
+      const double partial = (s0 + s1) + (s2 + s3);
+      if (partial > bound) return partial;
+    }
   }
   for (; j < d; ++j) {
     const double t = a[j] - b[j];
@@ -293,11 +285,13 @@ KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads, Observer* o
   graph.indices.resize(static_cast<size_t>(X.rows) * k);
   graph.distances.resize(static_cast<size_t>(X.rows) * k);
   // Queries in tree order: consecutive queries are near each other and walk similar paths.
+  // Batches of 1024 queries between polls keep Ctrl-C prompt (a query can take a millisecond
+  // in high dimensions).
   const std::vector<std::int32_t>& order = tree.order();
   parallel_for_polled(X.rows, n_threads, observer, [&](index_t t) {
     const index_t i = order[t];
     tree.query_position(t, k, graph.indices.data() + i * k, graph.distances.data() + i * k);
-  }, 16);
+  }, 16, 1024);
   return graph;
 }
 

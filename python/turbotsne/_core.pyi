@@ -1,0 +1,104 @@
+# Type stub of the private C++ extension (python/src/bindings.cpp). Use the public functions
+# of the turbotsne package instead of these.
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class Method:
+    exact: "Method"
+    barnes_hut: "Method"
+    fft: "Method"
+
+class Init:
+    pca: "Init"
+    random: "Init"
+    given: "Init"
+
+class OptimizerParams:
+    n_iter: int
+    early_exaggeration_iter: int
+    early_exaggeration: float
+    exaggeration: float
+    learning_rate: Optional[float]
+    momentum_early: float
+    momentum_late: float
+    min_gain: float
+    dof: float
+    def __init__(self) -> None: ...
+    def resolved_learning_rate(self, n: int) -> float: ...
+
+class InterpolationParams:
+    n_interpolation_points: int
+    min_num_intervals: int
+    ints_in_interval: float
+    def __init__(self) -> None: ...
+
+class RepulsionParams:
+    theta: float
+    interpolation: InterpolationParams
+    def __init__(self) -> None: ...
+
+class TsneParams:
+    n_components: int
+    perplexity: float
+    method: Method
+    repulsion: RepulsionParams
+    init: Init
+    seed: int
+    n_threads: int
+    optimizer: OptimizerParams
+    def __init__(self) -> None: ...
+
+def tsne(
+    X: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    params: TsneParams,
+    report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
+    report_every: Sequence[int],
+    on_stage: Optional[Callable[[str, float], None]],
+) -> dict: ...
+def nearest_neighbors(
+    X: npt.NDArray[np.float64], k: int, n_threads: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+def calibrate_rows(
+    squared_distances: npt.NDArray[np.float64], perplexity: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.uint8]]: ...
+def affinities(
+    X: npt.NDArray[np.float64], perplexity: float, n_threads: int, symmetric: bool
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+def gradient(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    data: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    method: Method,
+    params: RepulsionParams,
+    dof: float,
+    exaggeration: float,
+    n_threads: int,
+) -> tuple[npt.NDArray[np.float64], float, float]: ...
+def repulsion(
+    Y: npt.NDArray[np.float64], method: Method, params: RepulsionParams, dof: float, n_threads: int
+) -> tuple[npt.NDArray[np.float64], float]: ...
+def next_fast_size(n: int) -> int: ...
+def fft(x: npt.NDArray[np.complex128], inverse: bool) -> npt.NDArray[np.complex128]: ...
+def rfft(x: npt.NDArray[np.float64]) -> npt.NDArray[np.complex128]: ...
+def irfft(X: npt.NDArray[np.complex128], n: int) -> npt.NDArray[np.float64]: ...
+def rfft2(x: npt.NDArray[np.float64], n_threads: int) -> npt.NDArray[np.complex128]: ...
+def irfft2(X: npt.NDArray[np.complex128], cols: int, n_threads: int) -> npt.NDArray[np.float64]: ...
+def kl_divergence(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    data: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    dof: float,
+    n_threads: int,
+) -> float: ...
+def initial_embedding(
+    X: npt.NDArray[np.float64], n_components: int, init: Init, seed: int, n_threads: int
+) -> npt.NDArray[np.float64]: ...
+def pca(X: npt.NDArray[np.float64], n_components: int, n_threads: int) -> npt.NDArray[np.float64]: ...
+def resolve_threads(n_jobs: int) -> int: ...
