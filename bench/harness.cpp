@@ -29,6 +29,7 @@
 #include "turbotsne/affinities.hpp"
 #include "turbotsne/common.hpp"
 #include "turbotsne/gradient.hpp"
+#include "turbotsne/interpolation.hpp"
 #include "turbotsne/random.hpp"
 #include "turbotsne/repulsion.hpp"
 #include "turbotsne/tsne.hpp"
@@ -50,13 +51,17 @@ static constexpr double kBlobCentreSpread = 4.0;  // as turbotsne.make_blobs
 
 static const char* const kUsage =
     "usage: turbotsne_bench (--input FILE.npy | --blobs N D) [options]\n"
+    "       turbotsne_bench --layout N[,N...] [--methods fft,bh] [--threads LIST] [--repeats R]\n"
     "\n"
     "  --input FILE.npy   2-D C-order array, dtype float64, float32 or uint8\n"
     "  --blobs N D        N points in D dims around 10 Gaussian centres (seeded)\n"
     "  --threads LIST     thread counts, comma separated (default 1)\n"
     "  --perplexity P     default 30\n"
     "  --n-iter N         iterations of the whole run (default 750)\n"
-    "  --methods LIST     comma separated, from exact, bh (default bh)\n"
+    "  --methods LIST     comma separated, from exact, bh, fft (default bh)\n"
+    "  --layout LIST      time only the repulsion, per iteration, on generated 2-D layouts\n"
+    "                     of these sizes (clustered, spread like a late-stage embedding);\n"
+    "                     fft rows are split into grid / spread / FFT / interpolate\n"
     "  --repeats R        repetitions per measurement; the median is reported (default 3)\n"
     "  --seed S           seed of the blobs and of run_tsne (default 0)\n"
     "  --no-run           skip the whole run (stages only)\n"
@@ -76,6 +81,7 @@ struct Options {
   int repeats = 3;
   std::uint64_t seed = 0;
   bool run = true;
+  std::vector<index_t> layout;        // --layout
 };
 
 static std::vector<std::string> split_commas(const std::string& text, const std::string& option) {
@@ -170,8 +176,8 @@ static Options parse_args(int argc, char** argv) {
       opt.methods.clear();
       for (auto m : split_commas(values(1)[0], "--methods")) {
         if (m == "barnes_hut" || m == "barnes-hut") m = "bh";
-        if (m != "exact" && m != "bh") {
-          throw UsageError("--methods: unknown method '" + m + "' (choose from exact, bh)");
+        if (m != "exact" && m != "bh" && m != "fft") {
+          throw UsageError("--methods: unknown method '" + m + "' (choose from exact, bh, fft)");
         }
         if (std::find(opt.methods.begin(), opt.methods.end(), m) != opt.methods.end()) {
           throw UsageError("--methods: " + m + " listed twice");
@@ -185,11 +191,17 @@ static Options parse_args(int argc, char** argv) {
           parse_integer(values(1)[0], "--seed", 0, std::numeric_limits<long long>::max()));
     } else if (arg == "--no-run") {
       opt.run = false;
+    } else if (arg == "--layout") {
+      for (const auto& t : split_commas(values(1)[0], "--layout")) {
+        opt.layout.push_back(parse_integer(t, "--layout", 2, std::numeric_limits<std::int32_t>::max()));
+      }
     } else {
       throw UsageError("unknown argument '" + arg + "'");
     }
   }
-  if (opt.input.empty() == !opt.have_blobs) {
+  if (!opt.layout.empty()) {
+    if (!opt.input.empty() || opt.have_blobs) throw UsageError("--layout takes no --input or --blobs");
+  } else if (opt.input.empty() == !opt.have_blobs) {
     throw UsageError("give exactly one of --input FILE.npy and --blobs N D");
   }
   return opt;
@@ -498,7 +510,9 @@ static double time_median(int repeats, F&& f) {
 }
 
 static turbotsne::Method to_method(const std::string& name) {
-  return name == "exact" ? turbotsne::Method::kExact : turbotsne::Method::kBarnesHut;
+  if (name == "exact") return turbotsne::Method::kExact;
+  if (name == "fft") return turbotsne::Method::kFft;
+  return turbotsne::Method::kBarnesHut;
 }
 
 static std::string fmt(const char* format, double value) {
@@ -569,7 +583,7 @@ static int run(const Options& opt) {
   std::printf("- data: %s, shape %lld x %lld\n", data.description.c_str(),
               static_cast<long long>(n), static_cast<long long>(d));
   std::printf("- perplexity %g (k = %d neighbours), n_iter %d, theta %g, init PCA, seed %llu\n",
-              opt.perplexity, k, opt.n_iter, base.theta,
+              opt.perplexity, k, opt.n_iter, base.repulsion.theta,
               static_cast<unsigned long long>(opt.seed));
   std::printf("- timings: median of %d repeat%s, wall clock\n", opt.repeats,
               opt.repeats > 1 ? "s" : "");
@@ -655,7 +669,7 @@ static int run(const Options& opt) {
 
       std::fprintf(stderr, "[threads %d] gradient, %s...\n", threads, name.c_str());
       const auto repulsion =
-          turbotsne::make_repulsion(method, dims, base.theta, base.optimizer.dof);
+          turbotsne::make_repulsion(method, dims, base.optimizer.dof, base.repulsion);
       std::vector<double> grad(Y.size()), work(Y.size());
       const turbotsne::Matrix G{grad.data(), n, dims}, W{work.data(), n, dims};
       auto gradient = [&] {
@@ -701,9 +715,86 @@ static int run(const Options& opt) {
   return 0;
 }
 
+// A 2-D layout like a late-stage t-SNE embedding of n points: 20 Gaussian clusters of
+// unequal size and width whose centres fill a disc. The span grows like sqrt(n), matching a
+// 750-iteration MNIST-70k run with learning rate n/12 (about 165 units across).
+static std::vector<double> make_layout(index_t n, std::uint64_t seed) {
+  constexpr int kClusters = 20;
+  const double span = 165.0 * std::sqrt(static_cast<double>(n) / 70000.0);
+  turbotsne::Rng rng(seed);
+  std::vector<double> cx(kClusters), cy(kClusters), width(kClusters), weight(kClusters);
+  double total = 0.0;
+  for (int c = 0; c < kClusters; ++c) {
+    const double r = 0.4 * span * std::sqrt(rng.uniform()), a = 6.283185307179586 * rng.uniform();
+    cx[c] = r * std::cos(a);
+    cy[c] = r * std::sin(a);
+    width[c] = 0.03 * span * (0.5 + rng.uniform());
+    weight[c] = 0.5 + rng.uniform();
+    total += weight[c];
+  }
+  std::vector<double> Y(static_cast<std::size_t>(2 * n));
+  for (index_t i = 0; i < n; ++i) {
+    double u = rng.uniform() * total;
+    int c = 0;
+    while (c < kClusters - 1 && u > weight[c]) u -= weight[c++];
+    Y[2 * i] = cx[c] + width[c] * rng.normal();
+    Y[2 * i + 1] = cy[c] + width[c] * rng.normal();
+  }
+  return Y;
+}
+
+static int run_layouts(const Options& opt) {
+  std::printf("## turbotsne_bench: repulsion per iteration on generated 2-D layouts\n\n");
+  std::printf("- turbotsne version: %s; hardware threads: %d\n", turbotsne::version(), omp_get_num_procs());
+  std::printf("- timings: median of %d repeats after one warm-up, wall clock, milliseconds\n\n", opt.repeats);
+  std::printf("| n | span | method | threads | grid (boxes/dim, FFT size) | total ms | grid ms | spread ms | FFT ms | interpolate ms |\n");
+  std::printf("|---:|---:|:---|---:|:---|---:|---:|---:|---:|---:|\n");
+  turbotsne::RepulsionParams rp;
+  for (const index_t n : opt.layout) {
+    std::vector<double> Y = make_layout(n, opt.seed);
+    const turbotsne::ConstMatrix Ym{Y.data(), n, 2};
+    double lo = Y[0], hi = Y[0];
+    for (double v : Y) lo = std::min(lo, v), hi = std::max(hi, v);
+    std::vector<double> forces(Y.size());
+    const turbotsne::Matrix F{forces.data(), n, 2};
+    for (const auto& name : opt.methods) {
+      if (name == "exact" && n > kExactMaxSamples) continue;
+      for (int threads : opt.threads) {
+        const auto repulsion = turbotsne::make_repulsion(to_method(name), 2, 1.0, rp);
+        auto* fft = dynamic_cast<turbotsne::FftRepulsion*>(repulsion.get());
+        repulsion->compute(Ym, F, threads);  // warm-up
+        std::vector<double> total, grid, spread, transform, interp;
+        for (int r = 0; r < opt.repeats; ++r) {
+          const auto start = std::chrono::steady_clock::now();
+          repulsion->compute(Ym, F, threads);
+          total.push_back(1e3 * seconds_since(start));
+          if (fft != nullptr) {
+            const auto& t = fft->last_timings();
+            grid.push_back(1e3 * t.grid);
+            spread.push_back(1e3 * t.spread);
+            transform.push_back(1e3 * t.fft);
+            interp.push_back(1e3 * t.interpolate);
+          }
+        }
+        const std::string grid_text = fft != nullptr ? std::to_string(fft->last_boxes_per_dim()) + ", " +
+                                      std::to_string(fft->last_fft_size()) : "-";
+        auto cell = [&](const std::vector<double>& v) { return v.empty() ? std::string("-") : fmt("%.2f", median(v)); };
+        std::printf("| %lld | %.0f | %s | %d | %s | %s | %s | %s | %s | %s |\n",
+                    static_cast<long long>(n), hi - lo, name.c_str(), threads, grid_text.c_str(),
+                    fmt("%.2f", median(total)).c_str(), cell(grid).c_str(), cell(spread).c_str(),
+                    cell(transform).c_str(), cell(interp).c_str());
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   try {
-    return run(parse_args(argc, argv));
+    const Options opt = parse_args(argc, argv);
+    if (!opt.layout.empty()) return run_layouts(opt);
+    return run(opt);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "turbotsne_bench: error: %s\n", e.what());
     std::fprintf(stderr, "run 'turbotsne_bench --help' for usage\n");

@@ -20,8 +20,10 @@ def _problem(rng, n=60, dims=2, spread=1.0):
 
 def _gradient(P, Y, method="exact", theta=0.5, dof=1.0, exaggeration=1.0):
     indptr, indices, data = check_affinity_matrix(scipy.sparse.csr_matrix(P), len(Y))
+    params = _core.RepulsionParams()
+    params.theta = theta
     m = getattr(_core.Method, method)
-    return _core.gradient(indptr, indices, data, np.ascontiguousarray(Y), m, theta, dof, exaggeration, 2)
+    return _core.gradient(indptr, indices, data, np.ascontiguousarray(Y), m, params, dof, exaggeration, 2)
 
 
 @pytest.mark.parametrize("dims", [1, 2, 3, 5])

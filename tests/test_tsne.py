@@ -16,14 +16,15 @@ def _small(rng, n=300, d=10):
 
 def test_returns_float64_array_of_the_right_shape(rng):
     X, _ = _small(rng)
-    for n_components, method in [(1, "barnes_hut"), (2, "barnes_hut"), (3, "barnes_hut"), (4, "exact")]:
+    for n_components, method in [(1, "barnes_hut"), (2, "barnes_hut"), (3, "barnes_hut"), (4, "exact"),
+                                 (1, "fft"), (2, "fft")]:
         Y = turbotsne.tsne(X, n_components, method=method, n_iter=100, random_state=0)
         assert Y.shape == (len(X), n_components)
         assert Y.dtype == np.float64 and Y.flags.c_contiguous
         assert np.isfinite(Y).all()
 
 
-@pytest.mark.parametrize("method", ["exact", "barnes_hut"])
+@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
 def test_kl_decreases_over_a_run(rng, method):
     X, _ = _small(rng)
     kls = []
@@ -36,18 +37,24 @@ def test_kl_decreases_over_a_run(rng, method):
     assert all(b <= a * (1 + 1e-4) for a, b in zip(after_early, after_early[1:]))
     P = turbotsne.joint_probabilities(X)
     final = turbotsne.kl_divergence(P, Y)
-    # the last report is one iteration before the end; BH's KL carries its estimate of Z
+    # the last report is one iteration before the end; BH's and FFT's KL carry their Z estimate
     assert final <= after_early[-1] * (1 + (1e-3 if method == "exact" else 2e-2))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("method", ["exact", "barnes_hut"])
-def test_digits_quality(digits, method):
+@pytest.fixture(scope="module")
+def digits_runs(digits):
     X, labels = digits
-    Y, info = turbotsne._api._tsne(X, method=method, random_state=0)
+    return {m: turbotsne._api._tsne(X, method=m, random_state=0) for m in ("exact", "barnes_hut", "fft")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
+def test_digits_quality(digits, digits_runs, method):
+    X, labels = digits
+    Y, info = digits_runs[method]
     assert info["method"] == method
     assert knn_accuracy(Y, labels, 10) >= 0.975
-    # the KL reported equals the exact KL of the returned embedding (exact) or is close (BH)
+    # the KL reported equals the exact KL of the returned embedding (exact) or is close
     exact_kl = turbotsne.kl_divergence(turbotsne.joint_probabilities(X), Y)
     assert info["kl_divergence"] == pytest.approx(exact_kl, rel=1e-9 if method == "exact" else 2e-2)
 
@@ -59,7 +66,7 @@ def test_random_init_is_not_already_good(digits):
     assert knn_accuracy(Y0, labels, 10) < 0.3
 
 
-@pytest.mark.parametrize("method", ["exact", "barnes_hut"])
+@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
 @pytest.mark.parametrize("init", ["pca", "random"])
 def test_bit_identical_for_any_thread_count(digits, method, init):
     X, _ = digits
@@ -160,14 +167,20 @@ def test_verbose_prints_stages_and_progress(rng, capsys):
 
 def test_auto_method_follows_the_documented_threshold(rng):
     X, _ = _small(rng, n=turbotsne.EXACT_MAX_SAMPLES + 1)
-    _, big = turbotsne._api._tsne(X, n_iter=1)
-    _, small = turbotsne._api._tsne(X[: turbotsne.EXACT_MAX_SAMPLES], n_iter=1)
-    _, wide = turbotsne._api._tsne(X, 4, n_iter=1)
-    assert (big["method"], small["method"], wide["method"]) == ("barnes_hut", "exact", "exact")
+    cases = {
+        (turbotsne.EXACT_MAX_SAMPLES, 2): "exact",
+        (turbotsne.EXACT_MAX_SAMPLES + 1, 2): "barnes_hut",
+        (turbotsne.EXACT_MAX_SAMPLES + 1, 1): "barnes_hut",
+        (turbotsne.EXACT_MAX_SAMPLES + 1, 3): "barnes_hut",
+        (turbotsne.EXACT_MAX_SAMPLES + 1, 4): "exact",
+    }
+    for (n, dims), expected in cases.items():
+        _, info = turbotsne._api._tsne(X[:n], dims, n_iter=1)
+        assert info["method"] == expected, (n, dims)
 
 
 @pytest.mark.parametrize("case", ["duplicates", "constant_column", "huge", "tiny", "all_identical", "rank_one"])
-@pytest.mark.parametrize("method", ["exact", "barnes_hut"])
+@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
 def test_degenerate_data_gives_a_finite_embedding(rng, case, method):
     X = rng.normal(size=(200, 6))
     if case == "duplicates":
@@ -186,3 +199,14 @@ def test_degenerate_data_gives_a_finite_embedding(rng, case, method):
     assert np.isfinite(Y).all()
     if case != "all_identical":
         assert Y.std() > 1e-3  # it actually moved away from the 1e-4 start
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_tiny_inputs(n):
+    X = np.arange(n * 2, dtype=np.float64).reshape(n, 2) ** 1.5
+    perplexity = (n - 1) / 3 - 1e-3  # as large as the neighbour count allows
+    # (not the FFT method: tiny runs at the minimum learning rate of 50 fly apart to ranges of
+    # hundreds, and its grid, one box per unit of range, becomes needlessly large)
+    for method in ("exact", "barnes_hut"):
+        Y = turbotsne.tsne(X, method=method, perplexity=perplexity, n_iter=200, random_state=0)
+        assert Y.shape == (n, 2) and np.isfinite(Y).all()

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "turbotsne/interpolation.hpp"
 #include "turbotsne/kernel.hpp"
 #include "turbotsne/parallel.hpp"
 
@@ -16,6 +17,7 @@ const char* method_name(Method method) {
   switch (method) {
     case Method::kExact: return "exact";
     case Method::kBarnesHut: return "barnes_hut";
+    case Method::kFft: return "fft";
   }
   return "?";
 }
@@ -291,10 +293,12 @@ double BarnesHutRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   }
 }
 
-std::unique_ptr<Repulsion> make_repulsion(Method method, int dims, double theta, double dof) {
+std::unique_ptr<Repulsion> make_repulsion(Method method, int dims, double dof,
+                                          const RepulsionParams& params) {
   switch (method) {
     case Method::kExact: return std::make_unique<ExactRepulsion>(dof);
-    case Method::kBarnesHut: return std::make_unique<BarnesHutRepulsion>(dims, theta, dof);
+    case Method::kBarnesHut: return std::make_unique<BarnesHutRepulsion>(dims, params.theta, dof);
+    case Method::kFft: return std::make_unique<FftRepulsion>(dims, dof, params.interpolation);
   }
   throw std::invalid_argument("unknown method");
 }

@@ -51,10 +51,13 @@ void TsneParams::validate(index_t n_samples) const {
   require(n_components >= 1, "n_components must be >= 1, got " + std::to_string(n_components));
   require(method != Method::kBarnesHut || n_components <= 3,
           "Barnes-Hut supports n_components in {1, 2, 3}, got " + std::to_string(n_components));
+  require(method != Method::kFft || n_components <= 2,
+          "the FFT method supports n_components in {1, 2}, got " + std::to_string(n_components));
   require(perplexity > 0.0 && std::isfinite(perplexity), "perplexity must be positive");
   require(3.0 * perplexity < static_cast<double>(n_samples),
           "perplexity must satisfy 3 * perplexity < n_samples");
-  require(theta >= 0.0 && std::isfinite(theta), "theta must be finite and >= 0");
+  require(repulsion.theta >= 0.0 && std::isfinite(repulsion.theta), "theta must be finite and >= 0");
+  repulsion.interpolation.validate();
   require(n_threads >= 1, "n_threads must be >= 1");
   optimizer.validate();
 }
@@ -114,8 +117,8 @@ TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer*
   initialize(X, params.init, params.seed, Y, params.n_threads);
   result.timings.init = watch.lap();
   report_stage(observer, Stage::kInit, result.timings.init);
-  const auto repulsion =
-      make_repulsion(params.method, params.n_components, params.theta, params.optimizer.dof);
+  const auto repulsion = make_repulsion(params.method, params.n_components,
+                                        params.optimizer.dof, params.repulsion);
   const OptimizeResult opt =
       optimize(P.view(), Y, *repulsion, params.optimizer, params.n_threads, observer);
   result.timings.optimize = watch.lap();

@@ -4,6 +4,7 @@
 // (std::invalid_argument → ValueError, std::bad_alloc → MemoryError, others → RuntimeError).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/complex.h>
 #include <pybind11/stl.h>
 
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "turbotsne/affinities.hpp"
+#include "turbotsne/fft.hpp"
 #include "turbotsne/gradient.hpp"
 #include "turbotsne/parallel.hpp"
 #include "turbotsne/pca.hpp"
@@ -149,7 +151,8 @@ PYBIND11_MODULE(_core, m) {
 
   py::enum_<Method>(m, "Method")
       .value("exact", Method::kExact)
-      .value("barnes_hut", Method::kBarnesHut);
+      .value("barnes_hut", Method::kBarnesHut)
+      .value("fft", Method::kFft);
   py::enum_<Init>(m, "Init")
       .value("pca", Init::kPca)
       .value("random", Init::kRandom)
@@ -168,12 +171,23 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("dof", &OptimizerParams::dof)
       .def("resolved_learning_rate", &OptimizerParams::resolved_learning_rate);
 
+  py::class_<InterpolationParams>(m, "InterpolationParams")
+      .def(py::init<>())
+      .def_readwrite("n_interpolation_points", &InterpolationParams::n_interpolation_points)
+      .def_readwrite("min_num_intervals", &InterpolationParams::min_num_intervals)
+      .def_readwrite("ints_in_interval", &InterpolationParams::ints_in_interval);
+
+  py::class_<RepulsionParams>(m, "RepulsionParams")
+      .def(py::init<>())
+      .def_readwrite("theta", &RepulsionParams::theta)
+      .def_readwrite("interpolation", &RepulsionParams::interpolation);
+
   py::class_<TsneParams>(m, "TsneParams")
       .def(py::init<>())
       .def_readwrite("n_components", &TsneParams::n_components)
       .def_readwrite("perplexity", &TsneParams::perplexity)
       .def_readwrite("method", &TsneParams::method)
-      .def_readwrite("theta", &TsneParams::theta)
+      .def_readwrite("repulsion", &TsneParams::repulsion)
       .def_readwrite("init", &TsneParams::init)
       .def_readwrite("seed", &TsneParams::seed)
       .def_readwrite("n_threads", &TsneParams::n_threads)
@@ -235,8 +249,8 @@ PYBIND11_MODULE(_core, m) {
      "Symmetric joint P, or the conditional P (rows sum to 1), as (indptr, indices, data).");
 
   m.def("gradient", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
-                       const DoubleArray& Y, Method method, double theta, double dof,
-                       double exaggeration, int n_threads) {
+                       const DoubleArray& Y, Method method, const RepulsionParams& params,
+                       double dof, double exaggeration, int n_threads) {
     const ConstMatrix y = view(Y, "Y");
     const CsrView P = csr_view(indptr, indices, data, y.rows);
     DoubleArray grad({y.rows, y.cols});
@@ -244,7 +258,7 @@ PYBIND11_MODULE(_core, m) {
     GradientStats stats;
     {
       py::gil_scoped_release release;
-      const auto repulsion = make_repulsion(method, static_cast<int>(y.cols), theta, dof);
+      const auto repulsion = make_repulsion(method, static_cast<int>(y.cols), dof, params);
       Matrix g{grad.mutable_data(), y.rows, y.cols};
       stats = compute_gradient(P, y, *repulsion, dof, exaggeration, true, g,
                                Matrix{work.data(), y.rows, y.cols}, n_threads);
@@ -252,9 +266,78 @@ PYBIND11_MODULE(_core, m) {
     }
     return py::make_tuple(grad, stats.kl, stats.z);
   }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
-     py::arg("Y").noconvert(), py::arg("method"), py::arg("theta"), py::arg("dof"),
+     py::arg("Y").noconvert(), py::arg("method"), py::arg("params"), py::arg("dof"),
      py::arg("exaggeration"), py::arg("n_threads"),
      "(∂KL/∂Y with P exaggerated, KL for the plain P, Z) by the given repulsion method.");
+
+  m.def("repulsion", [](const DoubleArray& Y, Method method, const RepulsionParams& params,
+                        double dof, int n_threads) {
+    const ConstMatrix y = view(Y, "Y");
+    DoubleArray forces({y.rows, y.cols});
+    double z = 0.0;
+    {
+      py::gil_scoped_release release;
+      const auto repulsion = make_repulsion(method, static_cast<int>(y.cols), dof, params);
+      z = repulsion->compute(y, Matrix{forces.mutable_data(), y.rows, y.cols}, n_threads);
+    }
+    return py::make_tuple(forces, z);
+  }, py::arg("Y").noconvert(), py::arg("method"), py::arg("params"), py::arg("dof"),
+     py::arg("n_threads"),
+     "(Σ_j w_ij^((α+1)/α) (y_i − y_j) per point, Z = Σ_{i≠j} w_ij) by the given method.");
+
+  // The core's FFT, exposed for its tests against numpy.fft.
+  m.def("next_fast_size", &next_fast_size, py::arg("n"));
+  m.def("fft", [](const py::array_t<Complex, py::array::c_style>& x, bool inverse) {
+    if (x.ndim() != 1) throw std::invalid_argument("x must be 1-D");
+    const FftPlan plan(static_cast<int>(x.shape(0)));
+    py::array_t<Complex> out(x.shape(0));
+    std::vector<Complex> work(static_cast<size_t>(x.shape(0)));
+    if (inverse) {
+      plan.inverse(x.data(), out.mutable_data(), work.data());
+    } else {
+      plan.forward(x.data(), out.mutable_data(), work.data());
+    }
+    return out;
+  }, py::arg("x").noconvert(), py::arg("inverse"), "Unnormalised complex DFT (inverse: no 1/n).");
+  m.def("rfft", [](const py::array_t<double, py::array::c_style>& x) {
+    if (x.ndim() != 1) throw std::invalid_argument("x must be 1-D");
+    const RealFftPlan plan(static_cast<int>(x.shape(0)));
+    py::array_t<Complex> out(plan.spectrum_size());
+    std::vector<Complex> work(static_cast<size_t>(plan.size()));
+    plan.forward(x.data(), out.mutable_data(), work.data());
+    return out;
+  }, py::arg("x").noconvert());
+  m.def("irfft", [](const py::array_t<Complex, py::array::c_style>& X, int n) {
+    const RealFftPlan plan(n);
+    if (X.ndim() != 1 || X.shape(0) != plan.spectrum_size()) throw std::invalid_argument("X must have n/2 + 1 entries");
+    py::array_t<double> out(n);
+    std::vector<Complex> work(static_cast<size_t>(n));
+    plan.inverse(X.data(), out.mutable_data(), work.data());
+    return out;
+  }, py::arg("X").noconvert(), py::arg("n"));
+  m.def("rfft2", [](const DoubleArray& x, int n_threads) {
+    const ConstMatrix v = view(x, "x");
+    const RealFft2d plan(static_cast<int>(v.rows), static_cast<int>(v.cols));
+    py::array_t<Complex> out({static_cast<py::ssize_t>(v.rows), static_cast<py::ssize_t>(plan.spectrum_cols())});
+    Complex* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      plan.forward(v.data, o, n_threads);
+    }
+    return out;
+  }, py::arg("x").noconvert(), py::arg("n_threads"));
+  m.def("irfft2", [](const py::array_t<Complex, py::array::c_style>& X, int cols, int n_threads) {
+    if (X.ndim() != 2) throw std::invalid_argument("X must be 2-D");
+    const RealFft2d plan(static_cast<int>(X.shape(0)), cols);
+    if (X.shape(1) != plan.spectrum_cols()) throw std::invalid_argument("X must have cols/2 + 1 columns");
+    DoubleArray out({static_cast<py::ssize_t>(X.shape(0)), static_cast<py::ssize_t>(cols)});
+    double* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      plan.inverse(X.data(), o, n_threads);
+    }
+    return out;
+  }, py::arg("X").noconvert(), py::arg("cols"), py::arg("n_threads"));
 
   m.def("kl_divergence", [](const Int64Array& indptr, const Int32Array& indices,
                             const DoubleArray& data, const DoubleArray& Y, double dof, int n_threads) {

@@ -12,8 +12,22 @@
 
 namespace turbotsne {
 
-enum class Method { kExact, kBarnesHut };
+enum class Method { kExact, kBarnesHut, kFft };
 const char* method_name(Method method);
+
+// Parameters of the FFT-accelerated interpolation (method kFft); the names and defaults are
+// those of FIt-SNE and openTSNE, so values carry over.
+struct InterpolationParams {
+  int n_interpolation_points = 3;  // p: Lagrange nodes per box and dimension
+  int min_num_intervals = 50;      // boxes per dimension at least
+  double ints_in_interval = 1.0;   // boxes = max(min_num_intervals, range / ints_in_interval)
+  void validate() const;           // throws std::invalid_argument naming the parameter
+};
+
+struct RepulsionParams {
+  double theta = 0.5;  // Barnes-Hut
+  InterpolationParams interpolation;  // FFT
+};
 
 class Repulsion {
  public:
@@ -47,6 +61,7 @@ class BarnesHutRepulsion final : public Repulsion {
   std::unique_ptr<Impl> impl_;
 };
 
-std::unique_ptr<Repulsion> make_repulsion(Method method, int dims, double theta, double dof);
+std::unique_ptr<Repulsion> make_repulsion(Method method, int dims, double dof,
+                                          const RepulsionParams& params);
 
 }  // namespace turbotsne

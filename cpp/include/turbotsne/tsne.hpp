@@ -22,7 +22,7 @@ struct TsneParams {
   int n_components = 2;
   double perplexity = 30.0;
   Method method = Method::kBarnesHut;
-  double theta = 0.5;
+  RepulsionParams repulsion;  // theta (Barnes-Hut), interpolation grid (FFT)
   Init init = Init::kPca;
   std::uint64_t seed = 0;
   int n_threads = 1;

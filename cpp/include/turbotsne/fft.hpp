@@ -1,0 +1,79 @@
+// The FFT of the core. No BSD-licensed FFT library is installable as a build dependency from
+// PyPI (and FFTW is GPL), so the core carries its own: mixed-radix (2, 3, 4, 5) Stockham
+// autosort complex transforms, real-input transforms by the half-length complex packing,
+// and 2-D real transforms parallel over rows and columns. Sizes are chosen among those it
+// transforms fastest (next_fast_size); other sizes are rejected.
+#pragma once
+
+#include <complex>
+#include <vector>
+
+namespace turbotsne {
+
+using Complex = std::complex<double>;
+
+// Smallest n' >= n of the form 2^a 3^b 5^c (the sizes this FFT handles).
+int next_fast_size(int n);
+// Smallest even n' >= n whose half is of that form (the real transforms' sizes).
+int next_fast_even_size(int n);
+bool is_fast_size(int n);
+
+// Unnormalised complex DFT of one length: forward X[k] = Σ x[t] e^{-2πi tk/n}, inverse with
+// e^{+2πi tk/n} (no 1/n).
+class FftPlan {
+ public:
+  explicit FftPlan(int n);
+  int size() const { return n_; }
+  // out may equal in; work must hold size() values.
+  void forward(const Complex* in, Complex* out, Complex* work) const { run(in, out, work, false); }
+  void inverse(const Complex* in, Complex* out, Complex* work) const { run(in, out, work, true); }
+
+ private:
+  struct Stage {
+    int radix;
+    int length;  // L: length of the transforms before this stage
+    int stride;  // S': number of transforms after this stage
+    std::vector<Complex> twiddles;  // ω_{L·r}^{p·k}, k < L, 1 <= p < r, forward sign
+  };
+  void run(const Complex* in, Complex* out, Complex* work, bool inverse) const;
+  int n_;
+  std::vector<Stage> stages_;
+};
+
+// Real-input DFT of an even length n: n/2 + 1 complex outputs (the rest follow by symmetry).
+class RealFftPlan {
+ public:
+  explicit RealFftPlan(int n);
+  int size() const { return n_; }
+  int spectrum_size() const { return n_ / 2 + 1; }
+  // work must hold n values (out may not alias it).
+  void forward(const double* in, Complex* out, Complex* work) const;
+  // Inverse of forward, scaled by 1/n so that inverse(forward(x)) = x.
+  void inverse(const Complex* in, double* out, Complex* work) const;
+
+ private:
+  int n_;
+  FftPlan half_;
+  std::vector<Complex> twiddles_;  // e^{-2πik/n}, k <= n/2
+};
+
+// 2-D real-input DFT of a rows x cols array (row-major; cols even): a rows x (cols/2 + 1)
+// half spectrum. Rows, then columns, each in parallel over n_threads.
+class RealFft2d {
+ public:
+  RealFft2d(int rows, int cols);
+  int rows() const { return rows_; }
+  int cols() const { return cols_; }
+  int spectrum_cols() const { return cols_ / 2 + 1; }
+  void forward(const double* in, Complex* out, int n_threads) const;
+  // Inverse of forward, scaled by 1/(rows·cols).
+  void inverse(const Complex* in, double* out, int n_threads) const;
+
+ private:
+  int rows_;
+  int cols_;
+  RealFftPlan row_plan_;
+  FftPlan col_plan_;
+};
+
+}  // namespace turbotsne

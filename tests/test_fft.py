@@ -1,0 +1,71 @@
+"""The core's FFT against numpy.fft, on every size class the interpolation grids use."""
+
+import numpy as np
+import pytest
+
+from turbotsne import _core
+
+
+def _fast_sizes(limit):
+    return [n for n in range(1, limit + 1) if _core.next_fast_size(n) == n]
+
+
+def _rel(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+# Every 2^a 3^b 5^c up to 512 (all radix combinations: 4s, a trailing 2, 3s, 5s, mixed),
+# plus large sizes of the kind big embeddings need.
+COMPLEX_SIZES = _fast_sizes(512) + [600, 750, 1000, 1024, 1080, 1536, 2000, 3000, 3125]
+
+
+def test_next_fast_size():
+    assert [_core.next_fast_size(n) for n in (1, 7, 11, 13, 17, 97, 301, 1001)] == [1, 8, 12, 15, 18, 100, 320, 1024]
+
+
+@pytest.mark.parametrize("n", COMPLEX_SIZES)
+def test_complex_forward_and_inverse(rng, n):
+    x = rng.normal(size=n) + 1j * rng.normal(size=n)
+    assert _rel(_core.fft(x, False), np.fft.fft(x)) < 1e-12
+    assert _rel(_core.fft(x, True), n * np.fft.ifft(x)) < 1e-12
+
+
+def test_non_fast_size_is_rejected():
+    with pytest.raises(ValueError, match="2\\^a 3\\^b 5\\^c"):
+        _core.fft(np.zeros(7, dtype=complex), False)
+
+
+@pytest.mark.parametrize("n", [2, 4, 6, 10, 16, 30, 100, 300, 320, 360, 600, 768, 1000, 2048, 3000])
+def test_real_forward_and_inverse(rng, n):
+    x = rng.normal(size=n)
+    X = _core.rfft(x)
+    assert _rel(X, np.fft.rfft(x)) < 1e-12
+    np.testing.assert_allclose(_core.irfft(np.fft.rfft(x), n), x, rtol=0, atol=1e-12 * np.abs(x).max())
+
+
+@pytest.mark.parametrize("rows,cols", [(300, 300), (320, 320), (360, 360), (400, 400), (600, 600), (90, 150), (16, 1000)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_real_2d(rng, rows, cols, threads):
+    x = rng.normal(size=(rows, cols))
+    X = _core.rfft2(x, threads)
+    assert _rel(X, np.fft.rfft2(x)) < 1e-12
+    back = _core.irfft2(np.fft.rfft2(x), cols, threads)
+    assert _rel(back, x) < 1e-12
+
+
+@pytest.mark.parametrize("N", [150, 160, 180, 300])
+def test_zero_padded_2d_convolution(rng, N):
+    """The Toeplitz product the interpolation does: kernel ⊛ charges on an N x N grid."""
+    M = 2 * N
+    charges = rng.normal(size=(N, N))
+    offsets = np.r_[np.arange(N), np.zeros(M - 2 * N + 1), np.arange(N - 1, 0, -1)]
+    kernel = 1.0 / (1.0 + 0.01 * (offsets[:, None] ** 2 + offsets[None, :] ** 2)) ** 2
+    padded = np.zeros((M, M))
+    padded[:N, :N] = charges
+    ours = _core.irfft2(_core.rfft2(padded, 2) * _core.rfft2(kernel, 2), M, 2)[:N, :N]
+    ref = np.fft.irfft2(np.fft.rfft2(padded) * np.fft.rfft2(kernel), s=(M, M))[:N, :N]
+    assert _rel(ours, ref) < 1e-12
+    # and it is the direct sum, checked on a few nodes
+    for i, j in [(0, 0), (N // 3, N - 1), (N - 1, N // 2)]:
+        direct = sum(charges[a, b] * kernel[(i - a) % M, (j - b) % M] for a in range(N) for b in range(N))
+        assert ours[i, j] == pytest.approx(direct, rel=1e-10)
