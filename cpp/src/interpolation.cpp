@@ -1,7 +1,6 @@
 #include "turbotsne/interpolation.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -10,6 +9,7 @@
 
 #include "turbotsne/fft.hpp"
 #include "turbotsne/parallel.hpp"
+#include "turbotsne/stopwatch.hpp"
 
 namespace turbotsne {
 namespace {
@@ -18,19 +18,6 @@ namespace {
 // boxes per dimension the boxes just get wider (and the approximation coarser).
 constexpr int kMaxBoxes1d = 100000;
 constexpr int kMaxBoxes2d = 1000;
-
-class Lap {
- public:
-  double operator()() {
-    const auto now = std::chrono::steady_clock::now();
-    const double s = std::chrono::duration<double>(now - last_).count();
-    last_ = now;
-    return s;
-  }
-
- private:
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
 
 }  // namespace
 
@@ -103,7 +90,7 @@ double FftRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
 }
 
 double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) {
-  Lap lap;
+  Stopwatch watch;
   const index_t n = Y.rows;
   const int D = dims;
   const int p = params.n_interpolation_points;
@@ -165,7 +152,7 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
     std::vector<std::int64_t> fill(cell_start.begin(), cell_start.end() - 1);
     for (index_t i = 0; i < n; ++i) order[fill[cell_of(i)]++] = static_cast<std::int32_t>(i);
   }
-  timings.grid = lap();
+  timings.grid = watch.lap();
 
   // 2. Spread the charges. dof = 1: (1, y..., |y|²) against the squared kernel; otherwise
   // (1, y...) against w^((α+1)/α), and the charge 1 once more against w for Z.
@@ -210,7 +197,7 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
       }
     }
   }, 1);
-  timings.spread = lap();
+  timings.spread = watch.lap();
 
   // 3. Node-node sums: zero-padded circular convolutions, by FFT.
   const index_t padded_size = D == 1 ? M : static_cast<index_t>(M) * M;
@@ -284,7 +271,7 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
       for (int r = 0; r < N; ++r) std::copy(padded.begin() + static_cast<index_t>(r) * M, padded.begin() + static_cast<index_t>(r) * M + N, pot + static_cast<index_t>(r) * N);
     }
   }
-  timings.fft = lap();
+  timings.fft = watch.lap();
 
   // 4. Back to the points: potentials, forces and each point's share of Z (its own w_ii = 1
   // is included by the grid and taken out here).
@@ -319,13 +306,8 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
     // dof = 1: w = w² (1 + |y_i − y_j|²) summed over j; otherwise the separate w potential.
     z[i] = cauchy ? (1.0 + r2) * phi[0] - 2.0 * y_dot_phi + phi[D + 1] - 1.0 : phi[D + 1] - 1.0;
   }, 1024);
-  double total = 0.0;
-  for (index_t b = 0; b < n; b += kBlock) {  // fixed order: independent of threads
-    double s = 0.0;
-    for (index_t i = b; i < std::min(n, b + kBlock); ++i) s += z[i];
-    total += s;
-  }
-  timings.interpolate = lap();
+  const double total = sum_in_blocks(z.data(), n);
+  timings.interpolate = watch.lap();
   return total;
 }
 

@@ -54,11 +54,7 @@ double ExactRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
       z_[i] = z;
     }, 16);
   });
-  return blocked_sum<double>(n, 1, [&](index_t b, index_t e) {
-    double s = 0.0;
-    for (index_t i = b; i < e; ++i) s += z_[i];
-    return s;
-  });
+  return sum_in_blocks(z_.data(), n);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -237,13 +233,7 @@ double barnes_hut_forces(const SpaceTree<D>& tree, ConstMatrix Y, double theta, 
     for (int c = 0; c < D; ++c) forces(i, c) = f[c];
     z_per_point[i] = z;
   }, 32);
-  double total = 0.0;
-  for (index_t b = 0; b < n; b += kBlock) {  // fixed order, independent of threads
-    double s = 0.0;
-    for (index_t i = b; i < std::min(n, b + kBlock); ++i) s += z_per_point[i];
-    total += s;
-  }
-  return total;
+  return sum_in_blocks(z_per_point.data(), n);
 }
 
 }  // namespace

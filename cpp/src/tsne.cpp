@@ -1,7 +1,6 @@
 #include "turbotsne/tsne.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -10,23 +9,11 @@
 #include "turbotsne/parallel.hpp"
 #include "turbotsne/pca.hpp"
 #include "turbotsne/random.hpp"
+#include "turbotsne/stopwatch.hpp"
 #include "turbotsne/vptree.hpp"
 
 namespace turbotsne {
 namespace {
-
-class Stopwatch {
- public:
-  double lap() {
-    const auto now = std::chrono::steady_clock::now();
-    const double s = std::chrono::duration<double>(now - last_).count();
-    last_ = now;
-    return s;
-  }
-
- private:
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
 
 void report_stage(Observer* observer, Stage stage, double seconds) {
   if (observer != nullptr) observer->on_stage(stage, seconds);

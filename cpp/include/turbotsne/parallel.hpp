@@ -82,4 +82,16 @@ T blocked_sum(index_t n, int n_threads, F&& block) {
   return total;
 }
 
+// Σ v[i] over fixed blocks of kBlock values added in order: the same bits as blocked_sum
+// for values that were computed in parallel beforehand.
+inline double sum_in_blocks(const double* v, index_t n) {
+  double total = 0.0;
+  for (index_t b = 0; b < n; b += kBlock) {
+    double s = 0.0;
+    for (index_t i = b; i < std::min(n, b + kBlock); ++i) s += v[i];
+    total += s;
+  }
+  return total;
+}
+
 }  // namespace turbotsne
