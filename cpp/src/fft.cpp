@@ -20,8 +20,96 @@ Complex unit_root(long long num, long long den) {
 }
 
 // Multiply by -i (forward) or +i (inverse).
-inline Complex rotate(const Complex& z, bool inverse) {
-  return inverse ? Complex(-z.imag(), z.real()) : Complex(z.imag(), -z.real());
+template <bool kInverse>
+inline Complex rotate(const Complex& z) {
+  return kInverse ? Complex(-z.imag(), z.real()) : Complex(z.imag(), -z.real());
+}
+
+inline Complex cmul(const Complex& a, const Complex& b) { return complex_mul(a, b); }
+
+// The radix-R butterfly on a[0..R): writes b[0], b[L], ..., b[(R-1)L].
+template <int R, bool kInverse>
+inline void butterfly(const Complex* a, Complex* b, int L) {
+  if constexpr (R == 2) {
+    b[0] = a[0] + a[1];
+    b[L] = a[0] - a[1];
+  } else if constexpr (R == 3) {
+    constexpr double kSin60 = 0.86602540378443864676372317075294;
+    const Complex t1 = a[1] + a[2];
+    const Complex t2 = a[0] - 0.5 * t1;
+    const Complex t3 = rotate<kInverse>(kSin60 * (a[1] - a[2]));
+    b[0] = a[0] + t1;
+    b[L] = t2 + t3;
+    b[2 * L] = t2 - t3;
+  } else if constexpr (R == 4) {
+    const Complex t0 = a[0] + a[2], t1 = a[0] - a[2];
+    const Complex t2 = a[1] + a[3], t3 = rotate<kInverse>(a[1] - a[3]);
+    b[0] = t0 + t2;
+    b[L] = t1 + t3;
+    b[2 * L] = t0 - t2;
+    b[3 * L] = t1 - t3;
+  } else {
+    static_assert(R == 5, "radix 2, 3, 4 or 5");
+    constexpr double kC1 = 0.30901699437494742410229341718282;   // cos(2π/5)
+    constexpr double kC2 = -0.80901699437494742410229341718282;  // cos(4π/5)
+    constexpr double kS1 = 0.95105651629515357211643933337938;   // sin(2π/5)
+    constexpr double kS2 = 0.58778525229247312916870595463907;   // sin(4π/5)
+    const Complex t1 = a[1] + a[4], t2 = a[2] + a[3];
+    const Complex t3 = a[1] - a[4], t4 = a[2] - a[3];
+    const Complex m1 = a[0] + kC1 * t1 + kC2 * t2;
+    const Complex m2 = a[0] + kC2 * t1 + kC1 * t2;
+    const Complex r1 = rotate<kInverse>(kS1 * t3 + kS2 * t4);
+    const Complex r2 = rotate<kInverse>(kS2 * t3 - kS1 * t4);
+    b[0] = a[0] + t1 + t2;
+    b[L] = m1 + r1;
+    b[4 * L] = m1 - r1;
+    b[2 * L] = m2 + r2;
+    b[3 * L] = m2 - r2;
+  }
+}
+
+// One Stockham stage of radix R (see FftPlan::run). The loop over the longer of the two
+// index ranges is the inner one, so that memory is walked contiguously.
+template <int R, bool kInverse>
+void stage(const Complex* src, Complex* dst, const Complex* twiddles, int L, int S) {
+  const size_t stride = static_cast<size_t>(S) * L;
+  auto one = [&](int q, int k, const Complex* w) {
+    Complex a[R];
+    const Complex* in = src + static_cast<size_t>(q) * L + k;
+    a[0] = in[0];
+    for (int p = 1; p < R; ++p) a[p] = cmul(w[p - 1], in[p * stride]);
+    butterfly<R, kInverse>(a, dst + static_cast<size_t>(q) * R * L + k, L);
+  };
+  auto twiddles_of = [&](int k, Complex* w) {
+    for (int p = 1; p < R; ++p) {
+      const Complex t = twiddles[static_cast<size_t>(k) * (R - 1) + (p - 1)];
+      w[p - 1] = kInverse ? std::conj(t) : t;
+    }
+  };
+  Complex w[R - 1];
+  if (L >= S) {
+    for (int q = 0; q < S; ++q) {
+      for (int k = 0; k < L; ++k) {
+        twiddles_of(k, w);
+        one(q, k, w);
+      }
+    }
+  } else {
+    for (int k = 0; k < L; ++k) {
+      twiddles_of(k, w);
+      for (int q = 0; q < S; ++q) one(q, k, w);
+    }
+  }
+}
+
+template <bool kInverse>
+void run_stage(int radix, const Complex* src, Complex* dst, const Complex* twiddles, int L, int S) {
+  switch (radix) {
+    case 2: stage<2, kInverse>(src, dst, twiddles, L, S); break;
+    case 3: stage<3, kInverse>(src, dst, twiddles, L, S); break;
+    case 4: stage<4, kInverse>(src, dst, twiddles, L, S); break;
+    default: stage<5, kInverse>(src, dst, twiddles, L, S); break;
+  }
 }
 
 }  // namespace
@@ -98,61 +186,10 @@ void FftPlan::run(const Complex* in, Complex* out, Complex* work, bool inverse) 
   int which = 0;
   for (const Stage& st : stages_) {
     Complex* dst = bufs[which];
-    const int r = st.radix, L = st.length, S = st.stride, rL = r * L;
-    for (int q = 0; q < S; ++q) {
-      for (int k = 0; k < L; ++k) {
-        const Complex* tw = st.twiddles.data() + static_cast<size_t>(k) * (r - 1);
-        Complex a[5];
-        a[0] = src[static_cast<size_t>(q) * L + k];
-        for (int p = 1; p < r; ++p) {
-          const Complex w = inverse ? std::conj(tw[p - 1]) : tw[p - 1];
-          a[p] = w * src[(static_cast<size_t>(q) + static_cast<size_t>(S) * p) * L + k];
-        }
-        Complex* b = dst + static_cast<size_t>(q) * rL + k;
-        switch (r) {
-          case 2:
-            b[0] = a[0] + a[1];
-            b[L] = a[0] - a[1];
-            break;
-          case 3: {
-            constexpr double kSin60 = 0.86602540378443864676372317075294;
-            const Complex t1 = a[1] + a[2];
-            const Complex t2 = a[0] - 0.5 * t1;
-            const Complex t3 = rotate(kSin60 * (a[1] - a[2]), inverse);
-            b[0] = a[0] + t1;
-            b[L] = t2 + t3;
-            b[2 * L] = t2 - t3;
-            break;
-          }
-          case 4: {
-            const Complex t0 = a[0] + a[2], t1 = a[0] - a[2];
-            const Complex t2 = a[1] + a[3], t3 = rotate(a[1] - a[3], inverse);
-            b[0] = t0 + t2;
-            b[L] = t1 + t3;
-            b[2 * L] = t0 - t2;
-            b[3 * L] = t1 - t3;
-            break;
-          }
-          default: {  // 5
-            constexpr double kC1 = 0.30901699437494742410229341718282;   // cos(2π/5)
-            constexpr double kC2 = -0.80901699437494742410229341718282;  // cos(4π/5)
-            constexpr double kS1 = 0.95105651629515357211643933337938;   // sin(2π/5)
-            constexpr double kS2 = 0.58778525229247312916870595463907;   // sin(4π/5)
-            const Complex t1 = a[1] + a[4], t2 = a[2] + a[3];
-            const Complex t3 = a[1] - a[4], t4 = a[2] - a[3];
-            const Complex m1 = a[0] + kC1 * t1 + kC2 * t2;
-            const Complex m2 = a[0] + kC2 * t1 + kC1 * t2;
-            const Complex r1 = rotate(kS1 * t3 + kS2 * t4, inverse);
-            const Complex r2 = rotate(kS2 * t3 - kS1 * t4, inverse);
-            b[0] = a[0] + t1 + t2;
-            b[L] = m1 + r1;
-            b[4 * L] = m1 - r1;
-            b[2 * L] = m2 + r2;
-            b[3 * L] = m2 - r2;
-            break;
-          }
-        }
-      }
+    if (inverse) {
+      run_stage<true>(st.radix, src, dst, st.twiddles.data(), st.length, st.stride);
+    } else {
+      run_stage<false>(st.radix, src, dst, st.twiddles.data(), st.length, st.stride);
     }
     src = dst;
     which ^= 1;
@@ -179,11 +216,11 @@ void RealFftPlan::forward(const double* in, Complex* out, Complex* work) const {
   for (int k = 1; k <= h - k; ++k) {
     const Complex zk = out[k], zm = out[h - k];
     const Complex ek = 0.5 * (zk + std::conj(zm));
-    const Complex ok = Complex(0.0, -0.5) * (zk - std::conj(zm));
+    const Complex ok = 0.5 * rotate<false>(zk - std::conj(zm));  // (zk − conj zm) / 2i
     const Complex em = 0.5 * (zm + std::conj(zk));
-    const Complex om = Complex(0.0, -0.5) * (zm - std::conj(zk));
-    out[k] = ek + twiddles_[k] * ok;
-    out[h - k] = em + twiddles_[h - k] * om;
+    const Complex om = 0.5 * rotate<false>(zm - std::conj(zk));
+    out[k] = ek + cmul(twiddles_[k], ok);
+    out[h - k] = em + cmul(twiddles_[h - k], om);
   }
 }
 
@@ -195,7 +232,7 @@ void RealFftPlan::inverse(const Complex* in, double* out, Complex* work) const {
   for (int k = 0; k < h; ++k) {
     const Complex xk = in[k], xm = std::conj(in[h - k]);
     const Complex e = 0.5 * (xk + xm);
-    const Complex o = 0.5 * (xk - xm) * std::conj(twiddles_[k]);
+    const Complex o = 0.5 * cmul(xk - xm, std::conj(twiddles_[k]));
     Z[k] = e + Complex(-o.imag(), o.real());
   }
   half_.inverse(Z, Z, work + h);
@@ -209,33 +246,62 @@ void RealFftPlan::inverse(const Complex* in, double* out, Complex* work) const {
 RealFft2d::RealFft2d(int rows, int cols)
     : rows_(rows), cols_(cols), row_plan_(cols), col_plan_(rows) {}
 
-void RealFft2d::forward(const double* in, Complex* out, int n_threads) const {
+namespace {
+
+constexpr int kColumnBlock = 8;  // columns gathered together: whole cache lines per row
+
+// Applies `transform(column, work)` to every column j of a rows x cols complex array in
+// place (out-of-place when src != dst), columns gathered kColumnBlock at a time. `scale`
+// multiplies the results.
+template <class F>
+void for_columns(const Complex* src, Complex* dst, int rows, int cols, int n_threads,
+                 double scale, F&& transform) {
+  const index_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
+  parallel_for(0, blocks, n_threads, [&](index_t blk) {
+    const int j0 = static_cast<int>(blk) * kColumnBlock;
+    const int width = std::min(kColumnBlock, cols - j0);
+    std::vector<Complex> buf(static_cast<size_t>(rows) * width), work(static_cast<size_t>(rows));
+    for (int i = 0; i < rows; ++i) {
+      const Complex* row = src + static_cast<size_t>(i) * cols + j0;
+      for (int c = 0; c < width; ++c) buf[static_cast<size_t>(c) * rows + i] = row[c];
+    }
+    for (int c = 0; c < width; ++c) {
+      Complex* column = buf.data() + static_cast<size_t>(c) * rows;
+      transform(column, work.data());
+    }
+    for (int i = 0; i < rows; ++i) {
+      Complex* row = dst + static_cast<size_t>(i) * cols + j0;
+      for (int c = 0; c < width; ++c) row[c] = scale * buf[static_cast<size_t>(c) * rows + i];
+    }
+  }, 1);
+}
+
+}  // namespace
+
+void RealFft2d::forward(const double* in, Complex* out, int n_threads, int nonzero_rows) const {
   const int sc = spectrum_cols();
+  const int live = nonzero_rows < 0 ? rows_ : std::min(nonzero_rows, rows_);
   parallel_for(0, rows_, n_threads, [&](index_t i) {
+    if (i >= live) {  // a zero row has a zero spectrum
+      std::fill(out + i * sc, out + (i + 1) * sc, Complex(0.0, 0.0));
+      return;
+    }
     std::vector<Complex> work(static_cast<size_t>(cols_));
     row_plan_.forward(in + i * cols_, out + i * sc, work.data());
   }, 8);
-  parallel_for(0, sc, n_threads, [&](index_t j) {
-    std::vector<Complex> column(static_cast<size_t>(rows_)), work(static_cast<size_t>(rows_));
-    for (int i = 0; i < rows_; ++i) column[i] = out[static_cast<size_t>(i) * sc + j];
-    col_plan_.forward(column.data(), column.data(), work.data());
-    for (int i = 0; i < rows_; ++i) out[static_cast<size_t>(i) * sc + j] = column[i];
-  }, 4);
+  for_columns(out, out, rows_, sc, n_threads, 1.0, [&](Complex* column, Complex* work) {
+    col_plan_.forward(column, column, work);
+  });
 }
 
-void RealFft2d::inverse(const Complex* in, double* out, int n_threads) const {
+void RealFft2d::inverse(Complex* spectrum, double* out, int n_threads, int needed_rows) const {
   const int sc = spectrum_cols();
-  std::vector<Complex> mid(static_cast<size_t>(rows_) * sc);
-  parallel_for(0, sc, n_threads, [&](index_t j) {
-    std::vector<Complex> column(static_cast<size_t>(rows_)), work(static_cast<size_t>(rows_));
-    for (int i = 0; i < rows_; ++i) column[i] = in[static_cast<size_t>(i) * sc + j];
-    col_plan_.inverse(column.data(), column.data(), work.data());
-    const double scale = 1.0 / rows_;
-    for (int i = 0; i < rows_; ++i) mid[static_cast<size_t>(i) * sc + j] = column[i] * scale;
-  }, 4);
-  parallel_for(0, rows_, n_threads, [&](index_t i) {
+  const int live = needed_rows < 0 ? rows_ : std::min(needed_rows, rows_);
+  for_columns(spectrum, spectrum, rows_, sc, n_threads, 1.0 / rows_,
+              [&](Complex* column, Complex* work) { col_plan_.inverse(column, column, work); });
+  parallel_for(0, live, n_threads, [&](index_t i) {
     std::vector<Complex> work(static_cast<size_t>(cols_));
-    row_plan_.inverse(mid.data() + i * sc, out + i * cols_, work.data());
+    row_plan_.inverse(spectrum + i * sc, out + i * cols_, work.data());
   }, 8);
 }
 

@@ -207,19 +207,21 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   padded.resize(static_cast<size_t>(padded_size));
   spectrum.resize(static_cast<size_t>(spectrum_size));
   std::vector<Complex> work1(D == 1 ? static_cast<size_t>(M) : 0);
-  auto forward = [&](std::vector<Complex>& out) {
+  // The charge grids fill only the first N of M rows, and only N rows of the result are
+  // used: the transforms skip the others.
+  auto forward = [&](std::vector<Complex>& out, int nonzero_rows) {
     out.resize(static_cast<size_t>(spectrum_size));
     if (D == 1) {
       fft1->forward(padded.data(), out.data(), work1.data());
     } else {
-      fft2->forward(padded.data(), out.data(), n_threads);
+      fft2->forward(padded.data(), out.data(), n_threads, nonzero_rows);
     }
   };
   auto inverse = [&]() {
     if (D == 1) {
       fft1->inverse(spectrum.data(), padded.data(), work1.data());
     } else {
-      fft2->inverse(spectrum.data(), padded.data(), n_threads);
+      fft2->inverse(spectrum.data(), padded.data(), n_threads, N);
     }
   };
   // Kernel values at node offsets: index a < N is offset a, a > M − N is offset M − a.
@@ -246,7 +248,7 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
         }
       }, 16);
     }
-    forward(kernel_hat[kern]);
+    forward(kernel_hat[kern], M);
   }
   // One convolution per charge grid against kernel 0, plus grid 0 against kernel 1 (dof ≠ 1).
   const int n_conv = n_charges + (cauchy ? 0 : 1);
@@ -254,15 +256,19 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   for (int conv = 0; conv < n_conv; ++conv) {
     const int c = conv < n_charges ? conv : 0;
     const std::vector<Complex>& kh = kernel_hat[conv < n_charges ? 0 : 1];
-    std::fill(padded.begin(), padded.end(), 0.0);
     const double* g = charges.data() + c * grid_size;
     if (D == 1) {
       std::copy(g, g + N, padded.begin());
+      std::fill(padded.begin() + N, padded.end(), 0.0);
     } else {
-      for (int r = 0; r < N; ++r) std::copy(g + static_cast<index_t>(r) * N, g + static_cast<index_t>(r + 1) * N, padded.begin() + static_cast<index_t>(r) * M);
+      parallel_for(0, N, n_threads, [&](index_t r) {
+        double* row = padded.data() + r * M;
+        std::copy(g + r * N, g + (r + 1) * N, row);
+        std::fill(row + N, row + M, 0.0);
+      }, 64);
     }
-    forward(spectrum);
-    parallel_for(0, spectrum_size, n_threads, [&](index_t e) { spectrum[e] *= kh[e]; }, 4096);
+    forward(spectrum, N);
+    parallel_for(0, spectrum_size, n_threads, [&](index_t e) { spectrum[e] = complex_mul(spectrum[e], kh[e]); }, 4096);
     inverse();
     double* pot = potentials.data() + conv * grid_size;
     if (D == 1) {

@@ -332,9 +332,10 @@ PYBIND11_MODULE(_core, m) {
     if (X.shape(1) != plan.spectrum_cols()) throw std::invalid_argument("X must have cols/2 + 1 columns");
     DoubleArray out({static_cast<py::ssize_t>(X.shape(0)), static_cast<py::ssize_t>(cols)});
     double* o = out.mutable_data();
+    std::vector<Complex> spectrum(X.data(), X.data() + X.size());  // the inverse overwrites it
     {
       py::gil_scoped_release release;
-      plan.inverse(X.data(), o, n_threads);
+      plan.inverse(spectrum.data(), o, n_threads);
     }
     return out;
   }, py::arg("X").noconvert(), py::arg("cols"), py::arg("n_threads"));

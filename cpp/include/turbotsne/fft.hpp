@@ -12,6 +12,12 @@ namespace turbotsne {
 
 using Complex = std::complex<double>;
 
+// Complex product without the NaN/inf recovery that std::complex's operator* adds (a libgcc
+// call on every product unless -ffast-math, which the core does not use).
+inline Complex complex_mul(const Complex& a, const Complex& b) {
+  return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+}
+
 // Smallest n' >= n of the form 2^a 3^b 5^c (the sizes this FFT handles).
 int next_fast_size(int n);
 // Smallest even n' >= n whose half is of that form (the real transforms' sizes).
@@ -65,9 +71,11 @@ class RealFft2d {
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   int spectrum_cols() const { return cols_ / 2 + 1; }
-  void forward(const double* in, Complex* out, int n_threads) const;
-  // Inverse of forward, scaled by 1/(rows·cols).
-  void inverse(const Complex* in, double* out, int n_threads) const;
+  // Rows from nonzero_rows on are taken as zero without being read (-1: all rows are used).
+  void forward(const double* in, Complex* out, int n_threads, int nonzero_rows = -1) const;
+  // Inverse of forward, scaled by 1/(rows·cols); works in place in `spectrum`, which it
+  // overwrites. Only the first needed_rows rows of out are written (-1: all).
+  void inverse(Complex* spectrum, double* out, int n_threads, int needed_rows = -1) const;
 
  private:
   int rows_;
