@@ -59,6 +59,7 @@ static const char* const kUsage =
     "  --perplexity P     default 30\n"
     "  --n-iter N         iterations of the whole run (default 750)\n"
     "  --methods LIST     comma separated, from exact, bh, fft (default bh)\n"
+    "  --neighbors KIND   exact (VP tree, default) or approx (RP forest + NN-descent)\n"
     "  --layout LIST      time only the repulsion, per iteration, on generated 2-D layouts\n"
     "                     of these sizes (clustered, spread like a late-stage embedding);\n"
     "                     fft rows are split into grid / spread / FFT / interpolate\n"
@@ -82,6 +83,7 @@ struct Options {
   std::uint64_t seed = 0;
   bool run = true;
   std::vector<index_t> layout;        // --layout
+  bool approximate = false;           // --neighbors approx
 };
 
 static std::vector<std::string> split_commas(const std::string& text, const std::string& option) {
@@ -191,6 +193,10 @@ static Options parse_args(int argc, char** argv) {
           parse_integer(values(1)[0], "--seed", 0, std::numeric_limits<long long>::max()));
     } else if (arg == "--no-run") {
       opt.run = false;
+    } else if (arg == "--neighbors") {
+      const std::string kind = values(1)[0];
+      if (kind != "exact" && kind != "approx") throw UsageError("--neighbors: exact or approx, got '" + kind + "'");
+      opt.approximate = kind == "approx";
     } else if (arg == "--layout") {
       for (const auto& t : split_commas(values(1)[0], "--layout")) {
         opt.layout.push_back(parse_integer(t, "--layout", 2, std::numeric_limits<std::int32_t>::max()));
@@ -541,6 +547,9 @@ static int run(const Options& opt) {
   base.optimizer.n_iter = opt.n_iter;
   base.seed = opt.seed;
   base.init = turbotsne::Init::kPca;
+  base.neighbors.method = opt.approximate ? turbotsne::NeighborMethod::kApproximate
+                                          : turbotsne::NeighborMethod::kExact;
+  base.neighbors.approximate.seed = opt.seed;
   try {
     base.validate(n);
   } catch (const std::invalid_argument& e) {
@@ -582,6 +591,7 @@ static int run(const Options& opt) {
 #endif
   std::printf("- data: %s, shape %lld x %lld\n", data.description.c_str(),
               static_cast<long long>(n), static_cast<long long>(d));
+  std::printf("- neighbours: %s\n", opt.approximate ? "approximate (RP forest + NN-descent)" : "exact (VP tree)");
   std::printf("- perplexity %g (k = %d neighbours), n_iter %d, theta %g, init PCA, seed %llu\n",
               opt.perplexity, k, opt.n_iter, base.repulsion.theta,
               static_cast<unsigned long long>(opt.seed));
@@ -603,7 +613,7 @@ static int run(const Options& opt) {
     std::fprintf(stderr, "[threads %d] neighbours...\n", threads);
     turbotsne::KnnGraph graph;
     const double t_knn = time_median(opt.repeats, [&] {
-      graph = turbotsne::find_nearest_neighbors(X, k, threads);
+      graph = turbotsne::find_neighbors(X, k, base.neighbors, threads);
     });
     std::fprintf(stderr, "[threads %d] affinities...\n", threads);
     turbotsne::CsrMatrix P;

@@ -61,7 +61,7 @@ def test_equal_distances_give_the_uniform_distribution():
 
 def test_conditional_rows_of_real_data_reach_the_target(digits):
     X, _ = digits
-    indptr, indices, data = _core.affinities(X, 30.0, 2, False)
+    indptr, indices, data = _core.affinities(X, 30.0, _core.NeighborParams(), 2, False)
     C = scipy.sparse.csr_matrix((data, indices, indptr), shape=(len(X), len(X))).toarray()
     np.testing.assert_allclose(C.sum(axis=1), 1.0, rtol=1e-12)
     np.testing.assert_allclose(perplexity_of_rows(C), 30.0, rtol=1e-5)

@@ -45,6 +45,7 @@ void TsneParams::validate(index_t n_samples) const {
           "perplexity must satisfy 3 * perplexity < n_samples");
   require(repulsion.theta >= 0.0 && std::isfinite(repulsion.theta), "theta must be finite and >= 0");
   repulsion.interpolation.validate();
+  neighbors.approximate.validate();
   require(n_threads >= 1, "n_threads must be >= 1");
   optimizer.validate();
 }
@@ -54,11 +55,19 @@ int neighbor_count(index_t n_samples, double perplexity) {
   return static_cast<int>(std::max<double>(1.0, std::min<double>(k, n_samples - 1)));
 }
 
-CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, int n_threads,
-                              Observer* observer, Timings* timings) {
+KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int n_threads,
+                        Observer* observer) {
+  if (params.method == NeighborMethod::kApproximate) {
+    return find_approximate_neighbors(X, k, params.approximate, n_threads, observer);
+  }
+  return find_nearest_neighbors(X, k, n_threads, observer);
+}
+
+CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborParams& neighbors,
+                              int n_threads, Observer* observer, Timings* timings) {
   Stopwatch watch;
   const KnnGraph graph =
-      find_nearest_neighbors(X, neighbor_count(X.rows, perplexity), n_threads, observer);
+      find_neighbors(X, neighbor_count(X.rows, perplexity), neighbors, n_threads, observer);
   const double t_knn = watch.lap();
   report_stage(observer, Stage::kNeighbors, t_knn);
   const CsrMatrix conditional = conditional_probabilities(graph, perplexity, n_threads, observer);
@@ -98,8 +107,10 @@ TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer*
     throw std::invalid_argument("run_tsne: Y must have shape (n_samples, n_components)");
   }
   TsneResult result;
-  const CsrMatrix P = joint_probabilities(X, params.perplexity, params.n_threads, observer,
-                                          &result.timings);
+  NeighborParams neighbors = params.neighbors;
+  neighbors.approximate.seed = params.seed;
+  const CsrMatrix P = joint_probabilities(X, params.perplexity, neighbors, params.n_threads,
+                                          observer, &result.timings);
   Stopwatch watch;
   initialize(X, params.init, params.seed, Y, params.n_threads);
   result.timings.init = watch.lap();

@@ -16,6 +16,7 @@
 #include "turbotsne/affinities.hpp"
 #include "turbotsne/fft.hpp"
 #include "turbotsne/gradient.hpp"
+#include "turbotsne/nndescent.hpp"
 #include "turbotsne/parallel.hpp"
 #include "turbotsne/pca.hpp"
 #include "turbotsne/tsne.hpp"
@@ -189,6 +190,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("method", &TsneParams::method)
       .def_readwrite("repulsion", &TsneParams::repulsion)
       .def_readwrite("init", &TsneParams::init)
+      .def_readwrite("neighbors", &TsneParams::neighbors)
       .def_readwrite("seed", &TsneParams::seed)
       .def_readwrite("n_threads", &TsneParams::n_threads)
       .def_readwrite("optimizer", &TsneParams::optimizer);
@@ -211,6 +213,37 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("X").noconvert(), py::arg("k"), py::arg("n_threads"),
      "Exact kNN (self excluded): (indices, distances), rows sorted by (distance, index).");
 
+  py::class_<ApproximateKnnParams>(m, "ApproximateKnnParams")
+      .def(py::init<>())
+      .def_readwrite("n_trees", &ApproximateKnnParams::n_trees)
+      .def_readwrite("leaf_size", &ApproximateKnnParams::leaf_size)
+      .def_readwrite("max_candidates", &ApproximateKnnParams::max_candidates)
+      .def_readwrite("max_rounds", &ApproximateKnnParams::max_rounds)
+      .def_readwrite("delta", &ApproximateKnnParams::delta)
+      .def_readwrite("seed", &ApproximateKnnParams::seed);
+
+  py::enum_<NeighborMethod>(m, "NeighborMethod")
+      .value("exact", NeighborMethod::kExact)
+      .value("approximate", NeighborMethod::kApproximate);
+  py::class_<NeighborParams>(m, "NeighborParams")
+      .def(py::init<>())
+      .def_readwrite("method", &NeighborParams::method)
+      .def_readwrite("approximate", &NeighborParams::approximate);
+
+  m.def("approximate_neighbors", [](const DoubleArray& X, int k, const ApproximateKnnParams& params,
+                                    int n_threads) {
+    const ConstMatrix x = view(X, "X");
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = find_approximate_neighbors(x, k, params, n_threads);
+    }
+    const auto n = static_cast<py::ssize_t>(g.n);
+    return py::make_tuple(to_numpy(std::move(g.indices), {n, g.k}),
+                          to_numpy(std::move(g.distances), {n, g.k}));
+  }, py::arg("X").noconvert(), py::arg("k"), py::arg("params"), py::arg("n_threads"),
+     "Approximate kNN (RP forest + NN-descent): (indices, distances) like nearest_neighbors.");
+
   m.def("calibrate_rows", [](const DoubleArray& squared_distances, double perplexity) {
     const ConstMatrix d = view(squared_distances, "squared_distances");
     std::vector<double> p(static_cast<size_t>(d.size())), beta(d.rows), perp(d.rows);
@@ -232,20 +265,22 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("squared_distances").noconvert(), py::arg("perplexity"),
      "Per-row perplexity calibration: (P, beta, perplexity reached, converged).");
 
-  m.def("affinities", [](const DoubleArray& X, double perplexity, int n_threads, bool symmetric) {
+  m.def("affinities", [](const DoubleArray& X, double perplexity, const NeighborParams& neighbors,
+                         int n_threads, bool symmetric) {
     const ConstMatrix x = view(X, "X");
     CsrMatrix P;
     {
       py::gil_scoped_release release;
       if (symmetric) {
-        P = joint_probabilities(x, perplexity, n_threads);
+        P = joint_probabilities(x, perplexity, neighbors, n_threads);
       } else {
-        const KnnGraph g = find_nearest_neighbors(x, neighbor_count(x.rows, perplexity), n_threads);
+        const KnnGraph g = find_neighbors(x, neighbor_count(x.rows, perplexity), neighbors, n_threads);
         P = conditional_probabilities(g, perplexity, n_threads);
       }
     }
     return csr_to_numpy(std::move(P));
-  }, py::arg("X").noconvert(), py::arg("perplexity"), py::arg("n_threads"), py::arg("symmetric"),
+  }, py::arg("X").noconvert(), py::arg("perplexity"), py::arg("neighbors"), py::arg("n_threads"),
+     py::arg("symmetric"),
      "Symmetric joint P, or the conditional P (rows sum to 1), as (indptr, indices, data).");
 
   m.def("gradient", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,

@@ -9,7 +9,7 @@
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from ._api import EXACT_MAX_SAMPLES, joint_probabilities, kl_divergence, tsne
+from ._api import APPROX_MIN_SAMPLES, EXACT_MAX_SAMPLES, joint_probabilities, kl_divergence, tsne
 from ._datasets import make_blobs
 
 try:
@@ -23,5 +23,6 @@ __all__ = [
     "kl_divergence",
     "make_blobs",
     "EXACT_MAX_SAMPLES",
+    "APPROX_MIN_SAMPLES",
     "__version__",
 ]

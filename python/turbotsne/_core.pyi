@@ -41,12 +41,31 @@ class RepulsionParams:
     interpolation: InterpolationParams
     def __init__(self) -> None: ...
 
+class ApproximateKnnParams:
+    n_trees: int
+    leaf_size: int
+    max_candidates: int
+    max_rounds: int
+    delta: float
+    seed: int
+    def __init__(self) -> None: ...
+
+class NeighborMethod:
+    exact: "NeighborMethod"
+    approximate: "NeighborMethod"
+
+class NeighborParams:
+    method: NeighborMethod
+    approximate: ApproximateKnnParams
+    def __init__(self) -> None: ...
+
 class TsneParams:
     n_components: int
     perplexity: float
     method: Method
     repulsion: RepulsionParams
     init: Init
+    neighbors: NeighborParams
     seed: int
     n_threads: int
     optimizer: OptimizerParams
@@ -66,8 +85,11 @@ def nearest_neighbors(
 def calibrate_rows(
     squared_distances: npt.NDArray[np.float64], perplexity: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.uint8]]: ...
+def approximate_neighbors(
+    X: npt.NDArray[np.float64], k: int, params: ApproximateKnnParams, n_threads: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def affinities(
-    X: npt.NDArray[np.float64], perplexity: float, n_threads: int, symmetric: bool
+    X: npt.NDArray[np.float64], perplexity: float, neighbors: NeighborParams, n_threads: int, symmetric: bool
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def gradient(
     indptr: npt.NDArray[np.int64],

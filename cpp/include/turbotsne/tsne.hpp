@@ -5,6 +5,7 @@
 
 #include "turbotsne/affinities.hpp"
 #include "turbotsne/common.hpp"
+#include "turbotsne/nndescent.hpp"
 #include "turbotsne/optimizer.hpp"
 #include "turbotsne/repulsion.hpp"
 
@@ -18,13 +19,24 @@ enum class Init {
 
 constexpr double kInitStd = 1e-4;
 
+enum class NeighborMethod {
+  kExact,        // vantage-point tree
+  kApproximate,  // random-projection forest + NN-descent
+};
+
+struct NeighborParams {
+  NeighborMethod method = NeighborMethod::kExact;
+  ApproximateKnnParams approximate;  // its seed is set from TsneParams::seed by run_tsne
+};
+
 struct TsneParams {
   int n_components = 2;
   double perplexity = 30.0;
   Method method = Method::kBarnesHut;
   RepulsionParams repulsion;  // theta (Barnes-Hut), interpolation grid (FFT)
   Init init = Init::kPca;
-  std::uint64_t seed = 0;
+  NeighborParams neighbors;
+  std::uint64_t seed = 0;  // random init and approximate neighbours
   int n_threads = 1;
   OptimizerParams optimizer;  // iterations, exaggeration, learning rate, dof
 
@@ -50,9 +62,14 @@ struct TsneResult {
 // k = min(n − 1, ⌊3·perplexity⌋), at least 1.
 int neighbor_count(index_t n_samples, double perplexity);
 
-// Symmetric affinities P of the rows of X (exact kNN + perplexity calibration).
-CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, int n_threads,
-                              Observer* observer = nullptr, Timings* timings = nullptr);
+// The k nearest neighbours of every row by the chosen method.
+KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int n_threads,
+                        Observer* observer = nullptr);
+
+// Symmetric affinities P of the rows of X (kNN + perplexity calibration).
+CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborParams& neighbors,
+                              int n_threads, Observer* observer = nullptr,
+                              Timings* timings = nullptr);
 
 // Writes the initial embedding into Y (n x n_components) for Init::kPca / kRandom; kGiven
 // leaves Y as it is. Zero-variance columns of a PCA start (rank-deficient X) are filled with

@@ -1,0 +1,411 @@
+#include "turbotsne/nndescent.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "turbotsne/distance.hpp"
+#include "turbotsne/parallel.hpp"
+#include "turbotsne/random.hpp"
+
+namespace turbotsne {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr index_t kJoinBatch = 1024;  // points whose local joins share one threshold snapshot
+
+std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
+  return mix64(mix64(mix64(a) ^ b) ^ c);
+}
+
+// A random-projection tree as a permutation of the points cut into leaves: leaf l holds
+// order[leaf_start[l], leaf_start[l + 1]).
+struct RpTree {
+  std::vector<std::int32_t> order;
+  std::vector<std::int32_t> leaf_start;
+  std::vector<std::int32_t> leaf_of;  // leaf of each point
+};
+
+// Splits ranges by the hyperplane halfway between two of their points, chosen by hashing
+// (seed, tree, range), until leaves hold at most leaf_size points.
+RpTree build_rp_tree(ConstMatrix X, std::uint64_t seed, int tree, int leaf_size) {
+  const auto n = static_cast<std::int32_t>(X.rows);
+  const index_t d = X.cols;
+  RpTree t;
+  t.order.resize(n);
+  for (std::int32_t i = 0; i < n; ++i) t.order[i] = i;
+  std::vector<double> normal(static_cast<size_t>(d));
+  std::vector<std::int32_t> scratch;
+  struct Range {
+    std::int32_t begin, end;
+  };
+  std::vector<Range> stack{{0, n}};
+  std::vector<Range> leaves;
+  while (!stack.empty()) {
+    const Range r = stack.back();
+    stack.pop_back();
+    const std::int32_t size = r.end - r.begin;
+    if (size <= leaf_size) {
+      leaves.push_back(r);
+      continue;
+    }
+    const std::uint64_t h = hash3(seed, static_cast<std::uint64_t>(tree),
+                                  (static_cast<std::uint64_t>(r.begin) << 32) | static_cast<std::uint32_t>(r.end));
+    const std::int32_t a = t.order[r.begin + static_cast<std::int32_t>(h % size)];
+    std::int32_t b = t.order[r.begin + static_cast<std::int32_t>(mix64(h) % (size - 1))];
+    if (b == a) b = t.order[r.end - 1];
+    double offset = 0.0;
+    for (index_t j = 0; j < d; ++j) {
+      normal[j] = X(a, j) - X(b, j);
+      offset += normal[j] * 0.5 * (X(a, j) + X(b, j));
+    }
+    // Stable partition: left side first, order otherwise kept.
+    scratch.clear();
+    std::int32_t left_end = r.begin;
+    for (std::int32_t p = r.begin; p < r.end; ++p) {
+      const std::int32_t i = t.order[p];
+      double s = -offset;
+      for (index_t j = 0; j < d; ++j) s += normal[j] * X(i, j);
+      // Points on the plane (duplicates of a and b among them) go by a hash of their index.
+      const bool left = s < 0.0 || (s == 0.0 && (mix64(h ^ static_cast<std::uint64_t>(i)) & 1));
+      if (left) {
+        t.order[left_end++] = i;
+      } else {
+        scratch.push_back(i);
+      }
+    }
+    std::copy(scratch.begin(), scratch.end(), t.order.begin() + left_end);
+    if (left_end == r.begin || left_end == r.end) left_end = r.begin + size / 2;  // degenerate
+    stack.push_back({left_end, r.end});
+    stack.push_back({r.begin, left_end});
+  }
+  std::sort(leaves.begin(), leaves.end(), [](const Range& x, const Range& y) { return x.begin < y.begin; });
+  t.leaf_of.resize(n);
+  t.leaf_start.reserve(leaves.size() + 1);
+  for (const Range& r : leaves) {
+    for (std::int32_t p = r.begin; p < r.end; ++p) t.leaf_of[t.order[p]] = static_cast<std::int32_t>(t.leaf_start.size());
+    t.leaf_start.push_back(r.begin);
+  }
+  t.leaf_start.push_back(n);
+  return t;
+}
+
+// Neighbour lists: row i holds k entries sorted by (squared distance, index); unused slots
+// have index -1 and distance +inf. `fresh` marks entries not yet used in a local join.
+struct Lists {
+  index_t n = 0;
+  int k = 0;
+  std::vector<double> dist;
+  std::vector<std::int32_t> idx;
+  std::vector<std::uint8_t> fresh;
+
+  double worst(index_t i) const { return dist[i * k + k - 1]; }
+
+  // Whether (d2, j) is an entry of row i: binary search by (distance, index).
+  bool contains(index_t i, double d2, std::int32_t j) const {
+    const double* rd = dist.data() + i * k;
+    const std::int32_t* ri = idx.data() + i * k;
+    int lo = 0, hi = k;
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (rd[mid] < d2 || (rd[mid] == d2 && ri[mid] < j)) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo < k && rd[lo] == d2 && ri[lo] == j;
+  }
+
+  // Merges candidates (sorted by (distance, index), no repeats) into row i; returns how many
+  // entered. A pair's distance is always computed by the same function, so a candidate that
+  // is already in the row has exactly its key there and is skipped as equal.
+  int merge(index_t i, const std::pair<double, std::int32_t>* cand, int count,
+            std::vector<double>& d_buf, std::vector<std::int32_t>& i_buf, std::vector<std::uint8_t>& f_buf) {
+    double* rd = dist.data() + i * k;
+    std::int32_t* ri = idx.data() + i * k;
+    std::uint8_t* rf = fresh.data() + i * k;
+    if (count == 0 || !(cand[0].first < rd[k - 1] || (cand[0].first == rd[k - 1] && cand[0].second < ri[k - 1]))) {
+      return 0;  // nothing beats the k-th entry
+    }
+    int a = 0, b = 0, out = 0, inserted = 0;
+    d_buf.resize(k);
+    i_buf.resize(k);
+    f_buf.resize(k);
+    while (out < k && (a < k || b < count)) {
+      if (b < count && a < k && rd[a] == cand[b].first && ri[a] == cand[b].second) {
+        ++b;  // already present
+        continue;
+      }
+      const bool take_row = b >= count ||
+                            (a < k && (rd[a] < cand[b].first || (rd[a] == cand[b].first && ri[a] < cand[b].second)));
+      if (take_row) {
+        d_buf[out] = rd[a];
+        i_buf[out] = ri[a];
+        f_buf[out] = rf[a];
+        ++a;
+      } else {
+        d_buf[out] = cand[b].first;
+        i_buf[out] = cand[b].second;
+        f_buf[out] = 1;
+        ++b;
+        ++inserted;
+      }
+      ++out;
+    }
+    std::copy(d_buf.begin(), d_buf.end(), rd);
+    std::copy(i_buf.begin(), i_buf.end(), ri);
+    std::copy(f_buf.begin(), f_buf.end(), rf);
+    return inserted;
+  }
+};
+
+struct Update {
+  std::int32_t target;
+  std::int32_t source;
+  double dist;
+  bool operator<(const Update& o) const {
+    if (target != o.target) return target < o.target;
+    if (dist != o.dist) return dist < o.dist;
+    return source < o.source;
+  }
+  bool operator==(const Update& o) const { return target == o.target && source == o.source && dist == o.dist; }
+};
+
+}  // namespace
+
+void ApproximateKnnParams::validate() const {
+  auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw std::invalid_argument(message);
+  };
+  require(n_trees >= 1, "n_trees must be >= 1, got " + std::to_string(n_trees));
+  require(leaf_size >= 0, "leaf_size must be >= 0 (0: automatic), got " + std::to_string(leaf_size));
+  require(max_candidates >= 0, "max_candidates must be >= 0 (0: automatic)");
+  require(max_rounds >= 0, "max_rounds must be >= 0");
+  require(delta >= 0.0 && std::isfinite(delta), "delta must be finite and >= 0");
+}
+
+KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
+                                    int n_threads, Observer* observer) {
+  params.validate();
+  const index_t n = X.rows;
+  const index_t d = X.cols;
+  if (n < 2) throw std::invalid_argument("find_approximate_neighbors: need at least 2 points");
+  if (n > std::numeric_limits<std::int32_t>::max() - 1) {
+    throw std::invalid_argument("find_approximate_neighbors: at most 2^31 - 2 points are supported");
+  }
+  if (k < 1 || k > n - 1) {
+    throw std::invalid_argument("find_approximate_neighbors: k must be in [1, n - 1], got " + std::to_string(k));
+  }
+  const int leaf_size = params.leaf_size > 0 ? params.leaf_size : std::max(24, k / 2);
+  const int max_cand = params.max_candidates > 0 ? params.max_candidates : std::min(k, 40);
+
+  // 1. Random-projection forest, trees in parallel.
+  std::vector<RpTree> forest(static_cast<size_t>(params.n_trees));
+  parallel_for(0, params.n_trees, n_threads, [&](index_t t) {
+    forest[t] = build_rp_tree(X, params.seed, static_cast<int>(t), leaf_size);
+  }, 1);
+  poll(observer);
+
+  // Work on a copy of the points in the first tree's leaf order (ids below are positions in
+  // it): a point's neighbours then mostly sit nearby in memory.
+  const std::vector<std::int32_t> perm = forest[0].order;
+  std::vector<std::int32_t> inv(static_cast<size_t>(n));
+  for (index_t p = 0; p < n; ++p) inv[perm[p]] = static_cast<std::int32_t>(p);
+  std::vector<double> xp(static_cast<size_t>(n) * d);
+  parallel_for(0, n, n_threads, [&](index_t p) {
+    std::copy(X.row(perm[p]), X.row(perm[p]) + d, xp.begin() + p * d);
+  }, 1024);
+  const ConstMatrix Xp{xp.data(), n, d};
+
+  // 2. Initial lists: the k best of each point's leaf mates over all trees (topped up with
+  // hashed picks where the leaves hold too few).
+  Lists L;
+  L.n = n;
+  L.k = k;
+  L.dist.assign(static_cast<size_t>(n) * k, kInf);
+  L.idx.assign(static_cast<size_t>(n) * k, -1);
+  L.fresh.assign(static_cast<size_t>(n) * k, 1);
+  parallel_for_polled(n, n_threads, observer, [&](index_t i) {
+    const std::int32_t original = perm[i];
+    std::vector<std::int32_t> cand;
+    for (const RpTree& t : forest) {
+      const std::int32_t leaf = t.leaf_of[original];
+      for (std::int32_t p = t.leaf_start[leaf]; p < t.leaf_start[leaf + 1]; ++p) {
+        if (t.order[p] != original) cand.push_back(inv[t.order[p]]);
+      }
+    }
+    std::sort(cand.begin(), cand.end());
+    cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
+    for (std::uint64_t extra = 0; static_cast<index_t>(cand.size()) < k; ++extra) {
+      const auto j = static_cast<std::int32_t>(hash3(params.seed, static_cast<std::uint64_t>(i), extra) % n);
+      if (j != i && std::find(cand.begin(), cand.end(), j) == cand.end()) cand.push_back(j);
+    }
+    std::vector<std::pair<double, std::int32_t>> scored(cand.size());
+    for (size_t c = 0; c < cand.size(); ++c) scored[c] = {squared_distance(Xp.row(i), Xp.row(cand[c]), d), cand[c]};
+    std::partial_sort(scored.begin(), scored.begin() + k, scored.end());
+    for (int c = 0; c < k; ++c) {
+      L.dist[i * k + c] = scored[c].first;
+      L.idx[i * k + c] = scored[c].second;
+    }
+  }, 64, 8192);
+  forest.clear();
+
+  // 3. NN-descent rounds.
+  std::vector<std::int64_t> new_start(n + 1), old_start(n + 1);
+  std::vector<std::int32_t> new_list, old_list;
+  for (int round = 0; round < params.max_rounds; ++round) {
+    // a. Each point's new candidates: its nearest max_cand fresh entries (then no longer
+    // fresh) and, reversed, the points that list it so; old ones likewise from used entries.
+    std::vector<std::int32_t> fwd_new(static_cast<size_t>(n) * max_cand, -1), fwd_old(static_cast<size_t>(n) * max_cand, -1);
+    parallel_for(0, n, n_threads, [&](index_t i) {
+      int nn = 0, no = 0;
+      for (int c = 0; c < k; ++c) {
+        const index_t e = i * k + c;
+        if (L.idx[e] < 0) continue;
+        if (L.fresh[e]) {
+          if (nn < max_cand) {
+            fwd_new[i * max_cand + nn++] = L.idx[e];
+            L.fresh[e] = 0;
+          }
+        } else if (no < max_cand) {
+          fwd_old[i * max_cand + no++] = L.idx[e];
+        }
+      }
+    }, 1024);
+    // Candidate lists = forward ∪ reverse, the reverse part capped at max_cand by a hashed
+    // order so that hubs do not dominate.
+    auto build = [&](const std::vector<std::int32_t>& fwd, std::vector<std::int64_t>& start,
+                     std::vector<std::int32_t>& list, std::uint64_t salt) {
+      std::vector<std::int64_t> rcount(n + 1, 0);
+      for (std::int32_t j : fwd) {
+        if (j >= 0) ++rcount[j + 1];
+      }
+      for (index_t i = 0; i < n; ++i) rcount[i + 1] += rcount[i];
+      std::vector<std::int32_t> rev(static_cast<size_t>(rcount[n]));
+      {
+        std::vector<std::int64_t> fill(rcount.begin(), rcount.end() - 1);
+        for (index_t i = 0; i < n; ++i) {
+          for (int c = 0; c < max_cand; ++c) {
+            const std::int32_t j = fwd[i * max_cand + c];
+            if (j >= 0) rev[fill[j]++] = static_cast<std::int32_t>(i);
+          }
+        }
+      }
+      std::vector<std::int32_t> sizes(n);
+      std::vector<std::vector<std::int32_t>> merged(static_cast<size_t>(n));
+      parallel_for(0, n, n_threads, [&](index_t i) {
+        std::vector<std::int32_t>& m = merged[i];
+        for (int c = 0; c < max_cand; ++c) {
+          if (fwd[i * max_cand + c] >= 0) m.push_back(fwd[i * max_cand + c]);
+        }
+        std::vector<std::int32_t> r(rev.begin() + rcount[i], rev.begin() + rcount[i + 1]);
+        if (static_cast<int>(r.size()) > max_cand) {
+          std::sort(r.begin(), r.end(), [&](std::int32_t x, std::int32_t y) {
+            const auto hx = hash3(salt, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(x));
+            const auto hy = hash3(salt, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(y));
+            return hx != hy ? hx < hy : x < y;
+          });
+          r.resize(max_cand);
+        }
+        m.insert(m.end(), r.begin(), r.end());
+        std::sort(m.begin(), m.end());
+        m.erase(std::unique(m.begin(), m.end()), m.end());
+        sizes[i] = static_cast<std::int32_t>(m.size());
+      }, 1024);
+      start[0] = 0;
+      for (index_t i = 0; i < n; ++i) start[i + 1] = start[i] + sizes[i];
+      list.resize(static_cast<size_t>(start[n]));
+      parallel_for(0, n, n_threads, [&](index_t i) {
+        std::copy(merged[i].begin(), merged[i].end(), list.begin() + start[i]);
+      }, 1024);
+    };
+    build(fwd_new, new_start, new_list, hash3(params.seed, 2 * round, 1));
+    build(fwd_old, old_start, old_list, hash3(params.seed, 2 * round + 1, 2));
+    fwd_new.clear();
+    fwd_old.clear();
+
+    // b. Local joins in batches of points: pairs (new, new) and (new, old) among each point's
+    // candidates; a pair is proposed to each side whose current k-th distance it beats.
+    std::int64_t changed = 0;
+    // Each point's current k-th distance, refreshed after every batch for the rows it changed.
+    std::vector<double> threshold(n);
+    parallel_for(0, n, n_threads, [&](index_t i) { threshold[i] = L.worst(i); }, 4096);
+    for (index_t b0 = 0; b0 < n; b0 += kJoinBatch) {
+      if ((b0 / kJoinBatch) % 16 == 0) poll(observer);
+      const index_t b1 = std::min(n, b0 + kJoinBatch);
+      std::vector<std::vector<Update>> per_point(static_cast<size_t>(b1 - b0));
+      parallel_for(b0, b1, n_threads, [&](index_t v) {
+        std::vector<Update>& out = per_point[v - b0];
+        const std::int32_t* nw = new_list.data() + new_start[v];
+        const std::int32_t* od = old_list.data() + old_start[v];
+        const index_t n_new = new_start[v + 1] - new_start[v];
+        const index_t n_old = old_start[v + 1] - old_start[v];
+        auto consider = [&](std::int32_t a, std::int32_t c) {
+          if (a == c) return;
+          const double bound = std::max(threshold[a], threshold[c]);
+          const double dd = squared_distance(Xp.row(a), Xp.row(c), d, bound);
+          // Rows do not change during the joins, so "already there" can be checked here.
+          if (dd < threshold[a] && !L.contains(a, dd, c)) out.push_back({a, c, dd});
+          if (dd < threshold[c] && !L.contains(c, dd, a)) out.push_back({c, a, dd});
+        };
+        for (index_t x = 0; x < n_new; ++x) {
+          for (index_t y = x + 1; y < n_new; ++y) consider(nw[x], nw[y]);
+          for (index_t y = 0; y < n_old; ++y) consider(nw[x], od[y]);
+        }
+      }, 8);
+      // c. Apply: all proposals of the batch, grouped by target in (distance, index) order.
+      std::vector<Update> all;
+      for (auto& v : per_point) all.insert(all.end(), v.begin(), v.end());
+      per_point.clear();
+      std::sort(all.begin(), all.end());
+      all.erase(std::unique(all.begin(), all.end()), all.end());
+      std::vector<index_t> group_start;
+      for (index_t e = 0; e < static_cast<index_t>(all.size()); ++e) {
+        if (e == 0 || all[e].target != all[e - 1].target) group_start.push_back(e);
+      }
+      group_start.push_back(static_cast<index_t>(all.size()));
+      const index_t groups = static_cast<index_t>(group_start.size()) - 1;
+      const std::int64_t batch_changed = blocked_sum<std::int64_t>(groups, n_threads, [&](index_t g0, index_t g1) {
+        std::int64_t inserted = 0;
+        std::vector<std::pair<double, std::int32_t>> cand;
+        std::vector<double> db;
+        std::vector<std::int32_t> ib;
+        std::vector<std::uint8_t> fb;
+        for (index_t g = g0; g < g1; ++g) {
+          cand.clear();  // already sorted by (distance, source) and without repeats
+          for (index_t e = group_start[g]; e < group_start[g + 1]; ++e) cand.emplace_back(all[e].dist, all[e].source);
+          const std::int32_t target = all[group_start[g]].target;
+          inserted += L.merge(target, cand.data(), static_cast<int>(cand.size()), db, ib, fb);
+          threshold[target] = L.worst(target);
+        }
+        return inserted;
+      });
+      changed += batch_changed;
+    }
+    if (static_cast<double>(changed) < params.delta * static_cast<double>(n) * k) break;
+  }
+
+  // Back to the caller's ids, each row sorted by (distance, original index).
+  KnnGraph graph;
+  graph.n = n;
+  graph.k = k;
+  graph.indices.resize(static_cast<size_t>(n) * k);
+  graph.distances.resize(static_cast<size_t>(n) * k);
+  parallel_for(0, n, n_threads, [&](index_t i) {
+    const index_t row = inv[i];
+    std::vector<std::pair<double, std::int32_t>> entries(static_cast<size_t>(k));
+    for (int c = 0; c < k; ++c) entries[c] = {L.dist[row * k + c], perm[L.idx[row * k + c]]};
+    std::sort(entries.begin(), entries.end());
+    for (int c = 0; c < k; ++c) {
+      graph.distances[i * k + c] = std::sqrt(entries[c].first);
+      graph.indices[i * k + c] = entries[c].second;
+    }
+  }, 1024);
+  return graph;
+}
+
+}  // namespace turbotsne
