@@ -7,11 +7,12 @@ over); the wall time of the embedding call is what is compared, neighbours inclu
 get: 2-D, perplexity 30, PCA init, 250 early-exaggeration iterations at 12 then 500 at 1,
 momentum 0.5/0.8 (openTSNE 1.0 defaults to 0.8/0.8; set here), theta 0.5 (both compare the cell's full side with theta), the same
 learning rate n/12 in both phases (openTSNE's "auto" would switch to n after the early
-phase; turbotsne's "auto" keeps n/12), the same thread count. openTSNE finds neighbours
-with its default for this size (Annoy, approximate); turbotsne's are exact.
+phase; turbotsne's "auto" keeps n/12), the same thread count. Each finds neighbours its own
+default way for the size (openTSNE: Annoy from 1,000 points; turbotsne: the exact VP tree up
+to 20,000 points, RP forest + NN-descent above).
 
 Quality is judged identically for both: the exact KL divergence of each embedding against
-the same P (turbotsne.joint_probabilities, perplexity 30) and, given labels, the accuracy of
+the same P (turbotsne.joint_probabilities, perplexity 30, exact neighbours) and, given labels, the accuracy of
 a leave-one-out 10-NN majority vote in the embedding.
 
     python bench/compare_opentsne.py --data bench/data/mnist10k_pca50.npy \
@@ -95,7 +96,7 @@ def main() -> None:
 
     X = np.load(args.data)
     labels = np.load(args.labels) if args.labels else None
-    P = turbotsne.joint_probabilities(X, perplexity=30)
+    P = turbotsne.joint_probabilities(X, perplexity=30, neighbors="exact")
     rows = {}
     for name, python in (("turbotsne", sys.executable), ("openTSNE", args.peer_python)):
         times, Y = [], None
