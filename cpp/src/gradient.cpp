@@ -9,32 +9,64 @@
 
 namespace turbotsne {
 
+namespace {
+
+// Rows [begin, end) of the attraction, with the embedding dimension D known at compile time
+// (D = 0: run-time dims) and the KL term only when asked for.
+template <int D, bool kWithKl>
+double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
+                       index_t begin, index_t end) {
+  const index_t dims = D > 0 ? D : Y.cols;
+  double kl = 0.0;
+  for (index_t i = begin; i < end; ++i) {
+    const double* yi = Y.row(i);
+    double f[D > 0 ? D : 1] = {};
+    double* fi = D > 0 ? f : forces.row(i);
+    if constexpr (D == 0) {
+      for (index_t c = 0; c < dims; ++c) fi[c] = 0.0;
+    }
+    for (std::int64_t e = P.indptr[i]; e < P.indptr[i + 1]; ++e) {
+      const double p = P.values[e];
+      const double* yj = Y.data + static_cast<index_t>(P.indices[e]) * dims;
+      double d2 = 0.0;
+      for (index_t c = 0; c < dims; ++c) {
+        const double t = yi[c] - yj[c];
+        d2 += t * t;
+      }
+      const double b = 1.0 + d2 / dof;  // w^(1/α) = 1/b
+      const double s = p / b;
+      for (index_t c = 0; c < dims; ++c) fi[c] += s * (yi[c] - yj[c]);
+      if constexpr (kWithKl) {
+        if (p > 0.0) kl += p * (std::log(p) + dof * std::log(b));  // log w = −α log b
+      }
+    }
+    if constexpr (D > 0) {
+      for (int c = 0; c < D; ++c) forces(i, c) = f[c];
+    }
+  }
+  return kl;
+}
+
+template <bool kWithKl>
+double attraction_block(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
+                        index_t begin, index_t end) {
+  switch (Y.cols) {
+    case 1: return attraction_rows<1, kWithKl>(P, Y, dof, forces, begin, end);
+    case 2: return attraction_rows<2, kWithKl>(P, Y, dof, forces, begin, end);
+    case 3: return attraction_rows<3, kWithKl>(P, Y, dof, forces, begin, end);
+    default: return attraction_rows<0, kWithKl>(P, Y, dof, forces, begin, end);
+  }
+}
+
+}  // namespace
+
 double compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
                           Matrix forces, int n_threads) {
-  const index_t dims = Y.cols;
   // Each block of rows writes its own forces and returns its share of the KL term; blocks
   // are added in order, so the sum does not depend on the thread count.
   return blocked_sum<double>(P.n_rows, n_threads, [&](index_t begin, index_t end) {
-    double kl = 0.0;
-    for (index_t i = begin; i < end; ++i) {
-      const double* yi = Y.row(i);
-      double* fi = forces.row(i);
-      for (index_t c = 0; c < dims; ++c) fi[c] = 0.0;
-      for (std::int64_t e = P.indptr[i]; e < P.indptr[i + 1]; ++e) {
-        const double p = P.values[e];
-        const double* yj = Y.row(P.indices[e]);
-        double d2 = 0.0;
-        for (index_t c = 0; c < dims; ++c) {
-          const double t = yi[c] - yj[c];
-          d2 += t * t;
-        }
-        const double b = 1.0 + d2 / dof;  // w^(1/α) = 1/b
-        const double s = p / b;
-        for (index_t c = 0; c < dims; ++c) fi[c] += s * (yi[c] - yj[c]);
-        if (with_kl && p > 0.0) kl += p * (std::log(p) + dof * std::log(b));  // log w = −α log b
-      }
-    }
-    return kl;
+    return with_kl ? attraction_block<true>(P, Y, dof, forces, begin, end)
+                   : attraction_block<false>(P, Y, dof, forces, begin, end);
   });
 }
 
