@@ -17,6 +17,7 @@ template <int D, bool kWithKl>
 double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
                        index_t begin, index_t end) {
   const index_t dims = D > 0 ? D : Y.cols;
+  const double inv_dof = 1.0 / dof;  // exactly 1 for t-SNE's kernel: no division per entry
   double kl = 0.0;
   for (index_t i = begin; i < end; ++i) {
     const double* yi = Y.row(i);
@@ -33,7 +34,7 @@ double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix force
         const double t = yi[c] - yj[c];
         d2 += t * t;
       }
-      const double b = 1.0 + d2 / dof;  // w^(1/α) = 1/b
+      const double b = 1.0 + d2 * inv_dof;  // w^(1/α) = 1/b
       const double s = p / b;
       for (index_t c = 0; c < dims; ++c) fi[c] += s * (yi[c] - yj[c]);
       if constexpr (kWithKl) {
