@@ -532,6 +532,7 @@ struct Row {
   std::string method;
   double neighbours = 0.0, affinities = 0.0, init = 0.0;
   std::optional<double> gradient_ms, whole_run, kl;
+  std::optional<turbotsne::Timings> breakdown;  // stage times of the median whole run
 };
 
 // ---------------------------------------------------------------------------------------
@@ -650,12 +651,20 @@ static int run(const Options& opt) {
         params.n_threads = threads;
         params.method = method;
         std::vector<double> kls;
+        std::vector<turbotsne::Timings> stage_times;
         std::fprintf(stderr, "[threads %d] whole run, %s, %d iterations...\n", threads,
                      name.c_str(), opt.n_iter);
         row.whole_run = time_median(opt.repeats, [&] {
           const turbotsne::TsneResult result = turbotsne::run_tsne(X, params, Ym);
           kls.push_back(result.kl);
+          stage_times.push_back(result.timings);
         });
+        auto total = [](const turbotsne::Timings& t) {
+          return t.neighbors + t.affinities + t.init + t.optimize;
+        };
+        std::sort(stage_times.begin(), stage_times.end(),
+                  [&](const auto& a, const auto& b) { return total(a) < total(b); });
+        row.breakdown = stage_times[stage_times.size() / 2];
         row.kl = kls.back();
         for (double v : kls) {
           if (v != kls.back()) {
@@ -717,6 +726,23 @@ static int run(const Options& opt) {
                 row.gradient_ms ? fmt("%.2f", *row.gradient_ms).c_str() : "-",
                 row.whole_run ? fmt("%.2f", *row.whole_run).c_str() : "-",
                 row.kl ? fmt("%.4f", *row.kl).c_str() : "-");
+  }
+  bool any_breakdown = false;
+  for (const Row& row : rows) any_breakdown = any_breakdown || row.breakdown.has_value();
+  if (any_breakdown) {
+    std::printf("\nWhere the whole run's time goes (the run of median total, seconds):\n\n");
+    std::printf("| threads | method | neighbours | affinities | init | attraction | repulsion "
+                "| update | other | total |\n");
+    std::printf("|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (const Row& row : rows) {
+      if (!row.breakdown) continue;
+      const turbotsne::Timings& t = *row.breakdown;
+      const double other = t.optimize - t.attraction - t.repulsion - t.update;
+      std::printf("| %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+                  row.threads, row.method.c_str(), t.neighbors, t.affinities, t.init,
+                  t.attraction, t.repulsion, t.update, other,
+                  t.neighbors + t.affinities + t.init + t.optimize);
+    }
   }
   if (!notes.empty()) {
     std::printf("\n");

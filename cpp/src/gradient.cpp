@@ -4,8 +4,13 @@
 #include <stdexcept>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "turbotsne/kernel.hpp"
 #include "turbotsne/parallel.hpp"
+#include "turbotsne/stopwatch.hpp"
 
 namespace turbotsne {
 
@@ -48,12 +53,70 @@ double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix force
   return kl;
 }
 
+#if defined(__SSE2__)
+// The 2-D attraction, two entries of a row at a time: one packed division serves both (the
+// division's latency is what the scalar loop waits on). Even and odd entries go to separate
+// accumulators that are added at the end of the row; the KL term uses the same b values. The
+// arithmetic depends on nothing but the row, so it is the same for every thread count.
+template <bool kWithKl>
+double attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
+                               index_t begin, index_t end) {
+  const __m128d one = _mm_set1_pd(1.0);
+  const __m128d inv_dof = _mm_set1_pd(1.0 / dof);
+  double kl = 0.0;
+  for (index_t i = begin; i < end; ++i) {
+    const __m128d yi = _mm_loadu_pd(Y.row(i));
+    __m128d acc0 = _mm_setzero_pd(), acc1 = _mm_setzero_pd();
+    std::int64_t e = P.indptr[i];
+    const std::int64_t stop = P.indptr[i + 1];
+    for (; e + 2 <= stop; e += 2) {
+      const __m128d t0 = _mm_sub_pd(yi, _mm_loadu_pd(Y.data + 2 * static_cast<index_t>(P.indices[e])));
+      const __m128d t1 = _mm_sub_pd(yi, _mm_loadu_pd(Y.data + 2 * static_cast<index_t>(P.indices[e + 1])));
+      const __m128d q0 = _mm_mul_pd(t0, t0), q1 = _mm_mul_pd(t1, t1);
+      const __m128d d2 = _mm_add_pd(_mm_unpacklo_pd(q0, q1), _mm_unpackhi_pd(q0, q1));
+      const __m128d b = _mm_add_pd(one, _mm_mul_pd(d2, inv_dof));
+      const __m128d p = _mm_loadu_pd(P.values + e);
+      const __m128d s = _mm_div_pd(p, b);
+      acc0 = _mm_add_pd(acc0, _mm_mul_pd(_mm_unpacklo_pd(s, s), t0));
+      acc1 = _mm_add_pd(acc1, _mm_mul_pd(_mm_unpackhi_pd(s, s), t1));
+      if constexpr (kWithKl) {
+        alignas(16) double bb[2], pp[2];
+        _mm_store_pd(bb, b);
+        _mm_store_pd(pp, p);
+        for (int h = 0; h < 2; ++h) {
+          if (pp[h] > 0.0) kl += pp[h] * (std::log(pp[h]) + dof * std::log(bb[h]));
+        }
+      }
+    }
+    if (e < stop) {  // odd count: the last entry alone
+      const __m128d t0 = _mm_sub_pd(yi, _mm_loadu_pd(Y.data + 2 * static_cast<index_t>(P.indices[e])));
+      const __m128d q0 = _mm_mul_pd(t0, t0);
+      const __m128d d2 = _mm_add_sd(q0, _mm_unpackhi_pd(q0, q0));
+      const __m128d b = _mm_add_sd(one, _mm_mul_sd(d2, inv_dof));
+      const __m128d p = _mm_load_sd(P.values + e);
+      const __m128d s = _mm_div_sd(p, b);
+      acc0 = _mm_add_pd(acc0, _mm_mul_pd(_mm_unpacklo_pd(s, s), t0));
+      if constexpr (kWithKl) {
+        const double pv = P.values[e];
+        if (pv > 0.0) kl += pv * (std::log(pv) + dof * std::log(_mm_cvtsd_f64(b)));
+      }
+    }
+    _mm_storeu_pd(forces.row(i), _mm_add_pd(acc0, acc1));
+  }
+  return kl;
+}
+#endif
+
 template <bool kWithKl>
 double attraction_block(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
                         index_t begin, index_t end) {
   switch (Y.cols) {
     case 1: return attraction_rows<1, kWithKl>(P, Y, dof, forces, begin, end);
+#if defined(__SSE2__)
+    case 2: return attraction_rows_2d_sse2<kWithKl>(P, Y, dof, forces, begin, end);
+#else
     case 2: return attraction_rows<2, kWithKl>(P, Y, dof, forces, begin, end);
+#endif
     case 3: return attraction_rows<3, kWithKl>(P, Y, dof, forces, begin, end);
     default: return attraction_rows<0, kWithKl>(P, Y, dof, forces, begin, end);
   }
@@ -73,10 +136,13 @@ double compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with
 
 GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion,
                                double dof, double exaggeration, bool with_kl, Matrix grad,
-                               Matrix work, int n_threads) {
+                               Matrix work, int n_threads, GradientTimings* timings) {
   GradientStats stats;
+  Stopwatch watch;
   const double kl_part = compute_attraction(P, Y, dof, with_kl, grad, n_threads);
+  const double t_attraction = watch.lap();
   stats.z = repulsion.compute(Y, work, n_threads);
+  const double t_repulsion = watch.lap();
   if (!(stats.z > 0.0)) {
     // Every pairwise kernel underflowed: the points are astronomically far apart.
     throw std::runtime_error("t-SNE normalisation Z is zero: the embedding diverged");
@@ -86,6 +152,10 @@ GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repul
     grad.data[e] = exaggeration * grad.data[e] - inv_z * work.data[e];
   }, 4096);
   if (with_kl) stats.kl = kl_part + std::log(stats.z);
+  if (timings != nullptr) {
+    timings->attraction += t_attraction + watch.lap();
+    timings->repulsion += t_repulsion;
+  }
   return stats;
 }
 

@@ -8,6 +8,7 @@
 
 #include "turbotsne/gradient.hpp"
 #include "turbotsne/parallel.hpp"
+#include "turbotsne/stopwatch.hpp"
 
 namespace turbotsne {
 namespace {
@@ -75,14 +76,17 @@ OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
   Matrix W{work.data(), Y.rows, Y.cols};
 
   OptimizeResult result;
+  GradientTimings gradient_time;
+  double update_time = 0.0;
   recentre(Y, n_threads);
   for (int it = 1; it <= params.n_iter; ++it) {
     const bool early = it <= params.early_exaggeration_iter;
     const double exaggeration = early ? params.early_exaggeration : params.exaggeration;
     const double momentum = early ? params.momentum_early : params.momentum_late;
     const bool with_kl = observer != nullptr && observer->wants_kl(it);
-    const GradientStats stats =
-        compute_gradient(P, Y, repulsion, params.dof, exaggeration, with_kl, G, W, n_threads);
+    const GradientStats stats = compute_gradient(P, Y, repulsion, params.dof, exaggeration,
+                                                 with_kl, G, W, n_threads, &gradient_time);
+    Stopwatch update_watch;
     // Gains grow where the gradient turned against the last step and shrink where it keeps
     // its direction (the sign rule of openTSNE's gradient_descent).
     const double grad_norm2 = blocked_sum<double>(size, n_threads, [&](index_t b, index_t e) {
@@ -99,6 +103,7 @@ OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
       return s;
     });
     recentre(Y, n_threads);
+    update_time += update_watch.lap();
     result.n_iter = it;
     if (observer != nullptr) {
       IterationReport report;
@@ -116,8 +121,11 @@ OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
   }
   // KL at the final embedding: one more evaluation of P's attraction and of Z.
   const GradientStats final_stats =
-      compute_gradient(P, Y, repulsion, params.dof, 1.0, true, G, W, n_threads);
+      compute_gradient(P, Y, repulsion, params.dof, 1.0, true, G, W, n_threads, &gradient_time);
   result.kl = final_stats.kl;
+  result.attraction = gradient_time.attraction;
+  result.repulsion = gradient_time.repulsion;
+  result.update = update_time;
   return result;
 }
 

@@ -120,6 +120,9 @@ TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer*
   const OptimizeResult opt =
       optimize(P.view(), Y, *repulsion, params.optimizer, params.n_threads, observer);
   result.timings.optimize = watch.lap();
+  result.timings.attraction = opt.attraction;
+  result.timings.repulsion = opt.repulsion;
+  result.timings.update = opt.update;
   report_stage(observer, Stage::kOptimize, result.timings.optimize);
   result.kl = opt.kl;
   result.n_iter = opt.n_iter;

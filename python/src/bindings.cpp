@@ -136,6 +136,9 @@ py::dict run_tsne_py(const DoubleArray& X, DoubleArray& Y, const TsneParams& par
   timings["affinities"] = result.timings.affinities;
   timings["init"] = result.timings.init;
   timings["optimize"] = result.timings.optimize;
+  timings["attraction"] = result.timings.attraction;
+  timings["repulsion"] = result.timings.repulsion;
+  timings["update"] = result.timings.update;
   py::dict out;
   out["kl_divergence"] = result.kl;
   out["n_iter"] = result.n_iter;

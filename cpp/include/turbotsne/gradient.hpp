@@ -16,12 +16,19 @@ struct GradientStats {
   double kl = 0.0;  // KL(P‖Q) for the unexaggerated P, when requested
 };
 
+// Seconds spent in the two halves of compute_gradient, accumulated over calls.
+struct GradientTimings {
+  double attraction = 0.0;  // the sparse sum over P (and combining it with the repulsion)
+  double repulsion = 0.0;   // Repulsion::compute
+};
+
 // grad = exaggeration · attraction − repulsion / Z, which is ∂KL/∂Y / 4: the scale on which
 // bhtsne, openTSNE and FIt-SNE define their learning rates (scikit-learn keeps the 4).
 // `work` is caller-provided scratch of the same shape as Y.
 GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion,
                                double dof, double exaggeration, bool with_kl, Matrix grad,
-                               Matrix work, int n_threads);
+                               Matrix work, int n_threads,
+                               GradientTimings* timings = nullptr);
 
 // Exact KL(P‖Q) with Z summed over all pairs (O(n²)). P must sum to 1.
 double kl_divergence_exact(const CsrView& P, ConstMatrix Y, double dof, int n_threads);

@@ -30,6 +30,10 @@ struct OptimizeResult {
   int n_iter = 0;        // iterations done
   double kl = 0.0;       // KL(P‖Q) at the final embedding (Z per the repulsion method)
   bool stopped = false;  // the observer asked to stop early
+  // Seconds, summed over the iterations and the final KL evaluation.
+  double attraction = 0.0;  // sparse attraction over P
+  double repulsion = 0.0;   // the repulsion method (exact, Barnes-Hut or FFT)
+  double update = 0.0;      // gains, momentum, step and recentring
 };
 
 // Optimises Y in place. P: symmetric, summing to 1. Each iteration computes the gradient,

@@ -49,7 +49,10 @@ struct Timings {
   double neighbors = 0.0;
   double affinities = 0.0;
   double init = 0.0;
-  double optimize = 0.0;
+  double optimize = 0.0;    // the whole optimisation, of which:
+  double attraction = 0.0;  //   sparse attraction over P
+  double repulsion = 0.0;   //   repulsion (exact, Barnes-Hut or FFT)
+  double update = 0.0;      //   gains, momentum, step, recentring
 };
 
 struct TsneResult {
