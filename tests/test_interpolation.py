@@ -51,7 +51,9 @@ def test_error_decreases_with_more_interpolation_points(rng, kind, dims):
 
 def _scheme_reference(Y, p, boxes, dof=1.0):
     """The interpolation scheme written densely in numpy: nodes at the midpoints of p equal
-    sub-intervals of each box, Lagrange weights, all node pairs summed directly."""
+    sub-intervals of each box, Lagrange weights, all node pairs summed directly. Returns the
+    forces and Z, each point's Σ_j w_ij interpolated (dof = 1: through the squared kernel as
+    w = w² (1 + |y_i − y_j|²); otherwise through w itself), minus the n self-terms."""
     n, D = Y.shape
     lo, hi = Y.min(), Y.max()
     h = (hi - lo) / (boxes * p)
@@ -81,18 +83,27 @@ def _scheme_reference(Y, p, boxes, dof=1.0):
     K2 = (1 + diff2 / dof) ** (-(dof + 1))
     phi0 = S @ (K2 @ S.sum(axis=0))
     F = np.empty_like(Y)
+    cross = np.zeros(n)
     for d in range(D):
-        F[:, d] = Y[:, d] * phi0 - S @ (K2 @ (S.T @ Y[:, d]))
-    return F
+        phi_d = S @ (K2 @ (S.T @ Y[:, d]))
+        F[:, d] = Y[:, d] * phi0 - phi_d
+        cross += Y[:, d] * phi_d
+    r2 = (Y**2).sum(axis=1)
+    if dof == 1.0:
+        z = (1 + r2) * phi0 - 2 * cross + S @ (K2 @ (S.T @ r2))
+    else:
+        z = S @ ((1 + diff2 / dof) ** (-dof) @ S.sum(axis=0))
+    return F, z.sum() - n
 
 
 @pytest.mark.parametrize("dims,dof", [(1, 1.0), (2, 1.0), (2, 0.7)])
 def test_implements_the_interpolation_scheme_exactly(rng, dims, dof):
     # a compact layout, so that the grid keeps min_num_intervals = 10 boxes
     Y = rng.normal(size=(300, dims)) * 1.5
-    G, _ = _repulsion(Y, "fft", dof=dof, p=3, intervals=10)
-    ref = _scheme_reference(Y, 3, 10, dof)
+    G, Z = _repulsion(Y, "fft", dof=dof, p=3, intervals=10)
+    ref, z_ref = _scheme_reference(Y, 3, 10, dof)
     np.testing.assert_allclose(G, ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_allclose(Z, z_ref, rtol=1e-9)
 
 
 @pytest.mark.parametrize("dof", [0.5, 0.8, 2.0])

@@ -294,6 +294,21 @@ void RealFft2d::forward(const double* in, Complex* out, int n_threads, int nonze
   });
 }
 
+void RealFft2d::forward_even_rows(const double* in, Complex* out, int n_threads) const {
+  const int sc = spectrum_cols();
+  const int half = rows_ / 2;
+  parallel_for(0, half + 1, n_threads, [&](index_t i) {
+    std::vector<Complex> work(static_cast<size_t>(cols_));
+    row_plan_.forward(in + i * cols_, out + i * sc, work.data());
+  }, 8);
+  parallel_for(half + 1, rows_, n_threads, [&](index_t i) {
+    std::copy(out + (rows_ - i) * sc, out + (rows_ - i + 1) * sc, out + i * sc);
+  }, 64);
+  for_columns(out, out, rows_, sc, n_threads, 1.0, [&](Complex* column, Complex* work) {
+    col_plan_.forward(column, column, work);
+  });
+}
+
 void RealFft2d::inverse(Complex* spectrum, double* out, int n_threads, int needed_rows) const {
   const int sc = spectrum_cols();
   const int live = needed_rows < 0 ? rows_ : std::min(needed_rows, rows_);

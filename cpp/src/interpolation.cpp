@@ -58,6 +58,7 @@ struct FftRepulsion::Impl {
   std::vector<double> padded;          // M^dims
   std::vector<Complex> kernel_hat[2];  // the kernels' spectra (dof != 1 needs two)
   std::vector<Complex> spectrum;
+  std::vector<double> table;           // the kernel at the N x N node offsets (2-D)
   std::unique_ptr<RealFft2d> fft2;
   std::unique_ptr<RealFftPlan> fft1;
   std::vector<double> z;
@@ -239,16 +240,26 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
         const int oa = offset(a);
         padded[a] = oa < 0 ? 0.0 : K(h2 * oa * oa);
       }
-    } else {
-      parallel_for(0, M, n_threads, [&](index_t a) {
-        const int oa = offset(static_cast<int>(a));
-        for (int b = 0; b < M; ++b) {
-          const int ob = offset(b);
-          padded[a * M + b] = (oa < 0 || ob < 0) ? 0.0 : K(h2 * (double(oa) * oa + double(ob) * ob));
-        }
-      }, 16);
+      forward(kernel_hat[kern], M);
+      continue;
     }
-    forward(kernel_hat[kern], M);
+    // The padded kernel is even: its rows a and M − a are equal, and so are its columns.
+    // The N x N distinct values are computed once and mirrored, and only rows 0 .. M/2 are
+    // filled and transformed.
+    table.resize(static_cast<size_t>(N) * N);
+    parallel_for(0, N, n_threads, [&](index_t a) {
+      for (int b = 0; b < N; ++b) table[a * N + b] = K(h2 * (double(a) * a + double(b) * b));
+    }, 16);
+    parallel_for(0, M / 2 + 1, n_threads, [&](index_t a) {
+      const int oa = offset(static_cast<int>(a));
+      double* row = padded.data() + a * M;
+      for (int b = 0; b < M; ++b) {
+        const int ob = offset(b);
+        row[b] = (oa < 0 || ob < 0) ? 0.0 : table[static_cast<index_t>(oa) * N + ob];
+      }
+    }, 16);
+    kernel_hat[kern].resize(static_cast<size_t>(spectrum_size));
+    fft2->forward_even_rows(padded.data(), kernel_hat[kern].data(), n_threads);
   }
   // One convolution per charge grid against kernel 0, plus grid 0 against kernel 1 (dof ≠ 1).
   const int n_conv = n_charges + (cauchy ? 0 : 1);

@@ -3,6 +3,10 @@
 
 #include <limits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "turbotsne/common.hpp"
 
 namespace turbotsne {
@@ -13,6 +17,36 @@ namespace turbotsne {
 // the same pair always gets the same bits.
 inline double squared_distance(const double* a, const double* b, index_t d,
                                double bound = std::numeric_limits<double>::infinity()) {
+#if defined(__SSE2__)
+  // The same four accumulators, two per register: lanes (0, 1) and (2, 3) hold s0, s1 and
+  // s2, s3 of the scalar version below, so both give the same bits.
+  __m128d s01 = _mm_setzero_pd(), s23 = _mm_setzero_pd();
+  index_t j = 0;
+  auto total = [&]() {
+    const double lo[2] = {_mm_cvtsd_f64(s01), _mm_cvtsd_f64(_mm_unpackhi_pd(s01, s01))};
+    const double hi[2] = {_mm_cvtsd_f64(s23), _mm_cvtsd_f64(_mm_unpackhi_pd(s23, s23))};
+    return (lo[0] + lo[1]) + (hi[0] + hi[1]);
+  };
+  for (; j + 4 <= d; j += 4) {
+    const __m128d t01 = _mm_sub_pd(_mm_loadu_pd(a + j), _mm_loadu_pd(b + j));
+    const __m128d t23 = _mm_sub_pd(_mm_loadu_pd(a + j + 2), _mm_loadu_pd(b + j + 2));
+    s01 = _mm_add_pd(s01, _mm_mul_pd(t01, t01));
+    s23 = _mm_add_pd(s23, _mm_mul_pd(t23, t23));
+    if ((j + 4) % 16 == 0) {  // every 16 coordinates: can we stop?
+      const double partial = total();
+      if (partial > bound) return partial;
+    }
+  }
+  if (j < d) {
+    double s0 = _mm_cvtsd_f64(s01);
+    for (; j < d; ++j) {
+      const double t = a[j] - b[j];
+      s0 += t * t;
+    }
+    s01 = _mm_move_sd(s01, _mm_set_sd(s0));
+  }
+  return total();
+#else
   double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
   index_t j = 0;
   for (; j + 4 <= d; j += 4) {
@@ -32,6 +66,7 @@ inline double squared_distance(const double* a, const double* b, index_t d,
     s0 += t * t;
   }
   return (s0 + s1) + (s2 + s3);
+#endif
 }
 
 }  // namespace turbotsne

@@ -73,6 +73,9 @@ class RealFft2d {
   int spectrum_cols() const { return cols_ / 2 + 1; }
   // Rows from nonzero_rows on are taken as zero without being read (-1: all rows are used).
   void forward(const double* in, Complex* out, int n_threads, int nonzero_rows = -1) const;
+  // forward() of an array whose row i equals row rows − i (even in the row index): only
+  // rows 0 .. rows/2 of `in` are read and transformed; the other rows' spectra are copies.
+  void forward_even_rows(const double* in, Complex* out, int n_threads) const;
   // Inverse of forward, scaled by 1/(rows·cols); works in place in `spectrum`, which it
   // overwrites. Only the first needed_rows rows of out are written (-1: all).
   void inverse(Complex* spectrum, double* out, int n_threads, int needed_rows = -1) const;
