@@ -19,7 +19,8 @@ bhtsne/openTSNE/FIt-SNE scale in both phases. Each peer's convention:
 
 - turbotsne: lr as given; PCA init; method "fft" for n >= 10,000 and Barnes-Hut (theta 0.5,
   full-side convention) below (openTSNE's own rule for its "auto"); neighbours exact below
-  20,000 points, RP forest + NN-descent above (turbotsne's "auto").
+  20,000 points, RP forest + NN-descent above (turbotsne's "auto"). "turbotsne_auto" is the
+  same call with method="auto" (Barnes-Hut for all n > 150 at present).
 - FIt-SNE 1.2.1 (`fitsne.FItSNE`): its default lr is max(200, n / 12); passed explicitly. It
   gets a PCA start as openTSNE's (scores scaled to std 1e-4 in the first column), computed
   inside the timed call. Annoy neighbours, FFT repulsion (its defaults). It evaluates the KL
@@ -116,6 +117,13 @@ Y = turbotsne.tsne(X, 2, perplexity=30, n_iter={n_iter}, early_exaggeration_iter
                    learning_rate=lr, method=method, theta=0.5, init="pca", random_state=0,
                    n_jobs={threads})
 """,
+    "turbotsne_auto": """
+import turbotsne
+method = "auto"
+t0 = time.perf_counter()
+Y = turbotsne.tsne(X, 2, perplexity=30, n_iter={n_iter}, early_exaggeration_iter=250,
+                   learning_rate=lr, init="pca", random_state=0, n_jobs={threads})
+""",
     "fitsne": """
 from fitsne import FItSNE
 method = "fft"
@@ -165,6 +173,7 @@ Y = umap.UMAP(n_components=2, n_jobs={threads}).fit_transform(X)
 }
 LABELS = {
     "turbotsne": "turbotsne",
+    "turbotsne_auto": "turbotsne (method=auto)",
     "fitsne": "FIt-SNE",
     "opentsne": "openTSNE",
     "h2pack": "tsne-h2pack",
@@ -172,7 +181,7 @@ LABELS = {
     "sklearn": "scikit-learn",
     "umap": "UMAP (not t-SNE)",
 }
-PEER_MODULES = {"fitsne": "fitsne", "opentsne": "openTSNE", "h2pack": "tsne_h2pack",
+PEER_MODULES = {"turbotsne": "turbotsne", "turbotsne_auto": "turbotsne", "fitsne": "fitsne", "opentsne": "openTSNE", "h2pack": "tsne_h2pack",
                 "multicore": "MulticoreTSNE", "sklearn": "sklearn", "umap": "umap"}
 
 
@@ -282,7 +291,7 @@ def run_child(impl: str, python: str, x_path: Path, threads: int, n_iter: int, l
 
 def installed(impl: str, python: str) -> str | None:
     """None when the implementation imports in `python`, else the reason."""
-    module = "turbotsne" if impl == "turbotsne" else PEER_MODULES[impl]
+    module = PEER_MODULES[impl]
     proc = subprocess.run([python, "-c", f"import {module}"], capture_output=True, text=True)
     if proc.returncode == 0:
         return None
@@ -405,7 +414,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="digits,mnist,fashion_mnist",
                         help="comma list of " + ", ".join(DATASETS))
-    parser.add_argument("--impls", default=",".join(RUNNERS),
+    parser.add_argument("--impls", default=",".join(i for i in RUNNERS if i != "turbotsne_auto"),
                         help="comma list of " + ", ".join(RUNNERS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--n-iter", type=int, default=750)
@@ -440,7 +449,7 @@ def main(argv=None) -> int:
     results.setdefault("not_installed", {})
     available = []
     for i in impls:
-        python = sys.executable if i == "turbotsne" else args.peer_python
+        python = sys.executable if i.startswith("turbotsne") else args.peer_python
         why = installed(i, python)
         if why is None:
             available.append(i)
@@ -459,7 +468,7 @@ def main(argv=None) -> int:
              if n <= KL_MAX_SAMPLES else None)
         lr = max(n / 12.0, 50.0)
         for i in available:
-            python = sys.executable if i == "turbotsne" else args.peer_python
+            python = sys.executable if i.startswith("turbotsne") else args.peer_python
             repeats = args.repeats if i in repeat_peers else 1
             times, record, Y = [], None, None
             for r in range(repeats):

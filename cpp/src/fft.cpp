@@ -7,6 +7,19 @@
 
 #include "turbotsne/parallel.hpp"
 
+// The transforms are compiled twice where GCC can dispatch at run time (ifunc on x86-64
+// Linux): for the baseline x86-64 and for AVX2, the version taken on CPUs that have it. The
+// stages are inlined into FftPlan::run so that both versions are vectorised for their
+// target. Without -ffast-math and without FMA (not part of the "avx2" target) both give the
+// same bits.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(TURBOTSNE_NO_CLONES)
+#define TURBOTSNE_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
+#define TURBOTSNE_INLINE __attribute__((always_inline)) inline
+#else
+#define TURBOTSNE_TARGET_CLONES
+#define TURBOTSNE_INLINE inline
+#endif
+
 namespace turbotsne {
 namespace {
 
@@ -29,7 +42,7 @@ inline Complex cmul(const Complex& a, const Complex& b) { return complex_mul(a, 
 
 // The radix-R butterfly on a[0..R): writes b[0], b[L], ..., b[(R-1)L].
 template <int R, bool kInverse>
-inline void butterfly(const Complex* a, Complex* b, int L) {
+TURBOTSNE_INLINE void butterfly(const Complex* a, Complex* b, int L) {
   if constexpr (R == 2) {
     b[0] = a[0] + a[1];
     b[L] = a[0] - a[1];
@@ -71,7 +84,7 @@ inline void butterfly(const Complex* a, Complex* b, int L) {
 // One Stockham stage of radix R (see FftPlan::run). The loop over the longer of the two
 // index ranges is the inner one, so that memory is walked contiguously.
 template <int R, bool kInverse>
-void stage(const Complex* src, Complex* dst, const Complex* twiddles, int L, int S) {
+TURBOTSNE_INLINE void stage(const Complex* src, Complex* dst, const Complex* twiddles, int L, int S) {
   const size_t stride = static_cast<size_t>(S) * L;
   auto one = [&](int q, int k, const Complex* w) {
     Complex a[R];
@@ -103,7 +116,7 @@ void stage(const Complex* src, Complex* dst, const Complex* twiddles, int L, int
 }
 
 template <bool kInverse>
-void run_stage(int radix, const Complex* src, Complex* dst, const Complex* twiddles, int L, int S) {
+TURBOTSNE_INLINE void run_stage(int radix, const Complex* src, Complex* dst, const Complex* twiddles, int L, int S) {
   switch (radix) {
     case 2: stage<2, kInverse>(src, dst, twiddles, L, S); break;
     case 3: stage<3, kInverse>(src, dst, twiddles, L, S); break;
@@ -169,7 +182,7 @@ FftPlan::FftPlan(int n) : n_(n) {
 // of the S = n/L subsequences x[q::S]; a stage of radix r combines, for each q' < S' = S/r,
 // the r subsequences q' + S'·p into the length-rL DFT
 //   B[q'·rL + k + L·s] = Σ_p (ω_{rL}^{pk} A[(q' + S'p)·L + k]) ω_r^{ps}.
-void FftPlan::run(const Complex* in, Complex* out, Complex* work, bool inverse) const {
+TURBOTSNE_TARGET_CLONES void FftPlan::run(const Complex* in, Complex* out, Complex* work, bool inverse) const {
   if (stages_.empty()) {  // n == 1
     out[0] = in[0];
     return;

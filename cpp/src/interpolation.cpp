@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "turbotsne/fft.hpp"
@@ -54,14 +55,15 @@ struct FftRepulsion::Impl {
   std::vector<std::int32_t> order;     // points sorted by cell, stable
   std::vector<std::int64_t> cell_start;
   std::vector<double> charges;         // n_charges grids of N^dims nodes
-  std::vector<double> potentials;      // n_convolutions grids of N^dims nodes
+  std::vector<double> potentials;      // dims + 1 grids of N^dims nodes
   std::vector<double> padded;          // M^dims
   std::vector<Complex> kernel_hat[2];  // the kernels' spectra (dof != 1 needs two)
   std::vector<Complex> spectrum;
   std::vector<double> table;           // the kernel at the N x N node offsets (2-D)
   std::unique_ptr<RealFft2d> fft2;
   std::unique_ptr<RealFftPlan> fft1;
-  std::vector<double> z;
+  std::vector<Complex> first_spectrum;  // the charge-1 grid's spectrum, for Z (dof = 1)
+  std::vector<double> block_sums;       // Z's partial sums over blocks of spectrum rows
 
   double compute(ConstMatrix Y, Matrix forces, int n_threads);
 };
@@ -261,12 +263,23 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
     kernel_hat[kern].resize(static_cast<size_t>(spectrum_size));
     fft2->forward_even_rows(padded.data(), kernel_hat[kern].data(), n_threads);
   }
-  // One convolution per charge grid against kernel 0, plus grid 0 against kernel 1 (dof ≠ 1).
-  const int n_conv = n_charges + (cauchy ? 0 : 1);
+  // One convolution with kernel 0 per charge grid that the forces need (1 and y). Z needs no
+  // more transforms: Σ_i z_i is a sum over node pairs, Σ_nodes q_a · (K ∗ q_b), which
+  // Parseval turns into Σ_k Re(conj(Q_a) K Q_b) / M^D over the spectrum (the half spectrum
+  // counts columns 1 .. M/2 − 1 twice). Each charge's share is added as its spectrum is
+  // multiplied by the kernel's, in fixed blocks of rows (the same sum for any thread
+  // count). The padded kernels are even, so their spectra are real but for rounding: their
+  // real parts are used.
+  //   dof = 1: z_i = (1 + |y_i|²) φ_1 − 2 y_i · φ_y + φ_{|y|²} through the squared kernel,
+  //            so Z + n = Σ K (|Q_1|² − 2 Σ_d |Q_{y_d}|² + 2 Re(conj(Q_{|y|²}) Q_1));
+  //   else:    z_i = φ_1 through w, so Z + n = Σ K_w |Q_1|².
+  const int n_conv = D + 1;
   potentials.resize(static_cast<size_t>(n_conv * grid_size));
-  for (int conv = 0; conv < n_conv; ++conv) {
-    const int c = conv < n_charges ? conv : 0;
-    const std::vector<Complex>& kh = kernel_hat[conv < n_charges ? 0 : 1];
+  if (cauchy) first_spectrum.resize(static_cast<size_t>(spectrum_size));
+  const index_t spectrum_cols = M / 2 + 1;
+  const index_t spectrum_rows = D == 1 ? 1 : M;
+  double z_grid = 0.0;
+  for (int c = 0; c < n_charges; ++c) {
     const double* g = charges.data() + c * grid_size;
     if (D == 1) {
       std::copy(g, g + N, padded.begin());
@@ -279,9 +292,54 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
       }, 64);
     }
     forward(spectrum, N);
-    parallel_for(0, spectrum_size, n_threads, [&](index_t e) { spectrum[e] = complex_mul(spectrum[e], kh[e]); }, 4096);
+    const bool convolve = c < n_conv;
+    const std::vector<Complex>& kz = kernel_hat[cauchy ? 0 : 1];
+    // The Z term of this charge: 0 none, 1 |Q|², 2 −2|Q|², 3 2 Re(conj(Q) Q_1).
+    const int term = cauchy ? (c == 0 ? 1 : (c <= D ? 2 : 3)) : (c == 0 ? 1 : 0);
+    auto rows_of = [&](index_t r0, index_t r1, auto term_const) {
+      constexpr int kTerm = decltype(term_const)::value;
+      double acc = 0.0;
+      for (index_t r = r0; r < r1; ++r) {
+        double row_acc = 0.0;
+        Complex* row = spectrum.data() + r * spectrum_cols;
+        const Complex* kz_row = kz.data() + r * spectrum_cols;
+        const Complex* k0_row = kernel_hat[0].data() + r * spectrum_cols;
+        const Complex* q1_row = first_spectrum.data() + r * spectrum_cols;
+        Complex* keep_row = cauchy && c == 0 ? first_spectrum.data() + r * spectrum_cols : nullptr;
+        for (index_t col = 0; col < spectrum_cols; ++col) {
+          const Complex qk = row[col];
+          if constexpr (kTerm != 0) {
+            double t;
+            if constexpr (kTerm == 1) t = qk.real() * qk.real() + qk.imag() * qk.imag();
+            if constexpr (kTerm == 2) t = -2.0 * (qk.real() * qk.real() + qk.imag() * qk.imag());
+            if constexpr (kTerm == 3) t = 2.0 * (qk.real() * q1_row[col].real() + qk.imag() * q1_row[col].imag());
+            const double weight = (col == 0 || col == M / 2) ? 1.0 : 2.0;
+            row_acc += weight * kz_row[col].real() * t;
+          }
+          if (keep_row != nullptr) keep_row[col] = qk;
+          if (convolve) row[col] = complex_mul(qk, k0_row[col]);
+        }
+        acc += row_acc;
+      }
+      return acc;
+    };
+    // Fixed blocks of rows, their sums added in order: the same total for any thread count.
+    constexpr index_t kRowsPerBlock = 16;
+    const index_t n_blocks = (spectrum_rows + kRowsPerBlock - 1) / kRowsPerBlock;
+    block_sums.assign(static_cast<size_t>(n_blocks), 0.0);
+    parallel_for(0, n_blocks, n_threads, [&](index_t blk) {
+      const index_t r0 = blk * kRowsPerBlock, r1 = std::min(spectrum_rows, r0 + kRowsPerBlock);
+      switch (term) {
+        case 0: block_sums[blk] = rows_of(r0, r1, std::integral_constant<int, 0>{}); break;
+        case 1: block_sums[blk] = rows_of(r0, r1, std::integral_constant<int, 1>{}); break;
+        case 2: block_sums[blk] = rows_of(r0, r1, std::integral_constant<int, 2>{}); break;
+        default: block_sums[blk] = rows_of(r0, r1, std::integral_constant<int, 3>{}); break;
+      }
+    }, 1);
+    for (double v : block_sums) z_grid += v;
+    if (!convolve) continue;
     inverse();
-    double* pot = potentials.data() + conv * grid_size;
+    double* pot = potentials.data() + c * grid_size;
     if (D == 1) {
       std::copy(padded.begin(), padded.begin() + N, pot);
     } else {
@@ -290,11 +348,9 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   }
   timings.fft = watch.lap();
 
-  // 4. Back to the points: potentials, forces and each point's share of Z (its own w_ii = 1
-  // is included by the grid and taken out here).
-  z.resize(static_cast<size_t>(n));
+  // 4. Back to the points: potentials and forces.
   parallel_for(0, n, n_threads, [&](index_t i) {
-    double phi[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
+    double phi[3] = {0.0, 0.0, 0.0};
     const double* wx = weights.data() + static_cast<size_t>(i) * p;
     const index_t bx = box[i];
     if (D == 1) {
@@ -313,17 +369,9 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
         }
       }
     }
-    double r2 = 0.0, y_dot_phi = 0.0;
-    for (int d = 0; d < D; ++d) {
-      const double y = Y(i, d);
-      forces(i, d) = y * phi[0] - phi[1 + d];
-      r2 += y * y;
-      y_dot_phi += y * phi[1 + d];
-    }
-    // dof = 1: w = w² (1 + |y_i − y_j|²) summed over j; otherwise the separate w potential.
-    z[i] = cauchy ? (1.0 + r2) * phi[0] - 2.0 * y_dot_phi + phi[D + 1] - 1.0 : phi[D + 1] - 1.0;
+    for (int d = 0; d < D; ++d) forces(i, d) = Y(i, d) * phi[0] - phi[1 + d];
   }, 1024);
-  const double total = sum_in_blocks(z.data(), n);
+  const double total = z_grid / static_cast<double>(padded_size) - static_cast<double>(n);
   timings.interpolate = watch.lap();
   return total;
 }
