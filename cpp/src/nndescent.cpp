@@ -201,7 +201,7 @@ KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnPa
     throw std::invalid_argument("find_approximate_neighbors: k must be in [1, n - 1], got " + std::to_string(k));
   }
   const int leaf_size = params.leaf_size > 0 ? params.leaf_size : std::max(24, k / 2);
-  const int max_cand = params.max_candidates > 0 ? params.max_candidates : std::min(k, 10);
+  const int max_cand = params.max_candidates > 0 ? params.max_candidates : std::min(k, 8);
 
   // 1. Random-projection forest, trees in parallel.
   std::vector<RpTree> forest(static_cast<size_t>(params.n_trees));

@@ -15,9 +15,9 @@ namespace turbotsne {
 struct ApproximateKnnParams {
   int n_trees = 8;            // random-projection trees for the initial candidates
   int leaf_size = 0;          // points per leaf at most; 0: max(24, k / 2)
-  int max_candidates = 0;     // new (and old) candidates per point per round; 0: min(k, 10)
+  int max_candidates = 0;     // new (and old) candidates per point per round; 0: min(k, 8)
   int max_rounds = 16;        // NN-descent rounds at most
-  double delta = 0.002;       // stop when a round changes fewer than delta · n · k entries
+  double delta = 0.003;       // stop when a round changes fewer than delta · n · k entries
   std::uint64_t seed = 0;
   void validate() const;      // throws std::invalid_argument naming the parameter
 };
