@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from _reference import brute_knn
+from _reference import brute_knn, knn_accuracy
 
 import turbotsne
 from turbotsne import _core
@@ -99,3 +99,53 @@ def test_tsne_uses_approximate_neighbours_when_asked(digits):
     P_exact = turbotsne.joint_probabilities(X, neighbors="exact")
     P_approx = turbotsne.joint_probabilities(X, neighbors="approx", random_state=0)
     assert abs(P_approx - P_exact).sum() < 0.02  # nearly the same affinities
+
+
+def test_tsne_with_approximate_neighbours_keeps_the_callers_order(digits, monkeypatch):
+    # With approximate neighbours (and from locality_min_samples points, here 0) the
+    # optimiser works on the points in the search's locality order; what comes back (and what
+    # callbacks see) must be in the caller's order.
+    X, labels = digits
+    seen = {}
+    params_class = _core.TsneParams
+
+    def params_without_threshold():
+        params = params_class()
+        assert params.locality_min_samples == 100000  # the default
+        params.locality_min_samples = 0
+        return params
+
+    monkeypatch.setattr(_core, "TsneParams", params_without_threshold)
+
+    def callback(iteration, kl, embedding):
+        seen[iteration] = embedding
+        return False
+
+    runs = [turbotsne.tsne(X, neighbors="approx", method=m, n_iter=400, random_state=3,
+                           n_jobs=j, callback=callback, callback_every=400)
+            for m in ("barnes_hut", "fft") for j in (1, 2)]
+    np.testing.assert_array_equal(runs[0], runs[1])  # bit-identical for any thread count
+    np.testing.assert_array_equal(runs[2], runs[3])
+    # the callback's last embedding is the returned one, row for row
+    np.testing.assert_array_equal(seen[400], runs[3])
+    for Y in (runs[0], runs[2]):
+        assert knn_accuracy(Y, labels, 10) > 0.95
+    # the same as in the data's order, up to rounding and the chaos of the optimisation
+    monkeypatch.setattr(_core, "TsneParams", params_class)
+    unpermuted = turbotsne.tsne(X, neighbors="approx", method="barnes_hut", n_iter=400,
+                                random_state=3)
+    assert not np.array_equal(unpermuted, runs[0])  # the permuted path did run
+    assert abs(knn_accuracy(unpermuted, labels, 10) - knn_accuracy(runs[0], labels, 10)) < 0.01
+
+
+def test_permuting_affinities_is_a_relabelling(clustered):
+    from scipy.sparse import csr_matrix
+
+    X = clustered[:500]
+    P = turbotsne.joint_probabilities(X, neighbors="exact")
+    order = np.random.default_rng(0).permutation(len(X)).astype(np.int32)
+    indptr, indices, data = _core.permute_symmetric(P.indptr.astype(np.int64), P.indices.astype(np.int32),
+                                                    P.data, order, 1)
+    Q = csr_matrix((data, indices, indptr), shape=P.shape)
+    np.testing.assert_array_equal(Q.toarray(), P.toarray()[np.ix_(order, order)])
+    assert np.all(np.diff(indices[indptr[0]:indptr[1]]) > 0)  # rows sorted by column

@@ -141,22 +141,48 @@ CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, in
 
 CsrMatrix symmetrize(const CsrMatrix& C, int n_threads) {
   const index_t n = C.n_rows;
-  // Transpose by counting sort; iterating rows in order keeps each transposed row sorted.
+  // Transpose by counting sort, in parallel over a fixed number of blocks of source rows:
+  // block b counts its entries per column, gets, per column, the slots after those of
+  // blocks < b, and scatters its rows in order. Each transposed row so lists its sources in
+  // row order, as a serial counting sort would, for any thread count. (The scatter is
+  // random access over all of P: a cache miss per entry, hence worth the threads.)
+  constexpr index_t kMaxBlocks = 8;
+  const index_t n_blocks = std::max<index_t>(1, std::min<index_t>(kMaxBlocks, n / 4096));
+  const index_t rows_per_block = (n + n_blocks - 1) / n_blocks;
+  std::vector<std::int64_t> slot(static_cast<size_t>(n_blocks * n), 0);  // counts, then offsets
+  parallel_for(0, n_blocks, n_threads, [&](index_t b) {
+    std::int64_t* count = slot.data() + b * n;
+    const index_t r0 = std::min(n, b * rows_per_block), r1 = std::min(n, r0 + rows_per_block);
+    for (std::int64_t e = C.indptr[r0]; e < C.indptr[r1]; ++e) ++count[C.indices[e]];
+  }, 1);
   std::vector<std::int64_t> t_ptr(static_cast<size_t>(n) + 1, 0);
-  for (std::int32_t j : C.indices) ++t_ptr[j + 1];
-  for (index_t i = 0; i < n; ++i) t_ptr[i + 1] += t_ptr[i];
+  for (index_t j = 0; j < n; ++j) {
+    std::int64_t total = 0;
+    for (index_t b = 0; b < n_blocks; ++b) total += slot[b * n + j];
+    t_ptr[j + 1] = t_ptr[j] + total;
+  }
+  parallel_for(0, n, n_threads, [&](index_t j) {
+    std::int64_t at = t_ptr[j];
+    for (index_t b = 0; b < n_blocks; ++b) {
+      const std::int64_t count = slot[b * n + j];
+      slot[b * n + j] = at;
+      at += count;
+    }
+  }, 4096);
   std::vector<std::int32_t> t_idx(C.indices.size());
   std::vector<double> t_val(C.values.size());
-  {
-    std::vector<std::int64_t> fill(t_ptr.begin(), t_ptr.end() - 1);
-    for (index_t i = 0; i < n; ++i) {
+  parallel_for(0, n_blocks, n_threads, [&](index_t b) {
+    std::int64_t* fill = slot.data() + b * n;
+    const index_t r0 = std::min(n, b * rows_per_block), r1 = std::min(n, r0 + rows_per_block);
+    for (index_t i = r0; i < r1; ++i) {
       for (std::int64_t e = C.indptr[i]; e < C.indptr[i + 1]; ++e) {
-        const std::int64_t slot = fill[C.indices[e]]++;
-        t_idx[slot] = static_cast<std::int32_t>(i);
-        t_val[slot] = C.values[e];
+        const std::int64_t at = fill[C.indices[e]]++;
+        t_idx[at] = static_cast<std::int32_t>(i);
+        t_val[at] = C.values[e];
       }
     }
-  }
+  }, 1);
+  slot = std::vector<std::int64_t>();
   // Row i of the result merges row i of C with row i of Cᵀ (both sorted): count, then fill.
   auto merge_row = [&](index_t i, std::int32_t* out_idx, double* out_val) -> std::int64_t {
     std::int64_t a = C.indptr[i], a_end = C.indptr[i + 1];

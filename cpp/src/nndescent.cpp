@@ -405,6 +405,7 @@ KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnPa
       graph.indices[i * k + c] = entries[c].second;
     }
   }, 1024);
+  graph.locality_order = perm;
   return graph;
 }
 

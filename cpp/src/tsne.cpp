@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "turbotsne/parallel.hpp"
@@ -64,10 +65,12 @@ KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int 
 }
 
 CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborParams& neighbors,
-                              int n_threads, Observer* observer, Timings* timings) {
+                              int n_threads, Observer* observer, Timings* timings,
+                              std::vector<std::int32_t>* locality_order) {
   Stopwatch watch;
-  const KnnGraph graph =
+  KnnGraph graph =
       find_neighbors(X, neighbor_count(X.rows, perplexity), neighbors, n_threads, observer);
+  if (locality_order != nullptr) *locality_order = std::move(graph.locality_order);
   const double t_knn = watch.lap();
   report_stage(observer, Stage::kNeighbors, t_knn);
   const CsrMatrix conditional = conditional_probabilities(graph, perplexity, n_threads, observer);
@@ -80,6 +83,73 @@ CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborPa
   }
   return P;
 }
+
+CsrMatrix permute_symmetric(const CsrMatrix& P, const std::vector<std::int32_t>& order,
+                            int n_threads) {
+  const index_t n = P.n_rows;
+  std::vector<std::int32_t> inv(static_cast<size_t>(n));
+  for (index_t r = 0; r < n; ++r) inv[order[r]] = static_cast<std::int32_t>(r);
+  CsrMatrix Q;
+  Q.n_rows = n;
+  Q.n_cols = n;
+  Q.indptr.assign(static_cast<size_t>(n) + 1, 0);
+  for (index_t r = 0; r < n; ++r) {
+    Q.indptr[r + 1] = Q.indptr[r] + (P.indptr[order[r] + 1] - P.indptr[order[r]]);
+  }
+  Q.indices.resize(P.indices.size());
+  Q.values.resize(P.values.size());
+  parallel_for(0, n, n_threads, [&](index_t r) {
+    const index_t old = order[r];
+    std::vector<std::pair<std::int32_t, double>> row;
+    row.reserve(static_cast<size_t>(P.indptr[old + 1] - P.indptr[old]));
+    for (std::int64_t e = P.indptr[old]; e < P.indptr[old + 1]; ++e) {
+      row.emplace_back(inv[P.indices[e]], P.values[e]);
+    }
+    std::sort(row.begin(), row.end());
+    std::int64_t at = Q.indptr[r];
+    for (const auto& [col, value] : row) {
+      Q.indices[at] = col;
+      Q.values[at++] = value;
+    }
+  }, 256);
+  return Q;
+}
+
+namespace {
+
+// Hands the caller's observer the embedding in the caller's order while the optimiser works
+// on permuted points; only on iterations that evaluate the KL (the ones observers use), so
+// that the others cost nothing.
+class UnpermutingObserver final : public Observer {
+ public:
+  UnpermutingObserver(Observer* inner, const std::vector<std::int32_t>& order, index_t dims)
+      : inner_(inner), order_(order), buffer_(order.size() * static_cast<size_t>(dims)), dims_(dims) {}
+  bool wants_kl(int iteration) const override { return inner_->wants_kl(iteration); }
+  void on_stage(Stage stage, double seconds) override { inner_->on_stage(stage, seconds); }
+  void poll() override { inner_->poll(); }
+  bool on_iteration(const IterationReport& report) override {
+    IterationReport mine = report;
+    if (report.has_kl) {
+      for (size_t r = 0; r < order_.size(); ++r) {
+        for (index_t c = 0; c < dims_; ++c) {
+          buffer_[static_cast<size_t>(order_[r]) * dims_ + c] = report.embedding(static_cast<index_t>(r), c);
+        }
+      }
+      mine.embedding = ConstMatrix{buffer_.data(), static_cast<index_t>(order_.size()), dims_};
+    } else {
+      mine.embedding = ConstMatrix{buffer_.data(), 0, dims_};
+    }
+    return inner_->on_iteration(mine);
+  }
+
+ private:
+  Observer* inner_;
+  const std::vector<std::int32_t>& order_;
+  std::vector<double> buffer_;
+  index_t dims_;
+};
+
+}  // namespace
 
 void initialize(ConstMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_threads) {
   if (init == Init::kGiven) return;
@@ -109,16 +179,37 @@ TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer*
   TsneResult result;
   NeighborParams neighbors = params.neighbors;
   neighbors.approximate.seed = params.seed;
-  const CsrMatrix P = joint_probabilities(X, params.perplexity, neighbors, params.n_threads,
-                                          observer, &result.timings);
+  std::vector<std::int32_t> order;
+  CsrMatrix P = joint_probabilities(X, params.perplexity, neighbors, params.n_threads, observer,
+                                    &result.timings, &order);
   Stopwatch watch;
   initialize(X, params.init, params.seed, Y, params.n_threads);
   result.timings.init = watch.lap();
   report_stage(observer, Stage::kInit, result.timings.init);
   const auto repulsion = make_repulsion(params.method, params.n_components,
                                         params.optimizer.dof, params.repulsion);
-  const OptimizeResult opt =
-      optimize(P.view(), Y, *repulsion, params.optimizer, params.n_threads, observer);
+  OptimizeResult opt;
+  if (X.rows < params.locality_min_samples) order.clear();
+  if (order.empty()) {
+    opt = optimize(P.view(), Y, *repulsion, params.optimizer, params.n_threads, observer);
+  } else {
+    // Optimise the points in the neighbour search's locality order: the attraction then
+    // reads the embedding almost in order instead of at random (for large n the points no
+    // longer fit in cache, and the random reads dominated the iterations).
+    P = permute_symmetric(P, order, params.n_threads);
+    const index_t dims = Y.cols;
+    std::vector<double> permuted(static_cast<size_t>(Y.size()));
+    const Matrix Yp{permuted.data(), Y.rows, dims};
+    parallel_for(0, Y.rows, params.n_threads, [&](index_t r) {
+      for (index_t c = 0; c < dims; ++c) Yp(r, c) = Y(order[r], c);
+    }, 4096);
+    UnpermutingObserver unpermuting(observer, order, dims);
+    opt = optimize(P.view(), Yp, *repulsion, params.optimizer, params.n_threads,
+                   observer != nullptr ? &unpermuting : nullptr);
+    parallel_for(0, Y.rows, params.n_threads, [&](index_t r) {
+      for (index_t c = 0; c < dims; ++c) Y(order[r], c) = Yp(r, c);
+    }, 4096);
+  }
   result.timings.optimize = watch.lap();
   result.timings.attraction = opt.attraction;
   result.timings.repulsion = opt.repulsion;

@@ -196,7 +196,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("neighbors", &TsneParams::neighbors)
       .def_readwrite("seed", &TsneParams::seed)
       .def_readwrite("n_threads", &TsneParams::n_threads)
-      .def_readwrite("optimizer", &TsneParams::optimizer);
+      .def_readwrite("optimizer", &TsneParams::optimizer)
+      .def_readwrite("locality_min_samples", &TsneParams::locality_min_samples);
 
   m.def("tsne", &run_tsne_py, py::arg("X").noconvert(), py::arg("Y").noconvert(),
         py::arg("params"), py::arg("report"), py::arg("report_every"), py::arg("on_stage"),
@@ -285,6 +286,31 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("X").noconvert(), py::arg("perplexity"), py::arg("neighbors"), py::arg("n_threads"),
      py::arg("symmetric"),
      "Symmetric joint P, or the conditional P (rows sum to 1), as (indptr, indices, data).");
+
+  m.def("permute_symmetric", [](const Int64Array& indptr, const Int32Array& indices,
+                                const DoubleArray& data, const Int32Array& order, int n_threads) {
+    const index_t n = order.shape(0);
+    const CsrView view = csr_view(indptr, indices, data, n);
+    std::vector<std::int32_t> perm(order.data(), order.data() + n);
+    std::vector<char> seen(static_cast<size_t>(n), 0);
+    for (std::int32_t v : perm) {
+      if (v < 0 || v >= n || seen[v]) throw py::value_error("order must be a permutation of 0 .. n-1");
+      seen[v] = 1;
+    }
+    CsrMatrix P;
+    P.n_rows = P.n_cols = n;
+    P.indptr.assign(view.indptr, view.indptr + n + 1);
+    P.indices.assign(view.indices, view.indices + view.nnz());
+    P.values.assign(view.values, view.values + view.nnz());
+    CsrMatrix Q;
+    {
+      py::gil_scoped_release release;
+      Q = permute_symmetric(P, perm, n_threads);
+    }
+    return csr_to_numpy(std::move(Q));
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("order").noconvert(), py::arg("n_threads"),
+     "P with rows and columns renumbered by order (row r = old row order[r]).");
 
   m.def("gradient", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
                        const DoubleArray& Y, Method method, const RepulsionParams& params,

@@ -69,6 +69,7 @@ class TsneParams:
     seed: int
     n_threads: int
     optimizer: OptimizerParams
+    locality_min_samples: int
     def __init__(self) -> None: ...
 
 def tsne(
@@ -90,6 +91,13 @@ def approximate_neighbors(
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def affinities(
     X: npt.NDArray[np.float64], perplexity: float, neighbors: NeighborParams, n_threads: int, symmetric: bool
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+def permute_symmetric(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    data: npt.NDArray[np.float64],
+    order: npt.NDArray[np.int32],
+    n_threads: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def gradient(
     indptr: npt.NDArray[np.int64],

@@ -56,7 +56,7 @@ struct IterationReport {
   bool has_kl = false;     // whether kl was evaluated on this iteration
   double kl = 0.0;         // KL(P||Q) before this iteration's update (unexaggerated P)
   double grad_norm = 0.0;  // Euclidean norm of this iteration's gradient
-  ConstMatrix embedding;   // the embedding after the update
+  ConstMatrix embedding;   // the embedding after the update; may be empty (0 rows) when !has_kl
 };
 
 // Receives progress on the calling thread, never from inside a parallel region. Every method

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "turbotsne/affinities.hpp"
 #include "turbotsne/common.hpp"
@@ -39,6 +40,13 @@ struct TsneParams {
   std::uint64_t seed = 0;  // random init and approximate neighbours
   int n_threads = 1;
   OptimizerParams optimizer;  // iterations, exaggeration, learning rate, dof
+  // From this many points, and when the neighbour search gives a locality order (the
+  // approximate one does), the optimiser works on the points in that order, so that the
+  // attraction reads the embedding nearly in order. Measured with 2 threads: blobs 200k x 50,
+  // attraction 51.8 s in the data's order, 19.6 s in the locality order; MNIST 70k, 6.1 s
+  // and 7.2 s (the embedding fits in cache either way). The result is the same up to
+  // rounding, and bit-identical for any thread count either way.
+  index_t locality_min_samples = 100000;
 
   // Throws std::invalid_argument naming the parameter when a value is out of range for
   // n_samples points.
@@ -69,10 +77,18 @@ int neighbor_count(index_t n_samples, double perplexity);
 KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int n_threads,
                         Observer* observer = nullptr);
 
-// Symmetric affinities P of the rows of X (kNN + perplexity calibration).
+// Symmetric affinities P of the rows of X (kNN + perplexity calibration). With
+// locality_order, receives the neighbour search's locality order (see KnnGraph; empty for
+// the exact search).
 CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborParams& neighbors,
                               int n_threads, Observer* observer = nullptr,
-                              Timings* timings = nullptr);
+                              Timings* timings = nullptr,
+                              std::vector<std::int32_t>* locality_order = nullptr);
+
+// Q = P with rows and columns renumbered: row r of Q is row order[r] of P, column j of P
+// becomes column r where order[r] = j; rows sorted by column.
+CsrMatrix permute_symmetric(const CsrMatrix& P, const std::vector<std::int32_t>& order,
+                            int n_threads);
 
 // Writes the initial embedding into Y (n x n_components) for Init::kPca / kRandom; kGiven
 // leaves Y as it is. Zero-variance columns of a PCA start (rank-deficient X) are filled with

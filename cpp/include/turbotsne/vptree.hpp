@@ -17,6 +17,9 @@ struct KnnGraph {
   int k = 0;
   std::vector<std::int32_t> indices;
   std::vector<double> distances;  // Euclidean (not squared)
+  // Optional: an order of the points in which near points sit close together (the
+  // approximate search's tree-leaf order); empty when the search has none.
+  std::vector<std::int32_t> locality_order;
 };
 
 class VpTree {
