@@ -117,6 +117,24 @@ def test_init_array_is_used_and_not_modified(rng):
     np.testing.assert_allclose(Y, init - init.mean(axis=0), atol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
+def test_max_step_norm_bounds_each_points_step(rng, method):
+    X, _ = _small(rng)
+    init = rng.normal(scale=1e-3, size=(len(X), 2))
+    init -= init.mean(axis=0)
+    # A learning rate this large throws points far in one step unless steps are clipped.
+    kw = dict(method=method, init=init, n_iter=1, learning_rate=1e6)
+    free = turbotsne.tsne(X, max_step_norm=None, **kw)
+    clipped = turbotsne.tsne(X, max_step_norm=0.01, **kw)
+    assert np.linalg.norm(free - init, axis=1).max() > 1.0
+    # Each step is at most 0.01 long; recentring moves all points by the mean step.
+    steps = np.linalg.norm(clipped - init, axis=1)
+    assert steps.max() <= 0.02 + 1e-12
+    assert np.median(steps) > 0.005
+    # A bound no step reaches changes nothing, bit for bit.
+    np.testing.assert_array_equal(turbotsne.tsne(X, max_step_norm=1e12, **kw), free)
+
+
 def test_no_copy_of_float64_c_contiguous_input(rng):
     X = np.ascontiguousarray(rng.normal(size=(50, 3)))
     assert check_data(X) is X

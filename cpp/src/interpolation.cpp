@@ -56,16 +56,25 @@ struct FftRepulsion::Impl {
   std::vector<std::int64_t> cell_start;
   std::vector<double> charges;         // n_charges grids of N^dims nodes
   std::vector<double> potentials;      // dims + 1 grids of N^dims nodes
-  std::vector<double> padded;          // M^dims
+  std::vector<double> block_sums;      // Z's partial sums over fixed blocks of the spectrum
+
+  // 1-D
+  std::unique_ptr<RealFftPlan> fft1;
+  std::vector<double> padded;          // M
   std::vector<Complex> kernel_hat[2];  // the kernels' spectra (dof != 1 needs two)
   std::vector<Complex> spectrum;
-  std::vector<double> table;           // the kernel at the N x N node offsets (2-D)
-  std::unique_ptr<RealFft2d> fft2;
-  std::unique_ptr<RealFftPlan> fft1;
   std::vector<Complex> first_spectrum;  // the charge-1 grid's spectrum, for Z (dof = 1)
-  std::vector<double> block_sums;       // Z's partial sums over blocks of spectrum rows
+
+  // 2-D
+  std::unique_ptr<RealFftPlan> row_plan;  // length M, real
+  std::unique_ptr<FftPlan> col_plan;      // length M, complex
+  std::vector<double> table;              // the kernel at the N x N node offsets
+  std::vector<Complex> row_spectra;       // row transforms: grids x N rows x (M/2 + 1)
+  std::vector<double> kernel_columns[2];  // real kernel spectra, column-major, rows 0 .. M/2
 
   double compute(ConstMatrix Y, Matrix forces, int n_threads);
+  double convolve_1d(int N, int M, double spacing);
+  double convolve_2d(int N, int M, double spacing, int n_threads);
 };
 
 FftRepulsion::FftRepulsion(int dims, double dof, InterpolationParams params)
@@ -204,148 +213,9 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
 
   // 3. Node-node sums: zero-padded circular convolutions, by FFT.
   const index_t padded_size = D == 1 ? M : static_cast<index_t>(M) * M;
-  const index_t spectrum_size = D == 1 ? M / 2 + 1 : static_cast<index_t>(M) * (M / 2 + 1);
-  if (D == 1 && (!fft1 || fft1->size() != M)) fft1 = std::make_unique<RealFftPlan>(M);
-  if (D == 2 && (!fft2 || fft2->rows() != M)) fft2 = std::make_unique<RealFft2d>(M, M);
-  padded.resize(static_cast<size_t>(padded_size));
-  spectrum.resize(static_cast<size_t>(spectrum_size));
-  std::vector<Complex> work1(D == 1 ? static_cast<size_t>(M) : 0);
-  // The charge grids fill only the first N of M rows, and only N rows of the result are
-  // used: the transforms skip the others.
-  auto forward = [&](std::vector<Complex>& out, int nonzero_rows) {
-    out.resize(static_cast<size_t>(spectrum_size));
-    if (D == 1) {
-      fft1->forward(padded.data(), out.data(), work1.data());
-    } else {
-      fft2->forward(padded.data(), out.data(), n_threads, nonzero_rows);
-    }
-  };
-  auto inverse = [&]() {
-    if (D == 1) {
-      fft1->inverse(spectrum.data(), padded.data(), work1.data());
-    } else {
-      fft2->inverse(spectrum.data(), padded.data(), n_threads, N);
-    }
-  };
-  // Kernel values at node offsets: index a < N is offset a, a > M − N is offset M − a.
-  auto offset = [&](int a) -> int { return a < N ? a : (a > M - N ? M - a : -1); };
-  const int n_kernels = cauchy ? 1 : 2;
-  for (int kern = 0; kern < n_kernels; ++kern) {
-    // kern 0: the repulsive weight (squared kernel for dof = 1); kern 1: w itself (for Z).
-    const double power = kern == 0 ? -(dof + 1.0) : -dof;
-    auto K = [&](double d2) {
-      return cauchy ? 1.0 / ((1.0 + d2) * (1.0 + d2)) : std::pow(1.0 + d2 / dof, power);
-    };
-    const double h2 = spacing * spacing;
-    if (D == 1) {
-      for (int a = 0; a < M; ++a) {
-        const int oa = offset(a);
-        padded[a] = oa < 0 ? 0.0 : K(h2 * oa * oa);
-      }
-      forward(kernel_hat[kern], M);
-      continue;
-    }
-    // The padded kernel is even: its rows a and M − a are equal, and so are its columns.
-    // The N x N distinct values are computed once and mirrored, and only rows 0 .. M/2 are
-    // filled and transformed.
-    table.resize(static_cast<size_t>(N) * N);
-    parallel_for(0, N, n_threads, [&](index_t a) {
-      for (int b = 0; b < N; ++b) table[a * N + b] = K(h2 * (double(a) * a + double(b) * b));
-    }, 16);
-    parallel_for(0, M / 2 + 1, n_threads, [&](index_t a) {
-      const int oa = offset(static_cast<int>(a));
-      double* row = padded.data() + a * M;
-      for (int b = 0; b < M; ++b) {
-        const int ob = offset(b);
-        row[b] = (oa < 0 || ob < 0) ? 0.0 : table[static_cast<index_t>(oa) * N + ob];
-      }
-    }, 16);
-    kernel_hat[kern].resize(static_cast<size_t>(spectrum_size));
-    fft2->forward_even_rows(padded.data(), kernel_hat[kern].data(), n_threads);
-  }
-  // One convolution with kernel 0 per charge grid that the forces need (1 and y). Z needs no
-  // more transforms: Σ_i z_i is a sum over node pairs, Σ_nodes q_a · (K ∗ q_b), which
-  // Parseval turns into Σ_k Re(conj(Q_a) K Q_b) / M^D over the spectrum (the half spectrum
-  // counts columns 1 .. M/2 − 1 twice). Each charge's share is added as its spectrum is
-  // multiplied by the kernel's, in fixed blocks of rows (the same sum for any thread
-  // count). The padded kernels are even, so their spectra are real but for rounding: their
-  // real parts are used.
-  //   dof = 1: z_i = (1 + |y_i|²) φ_1 − 2 y_i · φ_y + φ_{|y|²} through the squared kernel,
-  //            so Z + n = Σ K (|Q_1|² − 2 Σ_d |Q_{y_d}|² + 2 Re(conj(Q_{|y|²}) Q_1));
-  //   else:    z_i = φ_1 through w, so Z + n = Σ K_w |Q_1|².
   const int n_conv = D + 1;
   potentials.resize(static_cast<size_t>(n_conv * grid_size));
-  if (cauchy) first_spectrum.resize(static_cast<size_t>(spectrum_size));
-  const index_t spectrum_cols = M / 2 + 1;
-  const index_t spectrum_rows = D == 1 ? 1 : M;
-  double z_grid = 0.0;
-  for (int c = 0; c < n_charges; ++c) {
-    const double* g = charges.data() + c * grid_size;
-    if (D == 1) {
-      std::copy(g, g + N, padded.begin());
-      std::fill(padded.begin() + N, padded.end(), 0.0);
-    } else {
-      parallel_for(0, N, n_threads, [&](index_t r) {
-        double* row = padded.data() + r * M;
-        std::copy(g + r * N, g + (r + 1) * N, row);
-        std::fill(row + N, row + M, 0.0);
-      }, 64);
-    }
-    forward(spectrum, N);
-    const bool convolve = c < n_conv;
-    const std::vector<Complex>& kz = kernel_hat[cauchy ? 0 : 1];
-    // The Z term of this charge: 0 none, 1 |Q|², 2 −2|Q|², 3 2 Re(conj(Q) Q_1).
-    const int term = cauchy ? (c == 0 ? 1 : (c <= D ? 2 : 3)) : (c == 0 ? 1 : 0);
-    auto rows_of = [&](index_t r0, index_t r1, auto term_const) {
-      constexpr int kTerm = decltype(term_const)::value;
-      double acc = 0.0;
-      for (index_t r = r0; r < r1; ++r) {
-        double row_acc = 0.0;
-        Complex* row = spectrum.data() + r * spectrum_cols;
-        const Complex* kz_row = kz.data() + r * spectrum_cols;
-        const Complex* k0_row = kernel_hat[0].data() + r * spectrum_cols;
-        const Complex* q1_row = first_spectrum.data() + r * spectrum_cols;
-        Complex* keep_row = cauchy && c == 0 ? first_spectrum.data() + r * spectrum_cols : nullptr;
-        for (index_t col = 0; col < spectrum_cols; ++col) {
-          const Complex qk = row[col];
-          if constexpr (kTerm != 0) {
-            double t;
-            if constexpr (kTerm == 1) t = qk.real() * qk.real() + qk.imag() * qk.imag();
-            if constexpr (kTerm == 2) t = -2.0 * (qk.real() * qk.real() + qk.imag() * qk.imag());
-            if constexpr (kTerm == 3) t = 2.0 * (qk.real() * q1_row[col].real() + qk.imag() * q1_row[col].imag());
-            const double weight = (col == 0 || col == M / 2) ? 1.0 : 2.0;
-            row_acc += weight * kz_row[col].real() * t;
-          }
-          if (keep_row != nullptr) keep_row[col] = qk;
-          if (convolve) row[col] = complex_mul(qk, k0_row[col]);
-        }
-        acc += row_acc;
-      }
-      return acc;
-    };
-    // Fixed blocks of rows, their sums added in order: the same total for any thread count.
-    constexpr index_t kRowsPerBlock = 16;
-    const index_t n_blocks = (spectrum_rows + kRowsPerBlock - 1) / kRowsPerBlock;
-    block_sums.assign(static_cast<size_t>(n_blocks), 0.0);
-    parallel_for(0, n_blocks, n_threads, [&](index_t blk) {
-      const index_t r0 = blk * kRowsPerBlock, r1 = std::min(spectrum_rows, r0 + kRowsPerBlock);
-      switch (term) {
-        case 0: block_sums[blk] = rows_of(r0, r1, std::integral_constant<int, 0>{}); break;
-        case 1: block_sums[blk] = rows_of(r0, r1, std::integral_constant<int, 1>{}); break;
-        case 2: block_sums[blk] = rows_of(r0, r1, std::integral_constant<int, 2>{}); break;
-        default: block_sums[blk] = rows_of(r0, r1, std::integral_constant<int, 3>{}); break;
-      }
-    }, 1);
-    for (double v : block_sums) z_grid += v;
-    if (!convolve) continue;
-    inverse();
-    double* pot = potentials.data() + c * grid_size;
-    if (D == 1) {
-      std::copy(padded.begin(), padded.begin() + N, pot);
-    } else {
-      for (int r = 0; r < N; ++r) std::copy(padded.begin() + static_cast<index_t>(r) * M, padded.begin() + static_cast<index_t>(r) * M + N, pot + static_cast<index_t>(r) * N);
-    }
-  }
+  const double z_grid = D == 1 ? convolve_1d(N, M, spacing) : convolve_2d(N, M, spacing, n_threads);
   timings.fft = watch.lap();
 
   // 4. Back to the points: potentials and forces.
@@ -374,6 +244,223 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   const double total = z_grid / static_cast<double>(padded_size) - static_cast<double>(n);
   timings.interpolate = watch.lap();
   return total;
+}
+
+// The kernel whose spectrum the convolutions use: kern 0 is the repulsive weight (the squared
+// kernel for dof = 1), kern 1 is w itself (for Z when dof != 1). d2: squared distance.
+namespace {
+double kernel_value(double dof, int kern, double d2) {
+  if (dof == 1.0) return 1.0 / ((1.0 + d2) * (1.0 + d2));
+  return std::pow(1.0 + d2 / dof, kern == 0 ? -(dof + 1.0) : -dof);
+}
+
+// The share of one frequency in Z + n (Parseval; see convolve_2d). q: the charge spectra at
+// that frequency in the order of compute's charges.
+inline double z_term(bool cauchy, int D, const Complex* const* q, index_t k) {
+  const Complex q1 = q[0][k];
+  double t = q1.real() * q1.real() + q1.imag() * q1.imag();
+  if (cauchy) {
+    for (int d = 1; d <= D; ++d) t -= 2.0 * (q[d][k].real() * q[d][k].real() + q[d][k].imag() * q[d][k].imag());
+    t += 2.0 * (q[D + 1][k].real() * q1.real() + q[D + 1][k].imag() * q1.imag());
+  }
+  return t;
+}
+}  // namespace
+
+// One convolution with kernel 0 per charge grid that the forces need (1 and y). Z needs no
+// more transforms: Σ_i z_i is a sum over node pairs, Σ_nodes q_a · (K ∗ q_b), which Parseval
+// turns into Σ_k Re(conj(Q_a) K Q_b) / M^D over the spectrum (the half spectrum counts
+// columns 1 .. M/2 − 1 twice). The padded kernels are even, so their spectra are real but for
+// rounding: their real parts are used.
+//   dof = 1: z_i = (1 + |y_i|²) φ_1 − 2 y_i · φ_y + φ_{|y|²} through the squared kernel,
+//            so Z + n = Σ K (|Q_1|² − 2 Σ_d |Q_{y_d}|² + 2 Re(conj(Q_{|y|²}) Q_1));
+//   else:    z_i = φ_1 through w, so Z + n = Σ K_w |Q_1|².
+// Returns the grid's Z + n times M^D.
+double FftRepulsion::Impl::convolve_1d(int N, int M, double spacing) {
+  constexpr int D = 1;
+  const bool cauchy = dof == 1.0;
+  const int n_charges = cauchy ? D + 2 : D + 1;
+  const int n_conv = D + 1;
+  const index_t sc = M / 2 + 1;
+  if (!fft1 || fft1->size() != M) fft1 = std::make_unique<RealFftPlan>(M);
+  padded.resize(static_cast<size_t>(M));
+  spectrum.resize(static_cast<size_t>(sc));
+  std::vector<Complex> work(static_cast<size_t>(M));
+  const double h2 = spacing * spacing;
+  for (int kern = 0; kern < (cauchy ? 1 : 2); ++kern) {
+    // Index a < N is offset a, a > M − N is offset M − a, the rest is padding.
+    for (int a = 0; a < M; ++a) {
+      const int oa = a < N ? a : (a > M - N ? M - a : -1);
+      padded[a] = oa < 0 ? 0.0 : kernel_value(dof, kern, h2 * oa * oa);
+    }
+    kernel_hat[kern].resize(static_cast<size_t>(sc));
+    fft1->forward(padded.data(), kernel_hat[kern].data(), work.data());
+  }
+  std::vector<std::vector<Complex>> q(static_cast<size_t>(n_charges));
+  for (int c = 0; c < n_charges; ++c) {
+    std::copy(charges.begin() + c * N, charges.begin() + (c + 1) * N, padded.begin());
+    std::fill(padded.begin() + N, padded.end(), 0.0);
+    q[c].resize(static_cast<size_t>(sc));
+    fft1->forward(padded.data(), q[c].data(), work.data());
+  }
+  const Complex* qs[4] = {};
+  for (int c = 0; c < n_charges; ++c) qs[c] = q[c].data();
+  const std::vector<Complex>& kz = kernel_hat[cauchy ? 0 : 1];
+  double z_grid = 0.0;
+  for (index_t k = 0; k < sc; ++k) {
+    const double weight = (k == 0 || k == M / 2) ? 1.0 : 2.0;
+    z_grid += weight * kz[k].real() * z_term(cauchy, D, qs, k);
+  }
+  for (int c = 0; c < n_conv; ++c) {
+    for (index_t k = 0; k < sc; ++k) spectrum[k] = complex_mul(q[c][k], kernel_hat[0][k]);
+    fft1->inverse(spectrum.data(), padded.data(), work.data());
+    std::copy(padded.begin(), padded.begin() + N, potentials.begin() + c * N);
+  }
+  return z_grid;
+}
+
+// The same in 2-D, with the transforms arranged around the padding: the charge grids fill
+// N of the M rows and columns and only N x N nodes of each result are used. Rows are
+// transformed first (N of them per grid); then, per block of spectrum columns, each grid's
+// column is transformed, multiplied by the kernel's column, summed into Z and transformed
+// back while it is in cache; last, N rows per result are transformed back. Compared with three
+// passes of whole 2-D transforms, the spectra are never stored at full height.
+double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threads) {
+  constexpr int D = 2;
+  const bool cauchy = dof == 1.0;
+  const int n_charges = cauchy ? D + 2 : D + 1;
+  const int n_conv = D + 1;
+  const int n_kernels = cauchy ? 1 : 2;
+  const index_t sc = M / 2 + 1;    // spectrum columns
+  const index_t half = M / 2 + 1;  // kernel spectrum rows kept: row M − r equals row r
+  const index_t grid_size = static_cast<index_t>(N) * N;
+  if (!row_plan || row_plan->size() != M) {
+    row_plan = std::make_unique<RealFftPlan>(M);
+    col_plan = std::make_unique<FftPlan>(M);
+  }
+  row_spectra.resize(static_cast<size_t>(std::max<index_t>(n_charges * static_cast<index_t>(N), half) * sc));
+  constexpr index_t kRowChunk = 8;
+  // Transforms rows [0, n_rows) of the grid that fill_row(r, row) writes into row_spectra.
+  // The row buffer starts at zero and fill_row may write only a prefix of it.
+  auto transform_rows = [&](index_t n_rows, auto&& fill_row) {
+    parallel_for(0, (n_rows + kRowChunk - 1) / kRowChunk, n_threads, [&](index_t chunk) {
+      std::vector<double> row(static_cast<size_t>(M), 0.0);
+      std::vector<Complex> work(static_cast<size_t>(M));
+      for (index_t r = chunk * kRowChunk; r < std::min(n_rows, (chunk + 1) * kRowChunk); ++r) {
+        fill_row(r, row.data());
+        row_plan->forward(row.data(), row_spectra.data() + r * sc, work.data());
+      }
+    }, 1);
+  };
+  constexpr index_t kCols = 4;  // spectrum columns per block: a cache line of each row
+  const index_t n_col_blocks = (sc + kCols - 1) / kCols;
+
+  // The kernels' spectra. The padded kernel is even in both indices (index a < N is offset a,
+  // a > M − N is offset M − a), so its N x N distinct values are computed once, rows 0 .. M/2
+  // are transformed, and each column's transform reads rows M/2 + 1 .. M − 1 as mirrors.
+  const double h2 = spacing * spacing;
+  auto offset = [&](index_t a) -> index_t { return a < N ? a : (a > M - N ? M - a : -1); };
+  table.resize(static_cast<size_t>(grid_size));
+  for (int kern = 0; kern < n_kernels; ++kern) {
+    parallel_for(0, N, n_threads, [&](index_t a) {
+      for (index_t b = 0; b < N; ++b) table[a * N + b] = kernel_value(dof, kern, h2 * (double(a) * a + double(b) * b));
+    }, 16);
+    transform_rows(half, [&](index_t a, double* row) {
+      const index_t oa = offset(a);
+      for (index_t b = 0; b < M; ++b) {
+        const index_t ob = offset(b);
+        row[b] = (oa < 0 || ob < 0) ? 0.0 : table[oa * N + ob];
+      }
+    });
+    std::vector<double>& kc = kernel_columns[kern];
+    kc.resize(static_cast<size_t>(sc * half));
+    parallel_for(0, n_col_blocks, n_threads, [&](index_t blk) {
+      const index_t j0 = blk * kCols, width = std::min(kCols, sc - j0);
+      std::vector<Complex> cols(static_cast<size_t>(kCols * M)), work(static_cast<size_t>(M));
+      // The rows' spectra are real (even rows), and so are the columns' (even columns): two
+      // columns travel as the real and imaginary parts of one complex transform.
+      const index_t pairs = (width + 1) / 2;
+      for (index_t r = 0; r < half; ++r) {
+        const Complex* src = row_spectra.data() + r * sc + j0;
+        for (index_t w = 0; w < pairs; ++w) {
+          const double im = 2 * w + 1 < width ? src[2 * w + 1].real() : 0.0;
+          cols[w * M + r] = Complex(src[2 * w].real(), im);
+        }
+      }
+      for (index_t w = 0; w < pairs; ++w) {
+        Complex* col = cols.data() + w * M;
+        for (index_t r = half; r < M; ++r) col[r] = col[M - r];
+        col_plan->forward(col, col, work.data());
+        for (index_t r = 0; r < half; ++r) kc[(j0 + 2 * w) * half + r] = col[r].real();
+        if (2 * w + 1 < width) {
+          for (index_t r = 0; r < half; ++r) kc[(j0 + 2 * w + 1) * half + r] = col[r].imag();
+        }
+      }
+    }, 1);
+  }
+
+  // The charge grids' rows: grid c's row r becomes row c·N + r of row_spectra.
+  transform_rows(static_cast<index_t>(n_charges) * N, [&](index_t cr, double* row) {
+    std::copy(charges.data() + cr * N, charges.data() + (cr + 1) * N, row);
+  });
+
+  // Columns: forward, Z, product with kernel 0, inverse; fixed blocks of columns, their Z
+  // sums added in order (the same total for any thread count).
+  block_sums.assign(static_cast<size_t>(n_col_blocks), 0.0);
+  const double inv_m = 1.0 / M;
+  parallel_for(0, n_col_blocks, n_threads, [&](index_t blk) {
+    const index_t j0 = blk * kCols, width = std::min(kCols, sc - j0);
+    std::vector<Complex> cols(static_cast<size_t>(n_charges * kCols * M)), work(static_cast<size_t>(M));
+    auto column = [&](int c, index_t w) { return cols.data() + (c * kCols + w) * M; };
+    for (int c = 0; c < n_charges; ++c) {
+      for (index_t r = 0; r < N; ++r) {
+        const Complex* src = row_spectra.data() + (c * static_cast<index_t>(N) + r) * sc + j0;
+        for (index_t w = 0; w < width; ++w) column(c, w)[r] = src[w];
+      }
+      for (index_t w = 0; w < width; ++w) {
+        Complex* col = column(c, w);
+        std::fill(col + N, col + M, Complex(0.0, 0.0));
+        col_plan->forward(col, col, work.data());
+      }
+    }
+    double z_block = 0.0;
+    for (index_t w = 0; w < width; ++w) {
+      const index_t j = j0 + w;
+      const double* k0 = kernel_columns[0].data() + j * half;
+      const double* kz = kernel_columns[cauchy ? 0 : 1].data() + j * half;
+      const Complex* q[4];
+      Complex* qc[4];
+      for (int c = 0; c < n_charges; ++c) q[c] = qc[c] = column(c, w);
+      double z_column = 0.0;
+      for (index_t r = 0; r < M; ++r) {
+        const index_t rr = r < half ? r : M - r;
+        z_column += kz[rr] * z_term(cauchy, D, q, r);
+        for (int c = 0; c < n_conv; ++c) qc[c][r] *= k0[rr];
+      }
+      z_block += (j == 0 || j == M / 2 ? 1.0 : 2.0) * z_column;
+    }
+    block_sums[blk] = z_block;
+    for (int c = 0; c < n_conv; ++c) {
+      for (index_t w = 0; w < width; ++w) col_plan->inverse(column(c, w), column(c, w), work.data());
+      for (index_t r = 0; r < N; ++r) {
+        Complex* dst = row_spectra.data() + (c * static_cast<index_t>(N) + r) * sc + j0;
+        for (index_t w = 0; w < width; ++w) dst[w] = column(c, w)[r] * inv_m;
+      }
+    }
+  }, 1);
+  double z_grid = 0.0;
+  for (double v : block_sums) z_grid += v;
+
+  // Rows back: the first N values of the first N rows of each result.
+  parallel_for(0, (static_cast<index_t>(n_conv) * N + kRowChunk - 1) / kRowChunk, n_threads, [&](index_t chunk) {
+    std::vector<double> row(static_cast<size_t>(M));
+    std::vector<Complex> work(static_cast<size_t>(M));
+    for (index_t cr = chunk * kRowChunk; cr < std::min<index_t>(n_conv * static_cast<index_t>(N), (chunk + 1) * kRowChunk); ++cr) {
+      row_plan->inverse(row_spectra.data() + cr * sc, row.data(), work.data());
+      std::copy(row.begin(), row.begin() + N, potentials.begin() + cr * N);
+    }
+  }, 1);
+  return z_grid;
 }
 
 }  // namespace turbotsne

@@ -57,6 +57,8 @@ void OptimizerParams::validate() const {
   require(momentum_early >= 0.0 && momentum_early < 1.0, "momentum must be in [0, 1)");
   require(momentum_late >= 0.0 && momentum_late < 1.0, "momentum must be in [0, 1)");
   require(positive_finite(min_gain), "min_gain must be positive");
+  require(!max_step_norm || positive_finite(*max_step_norm),
+          "max_step_norm must be positive and finite");
   require(positive_finite(dof), "dof must be positive and finite");
 }
 
@@ -89,16 +91,26 @@ OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
     Stopwatch update_watch;
     // Gains grow where the gradient turned against the last step and shrink where it keeps
     // its direction (the sign rule of openTSNE's gradient_descent).
-    const double grad_norm2 = blocked_sum<double>(size, n_threads, [&](index_t b, index_t e) {
+    const index_t dims = Y.cols;
+    const double max_step2 = params.max_step_norm ? *params.max_step_norm * *params.max_step_norm : 0.0;
+    const double grad_norm2 = blocked_sum<double>(Y.rows, n_threads, [&](index_t b, index_t e) {
       double s = 0.0;
-      for (index_t k = b; k < e; ++k) {
-        const double g = grad[k];
-        double gain = ((g > 0.0) != (update[k] > 0.0)) ? gains[k] + 0.2 : gains[k] * 0.8;
-        gain = std::max(gain, params.min_gain);
-        gains[k] = gain;
-        update[k] = momentum * update[k] - learning_rate * gain * g;
-        Y.data[k] += update[k];
-        s += g * g;
+      for (index_t i = b; i < e; ++i) {
+        double step2 = 0.0;
+        for (index_t k = i * dims; k < (i + 1) * dims; ++k) {
+          const double g = grad[k];
+          double gain = ((g > 0.0) != (update[k] > 0.0)) ? gains[k] + 0.2 : gains[k] * 0.8;
+          gain = std::max(gain, params.min_gain);
+          gains[k] = gain;
+          update[k] = momentum * update[k] - learning_rate * gain * g;
+          step2 += update[k] * update[k];
+          s += g * g;
+        }
+        if (params.max_step_norm && step2 > max_step2) {
+          const double scale = *params.max_step_norm / std::sqrt(step2);
+          for (index_t k = i * dims; k < (i + 1) * dims; ++k) update[k] *= scale;
+        }
+        for (index_t k = i * dims; k < (i + 1) * dims; ++k) Y.data[k] += update[k];
       }
       return s;
     });

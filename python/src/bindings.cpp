@@ -172,6 +172,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("momentum_early", &OptimizerParams::momentum_early)
       .def_readwrite("momentum_late", &OptimizerParams::momentum_late)
       .def_readwrite("min_gain", &OptimizerParams::min_gain)
+      .def_readwrite("max_step_norm", &OptimizerParams::max_step_norm)
       .def_readwrite("dof", &OptimizerParams::dof)
       .def("resolved_learning_rate", &OptimizerParams::resolved_learning_rate);
 

@@ -88,6 +88,7 @@ def tsne(
     early_exaggeration: float = 12.0,
     early_exaggeration_iter: int = 250,
     exaggeration: float = 1.0,
+    max_step_norm: Optional[float] = 5.0,
     dof: float = 1.0,
     theta: float = 0.5,
     n_interpolation_points: int = 3,
@@ -147,6 +148,11 @@ def tsne(
     exaggeration : float, default=1.0
         Factor on the attractive forces after the early phase. Values above 1 give more
         compact clusters, towards UMAP-like embeddings (Böhm, Berens, Kobak 2022).
+    max_step_norm : float or None, default=5.0
+        Longest distance a point may move in one iteration; longer steps are shortened to
+        it. Without it, a few weakly attached points can be thrown far from the rest by the
+        large "auto" learning rate, which slows the FFT method (its grid spans all points) and
+        leaves those points stranded. None: no limit. The default is openTSNE's.
     dof : float, default=1.0
         Degrees of freedom α of the Student-t kernel (1 + d²/α)^(-α). 1 is standard t-SNE;
         smaller values give heavier tails and finer clusters (Kobak et al. 2019).
@@ -189,9 +195,10 @@ def tsne(
     Y, _ = _tsne(
         X, n_components, perplexity=perplexity, method=method, neighbors=neighbors, init=init,
         learning_rate=learning_rate, n_iter=n_iter, early_exaggeration=early_exaggeration,
-        early_exaggeration_iter=early_exaggeration_iter, exaggeration=exaggeration, dof=dof,
-        theta=theta, n_interpolation_points=n_interpolation_points,
-        min_num_intervals=min_num_intervals, ints_in_interval=ints_in_interval,
+        early_exaggeration_iter=early_exaggeration_iter, exaggeration=exaggeration,
+        max_step_norm=max_step_norm, dof=dof, theta=theta,
+        n_interpolation_points=n_interpolation_points, min_num_intervals=min_num_intervals,
+        ints_in_interval=ints_in_interval,
         random_state=random_state, n_jobs=n_jobs, verbose=verbose,
         callback=callback, callback_every=callback_every,
     )
@@ -200,7 +207,7 @@ def tsne(
 
 def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto", init="pca",
           learning_rate="auto", n_iter=750, early_exaggeration=12.0,
-          early_exaggeration_iter=250, exaggeration=1.0, dof=1.0, theta=0.5,
+          early_exaggeration_iter=250, exaggeration=1.0, max_step_norm=5.0, dof=1.0, theta=0.5,
           n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
           random_state=None, n_jobs=-1, verbose=False, callback=None, callback_every=50):
     """``tsne`` returning ``(embedding, info)``, info holding kl_divergence, n_iter, timings."""
@@ -232,6 +239,8 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     opt.early_exaggeration_iter = check_int(early_exaggeration_iter, "early_exaggeration_iter", min_value=0)
     opt.exaggeration = check_real(exaggeration, "exaggeration", min_value=0.0, min_open=True)
     opt.dof = check_real(dof, "dof", min_value=0.0, min_open=True)
+    opt.max_step_norm = (None if max_step_norm is None else
+                         check_real(max_step_norm, "max_step_norm", min_value=0.0, min_open=True))
     if isinstance(learning_rate, str):
         check_choice(learning_rate, "learning_rate", ("auto",))
         opt.learning_rate = None

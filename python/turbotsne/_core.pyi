@@ -26,6 +26,7 @@ class OptimizerParams:
     momentum_early: float
     momentum_late: float
     min_gain: float
+    max_step_norm: Optional[float]
     dof: float
     def __init__(self) -> None: ...
     def resolved_learning_rate(self, n: int) -> float: ...

@@ -20,6 +20,13 @@ struct OptimizerParams {
   double momentum_early = 0.5;
   double momentum_late = 0.8;
   double min_gain = 0.01;
+  // Longest step a point may take in one iteration (Euclidean norm of its update, which is
+  // clipped to it; the clipped update is what momentum carries on). A few points with little
+  // attraction can otherwise be thrown hundreds of units away by a large learning rate and
+  // gains, and the FFT method's grid, which spans all points, grows with them (1M blobs: one
+  // point at 1,000 units while 99.99% lie within 40). The idea and the default 5 are
+  // openTSNE's (max_step_norm, Poličar et al.). Unset: no clipping.
+  std::optional<double> max_step_norm = 5.0;
   double dof = 1.0;                 // α of the Student-t kernel
 
   void validate() const;  // throws std::invalid_argument naming the parameter
