@@ -30,6 +30,14 @@ def test_complex_forward_and_inverse(rng, n):
     assert _rel(_core.fft(x, True), n * np.fft.ifft(x)) < 1e-12
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 12, 30, 60, 150, 300, 900, 3750])
+def test_four_at_once_gives_the_same_bits(rng, n):
+    x = np.ascontiguousarray(rng.normal(size=(n, 4)) + 1j * rng.normal(size=(n, 4)))
+    for inverse in (False, True):
+        one_by_one = np.stack([_core.fft(np.ascontiguousarray(x[:, b]), inverse) for b in range(4)], axis=1)
+        np.testing.assert_array_equal(_core.fft4(x, inverse), one_by_one)
+
+
 def test_non_fast_size_is_rejected():
     with pytest.raises(ValueError, match="2\\^a 3\\^b 5\\^c"):
         _core.fft(np.zeros(7, dtype=complex), False)

@@ -40,23 +40,62 @@ inline Complex rotate(const Complex& z) {
 
 inline Complex cmul(const Complex& a, const Complex& b) { return complex_mul(a, b); }
 
+// Four complex values side by side, for four transforms run together (FftPlan::forward4):
+// a = (re0, im0, re1, im1), b = (re2, im2, re3, im3). GCC's generic vectors, so that each
+// clone of the transforms uses its target's widest registers (two 256-bit ones with AVX2).
+// Every operation does per value what the Complex one does, in the same order, so the bits
+// are the same: a − b is a + (−b), and multiplying by ±1 only sets the sign.
+#if defined(__GNUC__) && !defined(TURBOTSNE_NO_COMPLEX4)
+#define TURBOTSNE_COMPLEX4 1
+// The helpers are always inlined into the transforms, so no Vec4 crosses a call: GCC's note
+// that passing one by value depends on AVX (-Wpsabi) does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef double Vec4 __attribute__((vector_size(32), aligned(8)));
+typedef long long Vec4Index __attribute__((vector_size(32)));
+struct Complex4 {
+  Vec4 a, b;
+};
+TURBOTSNE_INLINE Complex4 operator+(const Complex4& x, const Complex4& y) { return {x.a + y.a, x.b + y.b}; }
+TURBOTSNE_INLINE Complex4 operator-(const Complex4& x, const Complex4& y) { return {x.a - y.a, x.b - y.b}; }
+TURBOTSNE_INLINE Complex4 operator*(double s, const Complex4& x) { return {s * x.a, s * x.b}; }
+TURBOTSNE_INLINE Vec4 swap_parts(const Vec4& v) {
+#if defined(__clang__)
+  return __builtin_shufflevector(v, v, 1, 0, 3, 2);
+#else
+  return __builtin_shuffle(v, Vec4Index{1, 0, 3, 2});
+#endif
+}
+template <bool kInverse>
+TURBOTSNE_INLINE Complex4 rotate(const Complex4& z) {
+  // forward (re, im) -> (im, -re); inverse -> (-im, re)
+  const Vec4 sign = kInverse ? Vec4{-1.0, 1.0, -1.0, 1.0} : Vec4{1.0, -1.0, 1.0, -1.0};
+  return {swap_parts(z.a) * sign, swap_parts(z.b) * sign};
+}
+// w · x per value: (wr·xr − wi·xi, wr·xi + wi·xr), as complex_mul(w, x).
+TURBOTSNE_INLINE Complex4 cmul(const Complex& w, const Complex4& x) {
+  const Vec4 wr = {w.real(), w.real(), w.real(), w.real()};
+  const Vec4 wi = {-w.imag(), w.imag(), -w.imag(), w.imag()};
+  return {x.a * wr + swap_parts(x.a) * wi, x.b * wr + swap_parts(x.b) * wi};
+}
+#endif  // TURBOTSNE_COMPLEX4
+
 // The radix-R butterfly on a[0..R): writes b[0], b[L], ..., b[(R-1)L].
-template <int R, bool kInverse>
-TURBOTSNE_INLINE void butterfly(const Complex* a, Complex* b, int L) {
+template <int R, bool kInverse, class T>
+TURBOTSNE_INLINE void butterfly(const T* a, T* b, int L) {
   if constexpr (R == 2) {
     b[0] = a[0] + a[1];
     b[L] = a[0] - a[1];
   } else if constexpr (R == 3) {
     constexpr double kSin60 = 0.86602540378443864676372317075294;
-    const Complex t1 = a[1] + a[2];
-    const Complex t2 = a[0] - 0.5 * t1;
-    const Complex t3 = rotate<kInverse>(kSin60 * (a[1] - a[2]));
+    const T t1 = a[1] + a[2];
+    const T t2 = a[0] - 0.5 * t1;
+    const T t3 = rotate<kInverse>(kSin60 * (a[1] - a[2]));
     b[0] = a[0] + t1;
     b[L] = t2 + t3;
     b[2 * L] = t2 - t3;
   } else if constexpr (R == 4) {
-    const Complex t0 = a[0] + a[2], t1 = a[0] - a[2];
-    const Complex t2 = a[1] + a[3], t3 = rotate<kInverse>(a[1] - a[3]);
+    const T t0 = a[0] + a[2], t1 = a[0] - a[2];
+    const T t2 = a[1] + a[3], t3 = rotate<kInverse>(a[1] - a[3]);
     b[0] = t0 + t2;
     b[L] = t1 + t3;
     b[2 * L] = t0 - t2;
@@ -67,12 +106,12 @@ TURBOTSNE_INLINE void butterfly(const Complex* a, Complex* b, int L) {
     constexpr double kC2 = -0.80901699437494742410229341718282;  // cos(4π/5)
     constexpr double kS1 = 0.95105651629515357211643933337938;   // sin(2π/5)
     constexpr double kS2 = 0.58778525229247312916870595463907;   // sin(4π/5)
-    const Complex t1 = a[1] + a[4], t2 = a[2] + a[3];
-    const Complex t3 = a[1] - a[4], t4 = a[2] - a[3];
-    const Complex m1 = a[0] + kC1 * t1 + kC2 * t2;
-    const Complex m2 = a[0] + kC2 * t1 + kC1 * t2;
-    const Complex r1 = rotate<kInverse>(kS1 * t3 + kS2 * t4);
-    const Complex r2 = rotate<kInverse>(kS2 * t3 - kS1 * t4);
+    const T t1 = a[1] + a[4], t2 = a[2] + a[3];
+    const T t3 = a[1] - a[4], t4 = a[2] - a[3];
+    const T m1 = a[0] + kC1 * t1 + kC2 * t2;
+    const T m2 = a[0] + kC2 * t1 + kC1 * t2;
+    const T r1 = rotate<kInverse>(kS1 * t3 + kS2 * t4);
+    const T r2 = rotate<kInverse>(kS2 * t3 - kS1 * t4);
     b[0] = a[0] + t1 + t2;
     b[L] = m1 + r1;
     b[4 * L] = m1 - r1;
@@ -83,15 +122,15 @@ TURBOTSNE_INLINE void butterfly(const Complex* a, Complex* b, int L) {
 
 // One Stockham stage of radix R (see FftPlan::run). The loop over the longer of the two
 // index ranges is the inner one, so that memory is walked contiguously.
-template <int R, bool kInverse>
-TURBOTSNE_INLINE void stage(const Complex* src, Complex* dst, const Complex* twiddles, int L, int S) {
+template <int R, bool kInverse, class T>
+TURBOTSNE_INLINE void stage(const T* src, T* dst, const Complex* twiddles, int L, int S) {
   const size_t stride = static_cast<size_t>(S) * L;
   auto one = [&](int q, int k, const Complex* w) {
-    Complex a[R];
-    const Complex* in = src + static_cast<size_t>(q) * L + k;
+    T a[R];
+    const T* in = src + static_cast<size_t>(q) * L + k;
     a[0] = in[0];
     for (int p = 1; p < R; ++p) a[p] = cmul(w[p - 1], in[p * stride]);
-    butterfly<R, kInverse>(a, dst + static_cast<size_t>(q) * R * L + k, L);
+    butterfly<R, kInverse, T>(a, dst + static_cast<size_t>(q) * R * L + k, L);
   };
   auto twiddles_of = [&](int k, Complex* w) {
     for (int p = 1; p < R; ++p) {
@@ -115,8 +154,8 @@ TURBOTSNE_INLINE void stage(const Complex* src, Complex* dst, const Complex* twi
   }
 }
 
-template <bool kInverse>
-TURBOTSNE_INLINE void run_stage(int radix, const Complex* src, Complex* dst, const Complex* twiddles, int L, int S) {
+template <bool kInverse, class T>
+TURBOTSNE_INLINE void run_stage(int radix, const T* src, T* dst, const Complex* twiddles, int L, int S) {
   switch (radix) {
     case 2: stage<2, kInverse>(src, dst, twiddles, L, S); break;
     case 3: stage<3, kInverse>(src, dst, twiddles, L, S); break;
@@ -182,23 +221,25 @@ FftPlan::FftPlan(int n) : n_(n) {
 // of the S = n/L subsequences x[q::S]; a stage of radix r combines, for each q' < S' = S/r,
 // the r subsequences q' + S'·p into the length-rL DFT
 //   B[q'·rL + k + L·s] = Σ_p (ω_{rL}^{pk} A[(q' + S'p)·L + k]) ω_r^{ps}.
-TURBOTSNE_TARGET_CLONES void FftPlan::run(const Complex* in, Complex* out, Complex* work, bool inverse) const {
+// T: Complex (one transform) or Complex4 (four, interleaved).
+template <class T>
+TURBOTSNE_INLINE void FftPlan::run_as(const T* in, T* out, T* work, bool inverse) const {
   if (stages_.empty()) {  // n == 1
     out[0] = in[0];
     return;
   }
   // Ping-pong between out and work so that the last stage writes into out: with an odd
   // number of stages the first one writes out, which must then not be the input.
-  const Complex* src = in;
+  const T* src = in;
   const bool odd = stages_.size() % 2 == 1;
-  Complex* bufs[2] = {odd ? out : work, odd ? work : out};
+  T* bufs[2] = {odd ? out : work, odd ? work : out};
   if (odd && in == out) {
     std::copy(in, in + n_, work);
     src = work;
   }
   int which = 0;
   for (const Stage& st : stages_) {
-    Complex* dst = bufs[which];
+    T* dst = bufs[which];
     if (inverse) {
       run_stage<true>(st.radix, src, dst, st.twiddles.data(), st.length, st.stride);
     } else {
@@ -207,6 +248,25 @@ TURBOTSNE_TARGET_CLONES void FftPlan::run(const Complex* in, Complex* out, Compl
     src = dst;
     which ^= 1;
   }
+}
+
+TURBOTSNE_TARGET_CLONES void FftPlan::run(const Complex* in, Complex* out, Complex* work, bool inverse) const {
+  run_as<Complex>(in, out, work, inverse);
+}
+
+TURBOTSNE_TARGET_CLONES void FftPlan::run4(const Complex* in, Complex* out, Complex* work, bool inverse) const {
+#if defined(TURBOTSNE_COMPLEX4)
+  static_assert(sizeof(Complex4) == 4 * sizeof(Complex), "Complex4 is four Complex values");
+  run_as<Complex4>(reinterpret_cast<const Complex4*>(in), reinterpret_cast<Complex4*>(out),
+                   reinterpret_cast<Complex4*>(work), inverse);
+#else
+  // One at a time: work[0, n) holds a column, work[n, 2n) the transform's own work.
+  for (int b = 0; b < 4; ++b) {
+    for (int t = 0; t < n_; ++t) work[t] = in[4 * static_cast<size_t>(t) + b];
+    run_as<Complex>(work, work, work + n_, inverse);
+    for (int t = 0; t < n_; ++t) out[4 * static_cast<size_t>(t) + b] = work[t];
+  }
+#endif
 }
 
 RealFftPlan::RealFftPlan(int n) : n_(n), half_(n / 2) {

@@ -352,8 +352,13 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
       }
     }, 1);
   };
-  constexpr index_t kCols = 4;  // spectrum columns per block: a cache line of each row
+  // Columns go through the transforms four at a time, interleaved (FftPlan::forward4): a
+  // block of 4 spectrum columns is a cache line of each row, gathered and scattered whole.
+  constexpr index_t kCols = 4;
   const index_t n_col_blocks = (sc + kCols - 1) / kCols;
+  // Kernel spectra are stored per block of 4 columns, row by row: value (r, j) at
+  // ((j / 4) · (M/2 + 1) + r) · 4 + j % 4, so that the product reads them in its own order.
+  auto kernel_index = [&](index_t j, index_t r) { return ((j / kCols) * half + r) * kCols + j % kCols; };
 
   // The kernels' spectra. The padded kernel is even in both indices (index a < N is offset a,
   // a > M − N is offset M − a), so its N x N distinct values are computed once, rows 0 .. M/2
@@ -373,27 +378,30 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
       }
     });
     std::vector<double>& kc = kernel_columns[kern];
-    kc.resize(static_cast<size_t>(sc * half));
-    parallel_for(0, n_col_blocks, n_threads, [&](index_t blk) {
-      const index_t j0 = blk * kCols, width = std::min(kCols, sc - j0);
-      std::vector<Complex> cols(static_cast<size_t>(kCols * M)), work(static_cast<size_t>(M));
-      // The rows' spectra are real (even rows), and so are the columns' (even columns): two
-      // columns travel as the real and imaginary parts of one complex transform.
-      const index_t pairs = (width + 1) / 2;
+    kc.assign(static_cast<size_t>(n_col_blocks * kCols * half), 0.0);
+    // The rows' spectra are real (even rows), and so are the columns' (even columns): two
+    // columns travel as the real and imaginary parts of one complex transform, so a block of
+    // 8 columns is one 4-way transform.
+    constexpr index_t kPairCols = 2 * kCols;
+    parallel_for(0, (sc + kPairCols - 1) / kPairCols, n_threads, [&](index_t blk) {
+      const index_t j0 = blk * kPairCols, width = std::min(kPairCols, sc - j0);
+      std::vector<Complex> cols(static_cast<size_t>(kCols * M)), work(static_cast<size_t>(kCols * M));
       for (index_t r = 0; r < half; ++r) {
         const Complex* src = row_spectra.data() + r * sc + j0;
-        for (index_t w = 0; w < pairs; ++w) {
+        for (index_t w = 0; w < kCols; ++w) {
+          const double re = 2 * w < width ? src[2 * w].real() : 0.0;
           const double im = 2 * w + 1 < width ? src[2 * w + 1].real() : 0.0;
-          cols[w * M + r] = Complex(src[2 * w].real(), im);
+          cols[r * kCols + w] = Complex(re, im);
         }
       }
-      for (index_t w = 0; w < pairs; ++w) {
-        Complex* col = cols.data() + w * M;
-        for (index_t r = half; r < M; ++r) col[r] = col[M - r];
-        col_plan->forward(col, col, work.data());
-        for (index_t r = 0; r < half; ++r) kc[(j0 + 2 * w) * half + r] = col[r].real();
-        if (2 * w + 1 < width) {
-          for (index_t r = 0; r < half; ++r) kc[(j0 + 2 * w + 1) * half + r] = col[r].imag();
+      for (index_t r = half; r < M; ++r) {
+        std::copy(cols.begin() + (M - r) * kCols, cols.begin() + (M - r + 1) * kCols, cols.begin() + r * kCols);
+      }
+      col_plan->forward4(cols.data(), cols.data(), work.data());
+      for (index_t r = 0; r < half; ++r) {
+        for (index_t w = 0; w < kCols; ++w) {
+          if (2 * w < width) kc[kernel_index(j0 + 2 * w, r)] = cols[r * kCols + w].real();
+          if (2 * w + 1 < width) kc[kernel_index(j0 + 2 * w + 1, r)] = cols[r * kCols + w].imag();
         }
       }
     }, 1);
@@ -410,41 +418,39 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
   const double inv_m = 1.0 / M;
   parallel_for(0, n_col_blocks, n_threads, [&](index_t blk) {
     const index_t j0 = blk * kCols, width = std::min(kCols, sc - j0);
-    std::vector<Complex> cols(static_cast<size_t>(n_charges * kCols * M)), work(static_cast<size_t>(M));
-    auto column = [&](int c, index_t w) { return cols.data() + (c * kCols + w) * M; };
+    std::vector<Complex> cols(static_cast<size_t>(n_charges * kCols * M)), work(static_cast<size_t>(kCols * M));
+    auto grid = [&](int c) { return cols.data() + static_cast<index_t>(c) * kCols * M; };
     for (int c = 0; c < n_charges; ++c) {
+      Complex* g = grid(c);
       for (index_t r = 0; r < N; ++r) {
         const Complex* src = row_spectra.data() + (c * static_cast<index_t>(N) + r) * sc + j0;
-        for (index_t w = 0; w < width; ++w) column(c, w)[r] = src[w];
+        for (index_t w = 0; w < kCols; ++w) g[r * kCols + w] = w < width ? src[w] : Complex(0.0, 0.0);
       }
+      std::fill(g + N * kCols, g + M * kCols, Complex(0.0, 0.0));
+      col_plan->forward4(g, g, work.data());
+    }
+    const double* k0 = kernel_columns[0].data() + blk * kCols * half;
+    const double* kz = kernel_columns[cauchy ? 0 : 1].data() + blk * kCols * half;
+    const Complex* q[4] = {};
+    for (int c = 0; c < n_charges; ++c) q[c] = grid(c);
+    double z_column[kCols] = {};
+    for (index_t r = 0; r < M; ++r) {
+      const index_t rr = r < half ? r : M - r;
       for (index_t w = 0; w < width; ++w) {
-        Complex* col = column(c, w);
-        std::fill(col + N, col + M, Complex(0.0, 0.0));
-        col_plan->forward(col, col, work.data());
+        const index_t e = r * kCols + w;
+        z_column[w] += kz[rr * kCols + w] * z_term(cauchy, D, q, e);
+        for (int c = 0; c < n_conv; ++c) grid(c)[e] *= k0[rr * kCols + w];
       }
     }
     double z_block = 0.0;
-    for (index_t w = 0; w < width; ++w) {
-      const index_t j = j0 + w;
-      const double* k0 = kernel_columns[0].data() + j * half;
-      const double* kz = kernel_columns[cauchy ? 0 : 1].data() + j * half;
-      const Complex* q[4];
-      Complex* qc[4];
-      for (int c = 0; c < n_charges; ++c) q[c] = qc[c] = column(c, w);
-      double z_column = 0.0;
-      for (index_t r = 0; r < M; ++r) {
-        const index_t rr = r < half ? r : M - r;
-        z_column += kz[rr] * z_term(cauchy, D, q, r);
-        for (int c = 0; c < n_conv; ++c) qc[c][r] *= k0[rr];
-      }
-      z_block += (j == 0 || j == M / 2 ? 1.0 : 2.0) * z_column;
-    }
+    for (index_t w = 0; w < width; ++w) z_block += (j0 + w == 0 || j0 + w == M / 2 ? 1.0 : 2.0) * z_column[w];
     block_sums[blk] = z_block;
     for (int c = 0; c < n_conv; ++c) {
-      for (index_t w = 0; w < width; ++w) col_plan->inverse(column(c, w), column(c, w), work.data());
+      Complex* g = grid(c);
+      col_plan->inverse4(g, g, work.data());
       for (index_t r = 0; r < N; ++r) {
         Complex* dst = row_spectra.data() + (c * static_cast<index_t>(N) + r) * sc + j0;
-        for (index_t w = 0; w < width; ++w) dst[w] = column(c, w)[r] * inv_m;
+        for (index_t w = 0; w < width; ++w) dst[w] = g[r * kCols + w] * inv_m;
       }
     }
   }, 1);

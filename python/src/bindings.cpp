@@ -364,6 +364,18 @@ PYBIND11_MODULE(_core, m) {
     }
     return out;
   }, py::arg("x").noconvert(), py::arg("inverse"), "Unnormalised complex DFT (inverse: no 1/n).");
+  m.def("fft4", [](const py::array_t<Complex, py::array::c_style>& x, bool inverse) {
+    if (x.ndim() != 2 || x.shape(1) != 4) throw std::invalid_argument("x must have shape (n, 4)");
+    const FftPlan plan(static_cast<int>(x.shape(0)));
+    py::array_t<Complex> out({x.shape(0), py::ssize_t{4}});
+    std::vector<Complex> work(static_cast<size_t>(4 * x.shape(0)));
+    if (inverse) {
+      plan.inverse4(x.data(), out.mutable_data(), work.data());
+    } else {
+      plan.forward4(x.data(), out.mutable_data(), work.data());
+    }
+    return out;
+  }, py::arg("x").noconvert(), py::arg("inverse"), "fft of the 4 columns of x at once.");
   m.def("rfft", [](const py::array_t<double, py::array::c_style>& x) {
     if (x.ndim() != 1) throw std::invalid_argument("x must be 1-D");
     const RealFftPlan plan(static_cast<int>(x.shape(0)));

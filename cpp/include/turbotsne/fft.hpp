@@ -33,6 +33,11 @@ class FftPlan {
   // out may equal in; work must hold size() values.
   void forward(const Complex* in, Complex* out, Complex* work) const { run(in, out, work, false); }
   void inverse(const Complex* in, Complex* out, Complex* work) const { run(in, out, work, true); }
+  // Four transforms at once, interleaved: element t of transform b at index 4t + b (out may
+  // equal in; work must hold 4·size() values). Each result has the same bits as forward() or
+  // inverse() of that transform alone.
+  void forward4(const Complex* in, Complex* out, Complex* work) const { run4(in, out, work, false); }
+  void inverse4(const Complex* in, Complex* out, Complex* work) const { run4(in, out, work, true); }
 
  private:
   struct Stage {
@@ -42,6 +47,9 @@ class FftPlan {
     std::vector<Complex> twiddles;  // ω_{L·r}^{p·k}, k < L, 1 <= p < r, forward sign
   };
   void run(const Complex* in, Complex* out, Complex* work, bool inverse) const;
+  void run4(const Complex* in, Complex* out, Complex* work, bool inverse) const;
+  template <class T>
+  void run_as(const T* in, T* out, T* work, bool inverse) const;
   int n_;
   std::vector<Stage> stages_;
 };
