@@ -38,6 +38,17 @@ def test_four_at_once_gives_the_same_bits(rng, n):
         np.testing.assert_array_equal(_core.fft4(x, inverse), one_by_one)
 
 
+@pytest.mark.parametrize("n", [2, 4, 6, 10, 16, 30, 100, 300, 600, 900, 1800])
+def test_four_real_rows_at_once_give_the_same_bits(rng, n):
+    x = rng.normal(size=(4, n))
+    one_by_one = np.stack([_core.rfft(np.ascontiguousarray(x[b])) for b in range(4)])
+    np.testing.assert_array_equal(_core.rfft4(x), one_by_one)
+    X = np.ascontiguousarray(np.fft.rfft(x, axis=1))
+    back = np.stack([_core.irfft(np.ascontiguousarray(X[b]), n) for b in range(4)])
+    for count in sorted({0, 1, n // 2 + 1, n}):
+        np.testing.assert_array_equal(_core.irfft4(X, n, count), back[:, :count])
+
+
 def test_non_fast_size_is_rejected():
     with pytest.raises(ValueError, match="2\\^a 3\\^b 5\\^c"):
         _core.fft(np.zeros(7, dtype=complex), False)

@@ -50,12 +50,13 @@ struct FftRepulsion::Impl {
   int boxes = 0;
   int fft_size = 0;
 
-  std::vector<std::int32_t> box;       // dims x n: box of each point per dimension
-  std::vector<double> weights;         // dims x n x p: Lagrange weights
+  std::vector<std::int32_t> cell;      // n: each point's cell (box index, x fastest)
+  std::vector<double> sorted_y;        // n x dims: the points' coordinates in cell order
+  std::vector<double> weights;         // n x dims x p: Lagrange weights, in cell order
   std::vector<std::int32_t> order;     // points sorted by cell, stable
   std::vector<std::int64_t> cell_start;
-  std::vector<double> charges;         // n_charges grids of N^dims nodes
-  std::vector<double> potentials;      // dims + 1 grids of N^dims nodes
+  std::vector<double> charges;         // N^dims nodes x n_charges values, node by node
+  std::vector<double> potentials;      // N^dims nodes x (dims + 1) values, node by node
   std::vector<double> block_sums;      // Z's partial sums over fixed blocks of the spectrum
 
   // 1-D
@@ -133,37 +134,43 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
     }
     inv_denominator[j] = 1.0 / d;
   }
-  box.resize(static_cast<size_t>(D) * n);
-  weights.resize(static_cast<size_t>(D) * n * p);
+  // Each point's cell, then the points sorted by cell (counting sort, stable): spreading
+  // goes cell row by cell row, and both spreading and interpolation read the points' data
+  // (coordinates, Lagrange weights) in that order, contiguously.
+  const index_t n_cells = D == 1 ? nb : static_cast<index_t>(nb) * nb;
+  auto box_of = [&](double y) { return std::clamp(static_cast<int>((y - lo) / spacing / p), 0, nb - 1); };
+  cell.resize(n);
   parallel_for(0, n, n_threads, [&](index_t i) {
+    cell[i] = D == 1 ? box_of(Y(i, 0)) : box_of(Y(i, 0)) + nb * box_of(Y(i, 1));
+  }, 4096);
+  cell_start.assign(static_cast<size_t>(n_cells) + 1, 0);
+  for (index_t i = 0; i < n; ++i) ++cell_start[cell[i] + 1];
+  for (index_t c = 0; c < n_cells; ++c) cell_start[c + 1] += cell_start[c];
+  order.resize(n);
+  {
+    std::vector<std::int64_t> fill(cell_start.begin(), cell_start.end() - 1);
+    for (index_t i = 0; i < n; ++i) order[fill[cell[i]]++] = static_cast<std::int32_t>(i);
+  }
+  // Sorted point t: coordinates sorted_y[t·D + d], weights weights[(t·D + d)·p + j].
+  sorted_y.resize(static_cast<size_t>(D) * n);
+  weights.resize(static_cast<size_t>(D) * n * p);
+  parallel_for(0, n, n_threads, [&](index_t t) {
+    const index_t i = order[t];
     for (int d = 0; d < D; ++d) {
-      const double u = (Y(i, d) - lo) / spacing;  // in node units from the grid's corner
-      const int b = std::clamp(static_cast<int>(u / p), 0, nb - 1);
-      const double t = u - static_cast<double>(b) * p;
-      box[static_cast<size_t>(d) * n + i] = b;
-      double* w = weights.data() + (static_cast<size_t>(d) * n + i) * p;
+      const double y = Y(i, d);
+      const double u = (y - lo) / spacing;  // in node units from the grid's corner
+      const double local = u - static_cast<double>(box_of(y)) * p;
+      sorted_y[t * D + d] = y;
+      double* w = weights.data() + (t * D + d) * p;
       for (int j = 0; j < p; ++j) {
         double v = inv_denominator[j];
         for (int m = 0; m < p; ++m) {
-          if (m != j) v *= t - m - 0.5;
+          if (m != j) v *= local - m - 0.5;
         }
         w[j] = v;
       }
     }
   }, 1024);
-  // Points sorted by cell (counting sort, stable), so spreading can go cell row by cell row.
-  const index_t n_cells = D == 1 ? nb : static_cast<index_t>(nb) * nb;
-  auto cell_of = [&](index_t i) -> index_t {
-    return D == 1 ? box[i] : box[i] + static_cast<index_t>(nb) * box[n + i];
-  };
-  cell_start.assign(static_cast<size_t>(n_cells) + 1, 0);
-  for (index_t i = 0; i < n; ++i) ++cell_start[cell_of(i) + 1];
-  for (index_t c = 0; c < n_cells; ++c) cell_start[c + 1] += cell_start[c];
-  order.resize(n);
-  {
-    std::vector<std::int64_t> fill(cell_start.begin(), cell_start.end() - 1);
-    for (index_t i = 0; i < n; ++i) order[fill[cell_of(i)]++] = static_cast<std::int32_t>(i);
-  }
   timings.grid = watch.lap();
 
   // 2. Spread the charges. dof = 1: (1, y..., |y|²) against the squared kernel; otherwise
@@ -171,12 +178,13 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   const int n_charges = cauchy ? D + 2 : D + 1;
   const index_t grid_size = D == 1 ? N : static_cast<index_t>(N) * N;
   charges.assign(static_cast<size_t>(n_charges * grid_size), 0.0);
-  auto charge = [&](index_t i, double* q) {
+  auto charge = [&](index_t t, double* q) {
     q[0] = 1.0;
     double r2 = 0.0;
     for (int d = 0; d < D; ++d) {
-      q[1 + d] = Y(i, d);
-      r2 += Y(i, d) * Y(i, d);
+      const double y = sorted_y[t * D + d];
+      q[1 + d] = y;
+      r2 += y * y;
     }
     if (cauchy) q[D + 1] = r2;
   };
@@ -186,25 +194,33 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
     const int first = D == 1 ? static_cast<int>(row) : 0;
     const int last = D == 1 ? static_cast<int>(row) + 1 : nb;
     for (int bx = first; bx < last; ++bx) {
-      const index_t cell = D == 1 ? bx : bx + row * nb;
-      for (std::int64_t t = cell_start[cell]; t < cell_start[cell + 1]; ++t) {
-        const index_t i = order[t];
-        charge(i, q);
-        const double* wx = weights.data() + static_cast<size_t>(i) * p;
+      const index_t c0 = D == 1 ? bx : bx + row * nb;
+      for (std::int64_t t = cell_start[c0]; t < cell_start[c0 + 1]; ++t) {
+        charge(t, q);
+        const double* wx = weights.data() + t * D * p;
         if (D == 1) {
           for (int jx = 0; jx < p; ++jx) {
             const index_t node = static_cast<index_t>(bx) * p + jx;
-            for (int c = 0; c < n_charges; ++c) charges[c * grid_size + node] += wx[jx] * q[c];
+            for (int c = 0; c < n_charges; ++c) charges[node * n_charges + c] += wx[jx] * q[c];
           }
           continue;
         }
-        const double* wy = weights.data() + (static_cast<size_t>(n) + i) * p;
-        for (int jy = 0; jy < p; ++jy) {
-          const index_t base = (row * p + jy) * N + static_cast<index_t>(bx) * p;
-          for (int jx = 0; jx < p; ++jx) {
-            const double w = wy[jy] * wx[jx];
-            for (int c = 0; c < n_charges; ++c) charges[c * grid_size + base + jx] += w * q[c];
+        const double* wy = wx + p;
+        // The charges' count as a constant, so that q stays in registers.
+        auto spread_2d = [&](auto count) {
+          for (int jy = 0; jy < p; ++jy) {
+            const index_t base = (row * p + jy) * N + static_cast<index_t>(bx) * p;
+            for (int jx = 0; jx < p; ++jx) {
+              const double w = wy[jy] * wx[jx];
+              double* node = charges.data() + (base + jx) * count();
+              for (int c = 0; c < count(); ++c) node[c] += w * q[c];
+            }
           }
+        };
+        if (n_charges == 4) {
+          spread_2d(std::integral_constant<int, 4>());
+        } else {
+          spread_2d(std::integral_constant<int, 3>());
         }
       }
     }
@@ -218,29 +234,39 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   const double z_grid = D == 1 ? convolve_1d(N, M, spacing) : convolve_2d(N, M, spacing, n_threads);
   timings.fft = watch.lap();
 
-  // 4. Back to the points: potentials and forces.
-  parallel_for(0, n, n_threads, [&](index_t i) {
-    double phi[3] = {0.0, 0.0, 0.0};
-    const double* wx = weights.data() + static_cast<size_t>(i) * p;
-    const index_t bx = box[i];
-    if (D == 1) {
-      for (int jx = 0; jx < p; ++jx) {
-        const index_t node = bx * p + jx;
-        for (int c = 0; c < n_conv; ++c) phi[c] += wx[jx] * potentials[c * grid_size + node];
-      }
-    } else {
-      const double* wy = weights.data() + (static_cast<size_t>(n) + i) * p;
-      const index_t by = box[n + i];
-      for (int jy = 0; jy < p; ++jy) {
-        const index_t base = (by * p + jy) * N + bx * p;
+  // 4. Back to the points, in sorted order: potentials and forces.
+  parallel_for(0, n_cells, n_threads, [&](index_t c0) {
+    const index_t bx = D == 1 ? c0 : c0 % nb;
+    const index_t by = D == 1 ? 0 : c0 / nb;
+    for (std::int64_t t = cell_start[c0]; t < cell_start[c0 + 1]; ++t) {
+      double phi[3] = {0.0, 0.0, 0.0};
+      const double* wx = weights.data() + t * D * p;
+      if (D == 1) {
         for (int jx = 0; jx < p; ++jx) {
-          const double w = wy[jy] * wx[jx];
-          for (int c = 0; c < n_conv; ++c) phi[c] += w * potentials[c * grid_size + base + jx];
+          const index_t node = bx * p + jx;
+          for (int c = 0; c < n_conv; ++c) phi[c] += wx[jx] * potentials[node * n_conv + c];
         }
+      } else {  // n_conv = 3: three named sums, kept in registers
+        const double* wy = wx + p;
+        double phi0 = 0.0, phi1 = 0.0, phi2 = 0.0;
+        for (int jy = 0; jy < p; ++jy) {
+          const index_t base = (by * p + jy) * N + bx * p;
+          for (int jx = 0; jx < p; ++jx) {
+            const double w = wy[jy] * wx[jx];
+            const double* node = potentials.data() + (base + jx) * 3;
+            phi0 += w * node[0];
+            phi1 += w * node[1];
+            phi2 += w * node[2];
+          }
+        }
+        phi[0] = phi0;
+        phi[1] = phi1;
+        phi[2] = phi2;
       }
+      const index_t i = order[t];
+      for (int d = 0; d < D; ++d) forces(i, d) = sorted_y[t * D + d] * phi[0] - phi[1 + d];
     }
-    for (int d = 0; d < D; ++d) forces(i, d) = Y(i, d) * phi[0] - phi[1 + d];
-  }, 1024);
+  }, 64);
   const double total = z_grid / static_cast<double>(padded_size) - static_cast<double>(n);
   timings.interpolate = watch.lap();
   return total;
@@ -298,7 +324,7 @@ double FftRepulsion::Impl::convolve_1d(int N, int M, double spacing) {
   }
   std::vector<std::vector<Complex>> q(static_cast<size_t>(n_charges));
   for (int c = 0; c < n_charges; ++c) {
-    std::copy(charges.begin() + c * N, charges.begin() + (c + 1) * N, padded.begin());
+    for (int t = 0; t < N; ++t) padded[t] = charges[static_cast<size_t>(t) * n_charges + c];
     std::fill(padded.begin() + N, padded.end(), 0.0);
     q[c].resize(static_cast<size_t>(sc));
     fft1->forward(padded.data(), q[c].data(), work.data());
@@ -314,7 +340,7 @@ double FftRepulsion::Impl::convolve_1d(int N, int M, double spacing) {
   for (int c = 0; c < n_conv; ++c) {
     for (index_t k = 0; k < sc; ++k) spectrum[k] = complex_mul(q[c][k], kernel_hat[0][k]);
     fft1->inverse(spectrum.data(), padded.data(), work.data());
-    std::copy(padded.begin(), padded.begin() + N, potentials.begin() + c * N);
+    for (int t = 0; t < N; ++t) potentials[static_cast<size_t>(t) * n_conv + c] = padded[t];
   }
   return z_grid;
 }
@@ -340,15 +366,27 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
   }
   row_spectra.resize(static_cast<size_t>(std::max<index_t>(n_charges * static_cast<index_t>(N), half) * sc));
   constexpr index_t kRowChunk = 8;
-  // Transforms rows [0, n_rows) of the grid that fill_row(r, row) writes into row_spectra.
-  // The row buffer starts at zero and fill_row may write only a prefix of it.
-  auto transform_rows = [&](index_t n_rows, auto&& fill_row) {
+  // Transforms the rows s in [0, n_rows) that fill_row(s, row) writes into row dest(s) of
+  // row_spectra, four at a time (RealFftPlan::forward4). The row buffers start at zero and
+  // fill_row may write only a prefix of them.
+  auto transform_rows = [&](index_t n_rows, auto&& fill_row, auto&& dest) {
     parallel_for(0, (n_rows + kRowChunk - 1) / kRowChunk, n_threads, [&](index_t chunk) {
-      std::vector<double> row(static_cast<size_t>(M), 0.0);
-      std::vector<Complex> work(static_cast<size_t>(M));
-      for (index_t r = chunk * kRowChunk; r < std::min(n_rows, (chunk + 1) * kRowChunk); ++r) {
-        fill_row(r, row.data());
-        row_plan->forward(row.data(), row_spectra.data() + r * sc, work.data());
+      std::vector<double> rows(static_cast<size_t>(4 * M), 0.0);
+      std::vector<Complex> spare(static_cast<size_t>(sc)), work(static_cast<size_t>(6 * M));
+      const index_t end = std::min(n_rows, (chunk + 1) * kRowChunk);
+      for (index_t r0 = chunk * kRowChunk; r0 < end; r0 += 4) {
+        const double* in[4];
+        Complex* out[4];
+        for (index_t b = 0; b < 4; ++b) {
+          double* row = rows.data() + b * M;
+          in[b] = row;
+          out[b] = spare.data();  // past the last row: a result nobody reads
+          if (r0 + b < end) {
+            fill_row(r0 + b, row);
+            out[b] = row_spectra.data() + dest(r0 + b) * sc;
+          }
+        }
+        row_plan->forward4(in, out, work.data());
       }
     }, 1);
   };
@@ -376,7 +414,7 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
         const index_t ob = offset(b);
         row[b] = (oa < 0 || ob < 0) ? 0.0 : table[oa * N + ob];
       }
-    });
+    }, [](index_t a) { return a; });
     std::vector<double>& kc = kernel_columns[kern];
     kc.assign(static_cast<size_t>(n_col_blocks * kCols * half), 0.0);
     // The rows' spectra are real (even rows), and so are the columns' (even columns): two
@@ -407,10 +445,13 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
     }, 1);
   }
 
-  // The charge grids' rows: grid c's row r becomes row c·N + r of row_spectra.
-  transform_rows(static_cast<index_t>(n_charges) * N, [&](index_t cr, double* row) {
-    std::copy(charges.data() + cr * N, charges.data() + (cr + 1) * N, row);
-  });
+  // The charge grids' rows, taken in the nodes' order (s = r·n_charges + c: grid c's row r,
+  // so that four at a time read the same nodes): row r of grid c becomes row c·N + r of
+  // row_spectra.
+  transform_rows(static_cast<index_t>(n_charges) * N, [&](index_t s, double* row) {
+    const double* src = charges.data() + (s / n_charges) * N * n_charges + s % n_charges;
+    for (index_t b = 0; b < N; ++b) row[b] = src[b * n_charges];
+  }, [&](index_t s) { return (s % n_charges) * N + s / n_charges; });
 
   // Columns: forward, Z, product with kernel 0, inverse; fixed blocks of columns, their Z
   // sums added in order (the same total for any thread count).
@@ -418,16 +459,16 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
   const double inv_m = 1.0 / M;
   parallel_for(0, n_col_blocks, n_threads, [&](index_t blk) {
     const index_t j0 = blk * kCols, width = std::min(kCols, sc - j0);
+    // Out-of-place transforms (through `staging`): an odd number of stages then needs no copy.
     std::vector<Complex> cols(static_cast<size_t>(n_charges * kCols * M)), work(static_cast<size_t>(kCols * M));
+    std::vector<Complex> staging(static_cast<size_t>(kCols * M));  // rows N .. M − 1 stay zero until the inverses
     auto grid = [&](int c) { return cols.data() + static_cast<index_t>(c) * kCols * M; };
     for (int c = 0; c < n_charges; ++c) {
-      Complex* g = grid(c);
       for (index_t r = 0; r < N; ++r) {
         const Complex* src = row_spectra.data() + (c * static_cast<index_t>(N) + r) * sc + j0;
-        for (index_t w = 0; w < kCols; ++w) g[r * kCols + w] = w < width ? src[w] : Complex(0.0, 0.0);
+        for (index_t w = 0; w < kCols; ++w) staging[r * kCols + w] = w < width ? src[w] : Complex(0.0, 0.0);
       }
-      std::fill(g + N * kCols, g + M * kCols, Complex(0.0, 0.0));
-      col_plan->forward4(g, g, work.data());
+      col_plan->forward4(staging.data(), grid(c), work.data());
     }
     const double* k0 = kernel_columns[0].data() + blk * kCols * half;
     const double* kz = kernel_columns[cauchy ? 0 : 1].data() + blk * kCols * half;
@@ -446,11 +487,10 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
     for (index_t w = 0; w < width; ++w) z_block += (j0 + w == 0 || j0 + w == M / 2 ? 1.0 : 2.0) * z_column[w];
     block_sums[blk] = z_block;
     for (int c = 0; c < n_conv; ++c) {
-      Complex* g = grid(c);
-      col_plan->inverse4(g, g, work.data());
+      col_plan->inverse4(grid(c), staging.data(), work.data());
       for (index_t r = 0; r < N; ++r) {
         Complex* dst = row_spectra.data() + (c * static_cast<index_t>(N) + r) * sc + j0;
-        for (index_t w = 0; w < width; ++w) dst[w] = g[r * kCols + w] * inv_m;
+        for (index_t w = 0; w < width; ++w) dst[w] = staging[r * kCols + w] * inv_m;
       }
     }
   }, 1);
@@ -458,12 +498,26 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
   for (double v : block_sums) z_grid += v;
 
   // Rows back: the first N values of the first N rows of each result.
-  parallel_for(0, (static_cast<index_t>(n_conv) * N + kRowChunk - 1) / kRowChunk, n_threads, [&](index_t chunk) {
-    std::vector<double> row(static_cast<size_t>(M));
-    std::vector<Complex> work(static_cast<size_t>(M));
-    for (index_t cr = chunk * kRowChunk; cr < std::min<index_t>(n_conv * static_cast<index_t>(N), (chunk + 1) * kRowChunk); ++cr) {
-      row_plan->inverse(row_spectra.data() + cr * sc, row.data(), work.data());
-      std::copy(row.begin(), row.begin() + N, potentials.begin() + cr * N);
+  const index_t result_rows = static_cast<index_t>(n_conv) * N;
+  parallel_for(0, (result_rows + kRowChunk - 1) / kRowChunk, n_threads, [&](index_t chunk) {
+    std::vector<double> rows(static_cast<size_t>(4 * N));
+    std::vector<Complex> work(static_cast<size_t>(6 * M));
+    const index_t end = std::min(result_rows, (chunk + 1) * kRowChunk);
+    for (index_t r0 = chunk * kRowChunk; r0 < end; r0 += 4) {
+      const Complex* in[4];
+      double* out[4];
+      // In the nodes' order, as the charges: s = r·n_conv + c is result c's row r.
+      for (index_t b = 0; b < 4; ++b) {
+        const index_t s = std::min(r0 + b, end - 1);
+        in[b] = row_spectra.data() + ((s % n_conv) * N + s / n_conv) * sc;
+        out[b] = rows.data() + b * N;
+      }
+      row_plan->inverse4(in, out, N, work.data());
+      for (index_t b = 0; b < 4 && r0 + b < end; ++b) {
+        const index_t s = r0 + b;
+        double* dst = potentials.data() + (s / n_conv) * N * n_conv + s % n_conv;
+        for (index_t t = 0; t < N; ++t) dst[t * n_conv] = out[b][t];
+      }
     }
   }, 1);
   return z_grid;

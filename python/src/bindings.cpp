@@ -392,6 +392,37 @@ PYBIND11_MODULE(_core, m) {
     plan.inverse(X.data(), out.mutable_data(), work.data());
     return out;
   }, py::arg("X").noconvert(), py::arg("n"));
+  m.def("rfft4", [](const py::array_t<double, py::array::c_style>& x) {
+    if (x.ndim() != 2 || x.shape(0) != 4) throw std::invalid_argument("x must have shape (4, n)");
+    const RealFftPlan plan(static_cast<int>(x.shape(1)));
+    const py::ssize_t n = x.shape(1), sc = plan.spectrum_size();
+    py::array_t<Complex> out({py::ssize_t{4}, sc});
+    std::vector<Complex> work(static_cast<size_t>(6 * n));
+    const double* in[4];
+    Complex* o[4];
+    for (int b = 0; b < 4; ++b) {
+      in[b] = x.data() + b * n;
+      o[b] = out.mutable_data() + b * sc;
+    }
+    plan.forward4(in, o, work.data());
+    return out;
+  }, py::arg("x").noconvert(), "rfft of the 4 rows of x at once.");
+  m.def("irfft4", [](const py::array_t<Complex, py::array::c_style>& X, int n, int count) {
+    const RealFftPlan plan(n);
+    const py::ssize_t sc = plan.spectrum_size();
+    if (X.ndim() != 2 || X.shape(0) != 4 || X.shape(1) != sc) throw std::invalid_argument("X must have shape (4, n/2 + 1)");
+    if (count < 0 || count > n) throw std::invalid_argument("count must be in [0, n]");
+    py::array_t<double> out({py::ssize_t{4}, py::ssize_t{count}});
+    std::vector<Complex> work(static_cast<size_t>(6 * n));
+    const Complex* in[4];
+    double* o[4];
+    for (int b = 0; b < 4; ++b) {
+      in[b] = X.data() + b * sc;
+      o[b] = out.mutable_data() + b * static_cast<py::ssize_t>(count);
+    }
+    plan.inverse4(in, o, count, work.data());
+    return out;
+  }, py::arg("X").noconvert(), py::arg("n"), py::arg("count"), "The first count values of irfft of X's 4 rows at once.");
   m.def("rfft2", [](const DoubleArray& x, int n_threads) {
     const ConstMatrix v = view(x, "x");
     const RealFft2d plan(static_cast<int>(v.rows), static_cast<int>(v.cols));

@@ -64,6 +64,10 @@ class RealFftPlan {
   void forward(const double* in, Complex* out, Complex* work) const;
   // Inverse of forward, scaled by 1/n so that inverse(forward(x)) = x.
   void inverse(const Complex* in, double* out, Complex* work) const;
+  // Four rows at once, each with the same bits as forward() or inverse() alone; work must
+  // hold 6·size() values. inverse4 writes only the first `count` values of each row.
+  void forward4(const double* const in[4], Complex* const out[4], Complex* work) const;
+  void inverse4(const Complex* const in[4], double* const out[4], int count, Complex* work) const;
 
  private:
   int n_;
