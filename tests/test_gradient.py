@@ -18,12 +18,14 @@ def _problem(rng, n=60, dims=2, spread=1.0):
     return P, Y
 
 
-def _gradient(P, Y, method="exact", theta=0.5, dof=1.0, exaggeration=1.0):
+def _gradient(P, Y, method="exact", theta=0.5, dof=1.0, exaggeration=1.0, p_float32=False):
     indptr, indices, data = check_affinity_matrix(scipy.sparse.csr_matrix(P), len(Y))
     params = _core.RepulsionParams()
     params.theta = theta
     m = getattr(_core.Method, method)
-    return _core.gradient(indptr, indices, data, np.ascontiguousarray(Y), m, params, dof, exaggeration, 2)
+    return _core.gradient(
+        indptr, indices, data, np.ascontiguousarray(Y), m, params, dof, exaggeration, 2, p_float32=p_float32
+    )
 
 
 @pytest.mark.parametrize("dims", [1, 2, 3, 5])
@@ -48,6 +50,20 @@ def test_exact_gradient_matches_the_closed_form(rng, dof):
     P, Y = _problem(rng, n=120, dims=2)
     grad, _, z = _gradient(P, Y, dof=dof)
     np.testing.assert_allclose(grad, kl_gradient(P, Y, dof), rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("dof", [1.0, 0.5])
+def test_float32_values_change_the_gradient_only_by_their_rounding(rng, dims, dof):
+    # The optimiser reads P's values as float32 in 2-D (half the memory traffic).
+    P, Y = _problem(rng, n=150, dims=dims, spread=3.0)
+    grad, kl, z = _gradient(P, Y, dof=dof, exaggeration=12.0)
+    grad32, kl32, z32 = _gradient(P, Y, dof=dof, exaggeration=12.0, p_float32=True)
+    assert not np.array_equal(grad32, grad)  # the float32 values are in use
+    assert np.linalg.norm(grad32 - grad) / np.linalg.norm(grad) < 1e-7
+    assert (kl32, z32) == (kl, z)  # the KL term reads the float64 values
+    P32 = P.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(grad32 - grad, 12.0 * (kl_gradient(P32, Y, dof) - kl_gradient(P, Y, dof)), rtol=1e-6, atol=1e-15)
 
 
 def test_exaggeration_scales_only_the_attraction(rng):

@@ -27,15 +27,18 @@ def test_returns_float64_array_of_the_right_shape(rng):
 @pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
 def test_kl_decreases_over_a_run(rng, method):
     X, _ = _small(rng)
+    P = turbotsne.joint_probabilities(X)
     kls = []
     Y = turbotsne.tsne(X, method=method, random_state=1, callback_every=25,
-                       callback=lambda it, kl, emb: kls.append((it, kl)))
-    assert [it for it, _ in kls] == list(range(25, 751, 25))
-    after_early = [kl for it, kl in kls if it > 250]
+                       callback=lambda it, kl, emb: kls.append((it, kl, turbotsne.kl_divergence(P, emb))))
+    assert [it for it, _, _ in kls] == list(range(25, 751, 25))
+    after_early = [kl for it, kl, _ in kls if it > 250]
     assert after_early[-1] < kls[0][1]
-    # non-increasing once exaggeration is off (allowing rounding-level wiggles)
-    assert all(b <= a * (1 + 1e-4) for a, b in zip(after_early, after_early[1:]))
-    P = turbotsne.joint_probabilities(X)
+    # The exact KL of the reported embeddings is non-increasing once exaggeration is off
+    # (allowing rounding-level wiggles). The reported KL of BH and FFT carries their Z
+    # estimate, whose error (about 1e-4 of KL for FFT) can make it wiggle more.
+    exact = [e for it, _, e in kls if it > 250]
+    assert all(b <= a * (1 + 1e-4) for a, b in zip(exact, exact[1:]))
     final = turbotsne.kl_divergence(P, Y)
     # the last report is one iteration before the end; BH's and FFT's KL carry their Z estimate
     assert final <= after_early[-1] * (1 + (1e-3 if method == "exact" else 2e-2))

@@ -42,7 +42,7 @@ double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix force
         d2 += t * t;
       }
       const double b = 1.0 + d2 * inv_dof;  // w^(1/α) = 1/b
-      const double s = p / b;
+      const double s = (P.values_f32 != nullptr ? static_cast<double>(P.values_f32[e]) : p) / b;
       for (index_t c = 0; c < dims; ++c) fi[c] += s * (yi[c] - yj[c]);
       if constexpr (kWithKl) {
         if (p > 0.0) kl += p * (std::log(p) + dof * std::log(b));  // log w = −α log b
@@ -63,7 +63,8 @@ double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix force
 // The random reads of Y wait longest (MNIST 70k: 15.5 ms per pass on one thread, 6.8 ms
 // without them): the rows of Y that entry e + kAhead needs are prefetched (kAhead = 32
 // measured best among 8 to 64: 8.1 -> 6.9 ms on two threads).
-template <bool kWithKl>
+// kF32: the forces use P.values_f32 (each value widened exactly to double).
+template <bool kWithKl, bool kF32>
 double attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
                                index_t begin, index_t end) {
   constexpr std::int64_t kAhead = 32;
@@ -85,14 +86,19 @@ double attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matr
       const __m128d q0 = _mm_mul_pd(t0, t0), q1 = _mm_mul_pd(t1, t1);
       const __m128d d2 = _mm_add_pd(_mm_unpacklo_pd(q0, q1), _mm_unpackhi_pd(q0, q1));
       const __m128d b = _mm_add_pd(one, _mm_mul_pd(d2, inv_dof));
-      const __m128d p = _mm_loadu_pd(P.values + e);
+      __m128d p;
+      if constexpr (kF32) {
+        p = _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(P.values_f32 + e))));
+      } else {
+        p = _mm_loadu_pd(P.values + e);
+      }
       const __m128d s = _mm_div_pd(p, b);
       acc0 = _mm_add_pd(acc0, _mm_mul_pd(_mm_unpacklo_pd(s, s), t0));
       acc1 = _mm_add_pd(acc1, _mm_mul_pd(_mm_unpackhi_pd(s, s), t1));
       if constexpr (kWithKl) {
         alignas(16) double bb[2], pp[2];
         _mm_store_pd(bb, b);
-        _mm_store_pd(pp, p);
+        _mm_store_pd(pp, _mm_loadu_pd(P.values + e));
         for (int h = 0; h < 2; ++h) {
           if (pp[h] > 0.0) kl += pp[h] * (std::log(pp[h]) + dof * std::log(bb[h]));
         }
@@ -103,7 +109,7 @@ double attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matr
       const __m128d q0 = _mm_mul_pd(t0, t0);
       const __m128d d2 = _mm_add_sd(q0, _mm_unpackhi_pd(q0, q0));
       const __m128d b = _mm_add_sd(one, _mm_mul_sd(d2, inv_dof));
-      const __m128d p = _mm_load_sd(P.values + e);
+      const __m128d p = _mm_set_sd(kF32 ? static_cast<double>(P.values_f32[e]) : P.values[e]);
       const __m128d s = _mm_div_sd(p, b);
       acc0 = _mm_add_pd(acc0, _mm_mul_pd(_mm_unpacklo_pd(s, s), t0));
       if constexpr (kWithKl) {
@@ -123,7 +129,9 @@ double attraction_block(const CsrView& P, ConstMatrix Y, double dof, Matrix forc
   switch (Y.cols) {
     case 1: return attraction_rows<1, kWithKl>(P, Y, dof, forces, begin, end);
 #if defined(__SSE2__)
-    case 2: return attraction_rows_2d_sse2<kWithKl>(P, Y, dof, forces, begin, end);
+    case 2:
+      return P.values_f32 != nullptr ? attraction_rows_2d_sse2<kWithKl, true>(P, Y, dof, forces, begin, end)
+                                     : attraction_rows_2d_sse2<kWithKl, false>(P, Y, dof, forces, begin, end);
 #else
     case 2: return attraction_rows<2, kWithKl>(P, Y, dof, forces, begin, end);
 #endif

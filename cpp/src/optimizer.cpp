@@ -67,10 +67,20 @@ double OptimizerParams::resolved_learning_rate(index_t n) const {
   return std::max(static_cast<double>(n) / early_exaggeration, 50.0);
 }
 
-OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
+OptimizeResult optimize(const CsrView& P_in, Matrix Y, Repulsion& repulsion,
                         const OptimizerParams& params, int n_threads, Observer* observer) {
   params.validate();
-  if (P.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
+  if (P_in.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
+  // In 2-D the attraction streams P's values as float32: half the bytes, and a relative
+  // change of the forces below 1e-7, far inside the repulsion's approximation error
+  // (MNIST 70k: 8.1 -> 5.1 ms per pass on two threads, with the prefetch of Y).
+  CsrView P = P_in;
+  std::vector<float> values_f32;
+  if (Y.cols == 2 && P.values_f32 == nullptr) {
+    values_f32.resize(static_cast<size_t>(P.nnz()));
+    parallel_for(0, P.nnz(), n_threads, [&](index_t e) { values_f32[e] = static_cast<float>(P.values[e]); }, 1 << 16);
+    P.values_f32 = values_f32.data();
+  }
   const index_t size = Y.size();
   const double learning_rate = params.resolved_learning_rate(Y.rows);
   std::vector<double> grad(size), work(size), update(size, 0.0), gains(size, 1.0);

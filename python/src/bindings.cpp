@@ -315,9 +315,14 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("gradient", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
                        const DoubleArray& Y, Method method, const RepulsionParams& params,
-                       double dof, double exaggeration, int n_threads) {
+                       double dof, double exaggeration, int n_threads, bool p_float32) {
     const ConstMatrix y = view(Y, "Y");
-    const CsrView P = csr_view(indptr, indices, data, y.rows);
+    CsrView P = csr_view(indptr, indices, data, y.rows);
+    std::vector<float> values_f32;
+    if (p_float32) {
+      values_f32.assign(P.values, P.values + P.nnz());
+      P.values_f32 = values_f32.data();
+    }
     DoubleArray grad({y.rows, y.cols});
     std::vector<double> work(static_cast<size_t>(y.size()));
     GradientStats stats;
@@ -332,8 +337,9 @@ PYBIND11_MODULE(_core, m) {
     return py::make_tuple(grad, stats.kl, stats.z);
   }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
      py::arg("Y").noconvert(), py::arg("method"), py::arg("params"), py::arg("dof"),
-     py::arg("exaggeration"), py::arg("n_threads"),
-     "(∂KL/∂Y with P exaggerated, KL for the plain P, Z) by the given repulsion method.");
+     py::arg("exaggeration"), py::arg("n_threads"), py::arg("p_float32") = false,
+     "(∂KL/∂Y with P exaggerated, KL for the plain P, Z) by the given repulsion method; "
+     "p_float32: the forces read P's values as float32, as the optimiser does in 2-D.");
 
   m.def("repulsion", [](const DoubleArray& Y, Method method, const RepulsionParams& params,
                         double dof, int n_threads) {

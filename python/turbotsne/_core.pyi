@@ -110,6 +110,7 @@ def gradient(
     dof: float,
     exaggeration: float,
     n_threads: int,
+    p_float32: bool = False,
 ) -> tuple[npt.NDArray[np.float64], float, float]: ...
 def repulsion(
     Y: npt.NDArray[np.float64], method: Method, params: RepulsionParams, dof: float, n_threads: int

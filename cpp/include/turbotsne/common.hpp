@@ -31,6 +31,9 @@ struct CsrView {
   const std::int64_t* indptr = nullptr;   // n_rows + 1 offsets
   const std::int32_t* indices = nullptr;  // column of each stored value
   const double* values = nullptr;
+  // Optional: the values rounded to float32 (half the bytes to stream). Where set, the
+  // attraction's forces use them; the KL term always uses `values`.
+  const float* values_f32 = nullptr;
   index_t nnz() const { return n_rows == 0 ? 0 : indptr[n_rows]; }
 };
 
