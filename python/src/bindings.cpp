@@ -19,6 +19,7 @@
 #include "turbotsne/nndescent.hpp"
 #include "turbotsne/parallel.hpp"
 #include "turbotsne/pca.hpp"
+#include "turbotsne/transform.hpp"
 #include "turbotsne/tsne.hpp"
 #include "turbotsne/vptree.hpp"
 
@@ -355,6 +356,65 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("Y").noconvert(), py::arg("method"), py::arg("params"), py::arg("dof"),
      py::arg("n_threads"),
      "(Σ_j w_ij^((α+1)/α) (y_i − y_j) per point, Z = Σ_{i≠j} w_ij) by the given method.");
+
+  m.def("reference_repulsion", [](const DoubleArray& reference, const DoubleArray& queries,
+                                  double theta, double dof, int n_threads) {
+    const ConstMatrix ref = view(reference, "reference");
+    const ConstMatrix q = view(queries, "queries");
+    DoubleArray forces({q.rows, q.cols});
+    DoubleArray z(q.rows);
+    {
+      py::gil_scoped_release release;
+      const ReferenceRepulsion repulsion(ref, theta, dof);
+      repulsion.compute(q, Matrix{forces.mutable_data(), q.rows, q.cols}, z.mutable_data(),
+                        n_threads);
+    }
+    return py::make_tuple(forces, z);
+  }, py::arg("reference").noconvert(), py::arg("queries").noconvert(), py::arg("theta"),
+     py::arg("dof"), py::arg("n_threads"),
+     "(Σ_j w_qj^((α+1)/α) (y_q − y_j), Σ_j w_qj) per query q, j over the reference points.");
+
+  py::class_<TransformParams>(m, "TransformParams")
+      .def(py::init<>())
+      .def_readwrite("n_iter", &TransformParams::n_iter)
+      .def_readwrite("learning_rate", &TransformParams::learning_rate)
+      .def_readwrite("exaggeration", &TransformParams::exaggeration)
+      .def_readwrite("momentum", &TransformParams::momentum)
+      .def_readwrite("min_gain", &TransformParams::min_gain)
+      .def_readwrite("max_step_norm", &TransformParams::max_step_norm)
+      .def_readwrite("dof", &TransformParams::dof)
+      .def_readwrite("theta", &TransformParams::theta);
+
+  m.def("transform", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
+                        const DoubleArray& reference, DoubleArray& Y, const TransformParams& params,
+                        int n_threads, py::object report, std::vector<int> report_every) {
+    const ConstMatrix ref = view(reference, "reference");
+    const Matrix y = mutable_view(Y, "Y");
+    if (indptr.ndim() != 1 || indptr.shape(0) != y.rows + 1) {
+      throw std::invalid_argument("P.indptr must have one entry per new point, plus one");
+    }
+    const index_t nnz = indptr.at(y.rows);
+    if (indices.ndim() != 1 || data.ndim() != 1 || indices.shape(0) != nnz ||
+        data.shape(0) != nnz) {
+      throw std::invalid_argument("P.indices and P.data must have indptr[-1] entries");
+    }
+    const CsrView P{y.rows, ref.rows, indptr.data(), indices.data(), data.data()};
+    PyObserver observer(std::move(report), std::move(report_every), py::none());
+    TransformResult result;
+    {
+      py::gil_scoped_release release;
+      result = optimize_new_points(P, ref, y, params, n_threads, &observer);
+    }
+    py::dict out;
+    out["kl_divergence"] = result.kl;
+    out["n_iter"] = result.n_iter;
+    out["stopped"] = result.stopped;
+    return out;
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("reference").noconvert(), py::arg("Y").noconvert(), py::arg("params"),
+     py::arg("n_threads"), py::arg("report"), py::arg("report_every"),
+     "Optimises the new points Y (in place) against the fixed reference embedding; "
+     "P: their conditional affinities to the reference points.");
 
   // The core's FFT, exposed for its tests against numpy.fft.
   m.def("next_fast_size", &next_fast_size, py::arg("n"));
