@@ -115,6 +115,33 @@ def gradient(
 def repulsion(
     Y: npt.NDArray[np.float64], method: Method, params: RepulsionParams, dof: float, n_threads: int
 ) -> tuple[npt.NDArray[np.float64], float]: ...
+def reference_repulsion(
+    reference: npt.NDArray[np.float64], queries: npt.NDArray[np.float64], theta: float, dof: float,
+    n_threads: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
+class TransformParams:
+    n_iter: int
+    learning_rate: float
+    exaggeration: float
+    momentum: float
+    min_gain: float
+    max_step_norm: Optional[float]
+    dof: float
+    theta: float
+    def __init__(self) -> None: ...
+
+def transform(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    data: npt.NDArray[np.float64],
+    reference: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    params: TransformParams,
+    n_threads: int,
+    report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
+    report_every: Sequence[int],
+) -> dict: ...
 def next_fast_size(n: int) -> int: ...
 def fft(x: npt.NDArray[np.complex128], inverse: bool) -> npt.NDArray[np.complex128]: ...
 def fft4(x: npt.NDArray[np.complex128], inverse: bool) -> npt.NDArray[np.complex128]: ...
