@@ -56,18 +56,22 @@ def check_data(X, *, name: str = "X", min_samples: int = 2) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features); got {arr.ndim}-D with shape {arr.shape}."
-            + (" Reshape 1-D data with X.reshape(-1, 1)." if arr.ndim == 1 else "")
+            + (" Reshape your data: X.reshape(-1, 1) if it has a single feature, X.reshape(1, -1)"
+               " if it is a single sample." if arr.ndim == 1 else "")
         )
     n, d = arr.shape
     if n < min_samples:
-        raise ValueError(f"{name} must have at least {min_samples} samples (rows); got {n}.")
+        raise ValueError(f"{name} must have at least {min_samples} samples (rows); got {n} "
+                         f"sample(s) (shape={arr.shape}).")
     if d < 1:
-        raise ValueError(f"{name} must have at least 1 feature (column); got shape {arr.shape}.")
+        raise ValueError(f"{name} must have at least 1 feature (column); got 0 feature(s) "
+                         f"(shape={arr.shape}) while a minimum of 1 is required.")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
-            f"{name} must be finite; found {arr[tuple(bad)]} at row {bad[0]}, column {bad[1]}."
+            f"{name} must be finite (no NaN or inf); found {arr[tuple(bad)]} at row {bad[0]}, "
+            f"column {bad[1]}."
         )
     return arr
 
