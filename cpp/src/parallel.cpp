@@ -11,4 +11,16 @@ int resolve_threads(int n_jobs) {
   return std::max(1, procs + 1 + n_jobs);
 }
 
+int openmp_version() { return _OPENMP; }
+
+int parallel_team_size(int n_threads) {
+  int size = 0;
+#pragma omp parallel num_threads(std::max(n_threads, 1))
+  {
+#pragma omp single
+    size = omp_get_num_threads();
+  }
+  return size;
+}
+
 }  // namespace turbotsne

@@ -663,4 +663,7 @@ PYBIND11_MODULE(_core, m) {
      "Projections onto the top principal axes (unscaled).");
 
   m.def("resolve_threads", &resolve_threads, py::arg("n_jobs"));
+  m.attr("openmp_version") = openmp_version();
+  m.def("parallel_team_size", &parallel_team_size, py::arg("n_threads"),
+        "Threads a parallel region asked for n_threads gets (checks that OpenMP really runs).");
 }

@@ -20,6 +20,14 @@ constexpr index_t kBlock = 1024;  // block size of deterministic reductions
 // n_jobs as users give it (-1 = all processors, -2 = all but one, ...) to a thread count >= 1.
 int resolve_threads(int n_jobs);
 
+// The OpenMP specification the core was compiled against, as the date yyyymm of _OPENMP
+// (201511 for OpenMP 4.5). The build refuses to go on without OpenMP, so this is never 0.
+int openmp_version();
+
+// Number of threads a parallel region asked for `n_threads` really runs with: n_threads
+// unless the runtime caps it (OMP_THREAD_LIMIT, or an OpenMP stub that runs serially).
+int parallel_team_size(int n_threads);
+
 class ExceptionCollector {
  public:
   template <class F>

@@ -1,0 +1,37 @@
+"""The extension really runs in parallel: built with OpenMP, and its teams get their threads.
+
+A wheel built without OpenMP (or against a stub runtime) would still pass every other test,
+only slower; these are the tests that make cibuildwheel's test step fail for it.
+"""
+
+import pytest
+
+from turbotsne import _core
+from turbotsne._validation import available_cpus
+
+# vptree.cpp builds the tree with OpenMP tasks, which came with OpenMP 3.0 (May 2008).
+OPENMP_3_0 = 200805
+
+
+def test_built_with_openmp_3_or_later():
+    assert isinstance(_core.openmp_version, int)
+    assert _core.openmp_version >= OPENMP_3_0, _core.openmp_version
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_a_parallel_region_gets_the_threads_it_asks_for(n_threads):
+    # More threads than cores is allowed (they time-share), so this holds on any machine
+    # unless OMP_THREAD_LIMIT caps it, which the test environment does not set.
+    assert _core.parallel_team_size(n_threads) == n_threads
+
+
+def test_zero_or_negative_thread_counts_run_one_thread():
+    assert _core.parallel_team_size(0) == 1
+    assert _core.parallel_team_size(-4) == 1
+
+
+def test_core_and_python_agree_on_the_number_of_cpus():
+    # n_jobs=-1 in C++ (omp_get_num_procs) and in Python (the affinity mask) name the same CPUs.
+    assert _core.resolve_threads(-1) == available_cpus()
+    assert _core.resolve_threads(-2) == max(1, available_cpus() - 1)
+    assert _core.resolve_threads(3) == 3
