@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from typing import Callable, Optional, Union
 
 import numpy as np
 import scipy.sparse
 
 from . import _core
+from ._progress import Progress
 from ._validation import (
     check_affinity_matrix,
     check_choice,
@@ -176,7 +175,10 @@ def tsne(
     n_jobs : int, default=-1
         Number of threads: -1 all CPUs, -2 all but one, and so on.
     verbose : bool, default=False
-        Print stage timings and, every 50 iterations, the KL divergence and elapsed time.
+        Report progress on stderr: stage timings, and every 50 iterations the KL divergence,
+        elapsed time and an estimate of the time left. On a terminal with tqdm installed
+        (``pip install "turbotsne[progress]"``) the iterations advance a progress bar;
+        otherwise they are plain lines.
     callback : callable, optional
         ``callback(iteration, kl_divergence, embedding)`` is called every ``callback_every``
         iterations with a copy of the current embedding; returning True stops the run early
@@ -258,32 +260,31 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         Y = check_embedding(init, n, n_components, name="init")
         params.init = _core.Init.given
 
-    start = time.perf_counter()
+    progress = Progress(opt.n_iter) if verbose else None
 
     def report(iteration, kl, grad_norm, embedding):
         stop = False
-        if verbose and iteration % _VERBOSE_EVERY == 0:
-            print(f"[turbotsne] iteration {iteration:>5}/{opt.n_iter}  KL {kl:.4f}  "
-                  f"|grad| {grad_norm:.3g}  elapsed {time.perf_counter() - start:.2f} s",
-                  flush=True)
+        if progress is not None and iteration % _VERBOSE_EVERY == 0:
+            progress.iteration(iteration, kl, grad_norm)
         if callback is not None and iteration % callback_every == 0:
             stop = bool(callback(iteration, kl, embedding))
         return stop
 
-    def on_stage(stage, seconds):
-        if verbose:
-            print(f"[turbotsne] {stage}: {seconds:.3f} s", flush=True)
-
     every = ([_VERBOSE_EVERY] if verbose else []) + ([callback_every] if callback is not None else [])
-    if verbose:
+    if progress is not None:
         lr = opt.resolved_learning_rate(n)
-        print(f"[turbotsne] {n} samples x {X.shape[1]} features -> {n_components}-D, method={method}, "
-              f"neighbors={neighbors}, "
-              f"perplexity={perplexity:g}, learning_rate={lr:g}, threads={params.n_threads}", flush=True)
-    info = _core.tsne(X, Y, params, report if every else None, every, on_stage if verbose else None)
-    if verbose:
-        print(f"[turbotsne] done in {time.perf_counter() - start:.2f} s: KL {info['kl_divergence']:.4f} "
-              f"after {info['n_iter']} iterations", flush=True)
+        progress.message(f"{n} samples x {X.shape[1]} features -> {n_components}-D, method={method}, "
+                         f"neighbors={neighbors}, perplexity={perplexity:g}, learning_rate={lr:g}, "
+                         f"threads={params.n_threads}")
+    try:
+        info = _core.tsne(X, Y, params, report if every else None, every,
+                          progress.stage if progress is not None else None)
+    finally:
+        if progress is not None:
+            progress.close()
+    if progress is not None:
+        progress.message(f"done in {progress.elapsed():.2f} s: KL {info['kl_divergence']:.4f} "
+                         f"after {info['n_iter']} iterations")
     info["method"] = method
     info["neighbors"] = neighbors
     return Y, info
