@@ -112,7 +112,7 @@ def _load_table(path: Path, delimiter: str, labels: Optional[str]):
         X = cells[:, columns].astype(np.float64)
     except ValueError:
         for j in columns:
-            for line, cell in zip(lines, cells[:, j]):
+            for line, cell in zip(lines, cells[:, j].tolist()):
                 try:
                     float(cell)
                 except ValueError:
@@ -127,13 +127,12 @@ def _load_table(path: Path, delimiter: str, labels: Optional[str]):
     return X, _numbers_or_strings(list(cells[:, label_column])), name
 
 
-def _load_array_file(path: Path, allow_npz: bool):
+def _np_load(f, path: Path, kind: str):
+    """np.load of an open file (numpy leaks the file it opens itself when a .npz is corrupt)."""
     try:
-        data = np.load(path, allow_pickle=False)
+        return np.load(f, allow_pickle=False)
     except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
-        kind = ".npy or .npz" if allow_npz else path.suffix.lower()
         raise CliError(f"{path}: not a readable {kind} file ({exc})") from None
-    return data
 
 
 def _check_numeric(arr: np.ndarray, where: str) -> np.ndarray:
@@ -145,9 +144,10 @@ def _check_numeric(arr: np.ndarray, where: str) -> np.ndarray:
 
 
 def _load_npz(path: Path, array: Optional[str], labels: Optional[str]):
-    with _load_array_file(path, True) as archive:
+    with open(path, "rb") as f:
+        archive = _np_load(f, path, ".npz")
         if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise CliError(f"{path}: not a .npz archive")
+            raise CliError(f"{path}: a single array, not a .npz archive; rename it to .npy")
         names = list(archive.files)
         if array is not None:
             if array not in names:
@@ -169,7 +169,10 @@ def _load_npz(path: Path, array: Optional[str], labels: Optional[str]):
 def _load_label_file(path: Path, n: int) -> np.ndarray:
     """Labels from a file: a .npy array, or text with one label per line (and maybe a header)."""
     if path.suffix.lower() == ".npy":
-        y = _load_array_file(path, False)
+        with open(path, "rb") as f:
+            y = _np_load(f, path, ".npy")
+        if not isinstance(y, np.ndarray):
+            raise CliError(f"{path}: labels must be a .npy array")
         if y.ndim == 2 and 1 in y.shape:
             y = y.reshape(-1)
         if y.ndim != 1:
@@ -201,17 +204,18 @@ def load_input(path, *, labels: Optional[str] = None, array: Optional[str] = Non
                        f"expected one of {', '.join(_INPUTS)}")
     if not path.is_file():
         raise CliError(f"{path}: no such file")
+    if array is not None and suffix != ".npz":
+        raise CliError(f"--array {array}: only a .npz input holds named arrays")
     if suffix in _TABLES:
         X, y, name = _load_table(path, _TABLES[suffix], labels)
     elif suffix == ".npz":
         X, y, name = _load_npz(path, array, labels)
     else:
-        data = _load_array_file(path, False)
+        with open(path, "rb") as f:
+            data = _np_load(f, path, ".npy")
         if not isinstance(data, np.ndarray):
             raise CliError(f"{path}: a .npz archive saved under a .npy name; rename it to .npz")
         X, y, name = _check_numeric(data, str(path)), None, None
-    if array is not None and suffix != ".npz":
-        raise CliError(f"--array {array}: only a .npz input holds named arrays")
     if labels is not None and y is None:
         if not Path(labels).is_file():
             raise CliError(f"--labels {labels}: no such file" + (
@@ -294,6 +298,10 @@ def _embed(args) -> int:
             raise CliError(f"--plot draws 2-D embeddings; got --n-components {args.n_components}")
         _check_picture(Path(args.plot), "--plot")
     X, labels, label_name = load_input(args.input, labels=args.labels, array=args.array)
+    if args.plot is not None and labels is not None:
+        from ._plot import _check_labels
+
+        _check_labels(labels, X.shape[0])  # before the run, not after it
     start = time.perf_counter()
     Y = _run_tsne(X, args)
     elapsed = time.perf_counter() - start
@@ -407,6 +415,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("turbotsne: interrupted", file=sys.stderr)
         return 130
-    except (CliError, ValueError, TypeError, OSError, ImportError) as exc:
+    except (CliError, ValueError, TypeError, OSError, ImportError, MemoryError, RuntimeError) as exc:
         print(f"turbotsne: error: {_one_line(exc)}", file=sys.stderr)
         return 2

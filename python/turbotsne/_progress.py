@@ -61,7 +61,7 @@ class Progress:
             bar = _is_terminal(self.stream)
         if bar:
             try:
-                from tqdm.auto import tqdm
+                from tqdm import tqdm
             except ImportError:
                 tqdm = None
             self._tqdm = tqdm
