@@ -84,8 +84,9 @@ class Progress:
         if name == "optimize":
             self._close_bar()
         self.message(f"{name}: {seconds:.3f} s")
-        if name == "init":
+        if name == "init":  # the optimisation starts now
             self._optimize_start = time.perf_counter()
+            self._open_bar()
 
     def iteration(self, iteration: int, kl: float, grad_norm: Optional[float] = None) -> None:
         """The optimisation reached ``iteration`` (1-based count of iterations done)."""
@@ -93,9 +94,7 @@ class Progress:
         if self._optimize_start is None:
             self._optimize_start = self._start
         if self._tqdm is not None:
-            if self._bar is None:
-                self._bar = self._tqdm(total=self.n_iter, file=self.stream, unit="it",
-                                       desc=_PREFIX, dynamic_ncols=True, leave=True)
+            self._open_bar()
             self._bar.set_postfix_str(f"KL {kl:.4f}", refresh=False)
             self._bar.update(iteration - self._bar.n)
             return
@@ -113,6 +112,11 @@ class Progress:
     def close(self) -> None:
         """Close the bar (if any); later messages are plain lines. Safe to call twice."""
         self._close_bar()
+
+    def _open_bar(self) -> None:
+        if self._tqdm is not None and self._bar is None:
+            self._bar = self._tqdm(total=self.n_iter, file=self.stream, unit="it",
+                                   desc=f"{_PREFIX} optimize", dynamic_ncols=True, leave=True)
 
     def _close_bar(self) -> None:
         if self._bar is not None:
