@@ -70,6 +70,23 @@ def test_embed_npy_to_npy_matches_the_api(tmp_path, data, capsys):
     assert "iteration    50/60" in err and "ETA" in err
 
 
+def test_metric_and_init_reach_tsne(tmp_path, data, capsys):
+    X, _ = data
+    D = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "d.npy", D)
+    options = dict(perplexity=5, method="exact", n_iter=60, random_state=3, n_jobs=2)
+    cases = [("x.npy", ["--metric", "cosine"], turbotsne.tsne(X, metric="cosine", **options)),
+             ("x.npy", ["--init", "random"], turbotsne.tsne(X, init="random", **options)),
+             ("d.npy", ["--metric", "precomputed"],
+              turbotsne.tsne(D, metric="precomputed", init="random", **options))]
+    for name, extra, expected in cases:
+        code, _, err = _run(capsys, ["embed", str(tmp_path / name), "-o", str(tmp_path / "y.npy"), "-q",
+                                     *FAST, *extra])
+        assert code == 0, err
+        np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+
+
 def test_quiet_prints_nothing(tmp_path, data, capsys):
     np.save(tmp_path / "x.npy", data[0])
     code, out, err = _run(capsys, ["embed", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"), "-q", *FAST])

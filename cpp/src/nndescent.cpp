@@ -188,9 +188,13 @@ void ApproximateKnnParams::validate() const {
   require(delta >= 0.0 && std::isfinite(delta), "delta must be finite and >= 0");
 }
 
-KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
-                                    int n_threads, Observer* observer) {
-  params.validate();
+namespace {
+
+// The search for one metric's keys (see distance.hpp): candidates come from Euclidean random
+// projections for any metric; every comparison ranks by Keys.
+template <class Keys>
+KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
+                               int n_threads, Observer* observer) {
   const index_t n = X.rows;
   const index_t d = X.cols;
   if (n < 2) throw std::invalid_argument("find_approximate_neighbors: need at least 2 points");
@@ -245,7 +249,7 @@ KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnPa
       if (j != i && std::find(cand.begin(), cand.end(), j) == cand.end()) cand.push_back(j);
     }
     std::vector<std::pair<double, std::int32_t>> scored(cand.size());
-    for (size_t c = 0; c < cand.size(); ++c) scored[c] = {squared_distance(Xp.row(i), Xp.row(cand[c]), d), cand[c]};
+    for (size_t c = 0; c < cand.size(); ++c) scored[c] = {Keys::key(Xp.row(i), Xp.row(cand[c]), d, kInf), cand[c]};
     std::partial_sort(scored.begin(), scored.begin() + k, scored.end());
     for (int c = 0; c < k; ++c) {
       L.dist[i * k + c] = scored[c].first;
@@ -347,7 +351,7 @@ KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnPa
         auto consider = [&](std::int32_t a, std::int32_t c) {
           if (a == c) return;
           const double bound = std::max(threshold[a], threshold[c]);
-          const double dd = squared_distance(Xp.row(a), Xp.row(c), d, bound);
+          const double dd = Keys::key(Xp.row(a), Xp.row(c), d, bound);
           // Rows do not change during the joins, so "already there" can be checked here.
           if (dd < threshold[a] && !L.contains(a, dd, c)) out.push_back({a, c, dd});
           if (dd < threshold[c] && !L.contains(c, dd, a)) out.push_back({c, a, dd});
@@ -401,12 +405,29 @@ KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnPa
     for (int c = 0; c < k; ++c) entries[c] = {L.dist[row * k + c], perm[L.idx[row * k + c]]};
     std::sort(entries.begin(), entries.end());
     for (int c = 0; c < k; ++c) {
-      graph.distances[i * k + c] = std::sqrt(entries[c].first);
+      graph.distances[i * k + c] = Keys::to_distance(entries[c].first);
       graph.indices[i * k + c] = entries[c].second;
     }
   }, 1024);
   graph.locality_order = perm;
   return graph;
+}
+
+}  // namespace
+
+KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
+                                    int n_threads, Observer* observer, Metric metric) {
+  params.validate();
+  if (metric == Metric::kCosine) {
+    const std::vector<double> unit = normalized_rows(X, n_threads);
+    KnnGraph graph = approximate_neighbors<EuclideanKeys>(ConstMatrix{unit.data(), X.rows, X.cols},
+                                                          k, params, n_threads, observer);
+    euclidean_to_cosine(graph.distances);
+    return graph;
+  }
+  return with_metric_keys(metric, [&](auto keys) {
+    return approximate_neighbors<decltype(keys)>(X, k, params, n_threads, observer);
+  });
 }
 
 }  // namespace turbotsne

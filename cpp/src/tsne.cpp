@@ -31,7 +31,7 @@ double column_std(ConstMatrix Y, index_t c) {
 
 }  // namespace
 
-void TsneParams::validate(index_t n_samples) const {
+void TsneParams::validate(index_t n_samples, bool affinities_computed_here) const {
   auto require = [](bool ok, const std::string& message) {
     if (!ok) throw std::invalid_argument(message);
   };
@@ -41,9 +41,11 @@ void TsneParams::validate(index_t n_samples) const {
           "Barnes-Hut supports n_components in {1, 2, 3}, got " + std::to_string(n_components));
   require(method != Method::kFft || n_components <= 2,
           "the FFT method supports n_components in {1, 2}, got " + std::to_string(n_components));
-  require(perplexity > 0.0 && std::isfinite(perplexity), "perplexity must be positive");
-  require(3.0 * perplexity < static_cast<double>(n_samples),
-          "perplexity must satisfy 3 * perplexity < n_samples");
+  if (affinities_computed_here) {
+    require(perplexity > 0.0 && std::isfinite(perplexity), "perplexity must be positive");
+    require(3.0 * perplexity < static_cast<double>(n_samples),
+            "perplexity must satisfy 3 * perplexity < n_samples");
+  }
   require(repulsion.theta >= 0.0 && std::isfinite(repulsion.theta), "theta must be finite and >= 0");
   repulsion.interpolation.validate();
   neighbors.approximate.validate();
@@ -59,9 +61,10 @@ int neighbor_count(index_t n_samples, double perplexity) {
 KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int n_threads,
                         Observer* observer) {
   if (params.method == NeighborMethod::kApproximate) {
-    return find_approximate_neighbors(X, k, params.approximate, n_threads, observer);
+    return find_approximate_neighbors(X, k, params.approximate, n_threads, observer,
+                                      params.metric);
   }
-  return find_nearest_neighbors(X, k, n_threads, observer);
+  return find_nearest_neighbors(X, k, n_threads, observer, params.metric);
 }
 
 CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborParams& neighbors,
@@ -171,17 +174,13 @@ void initialize(ConstMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_th
   for (index_t e = 0; e < Y.size(); ++e) Y.data[e] = kInitStd * rng.normal();
 }
 
-TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
-  params.validate(X.rows);
-  if (Y.rows != X.rows || Y.cols != params.n_components) {
-    throw std::invalid_argument("run_tsne: Y must have shape (n_samples, n_components)");
-  }
-  TsneResult result;
-  NeighborParams neighbors = params.neighbors;
-  neighbors.approximate.seed = params.seed;
-  std::vector<std::int32_t> order;
-  CsrMatrix P = joint_probabilities(X, params.perplexity, neighbors, params.n_threads, observer,
-                                    &result.timings, &order);
+namespace {
+
+// Initialisation and optimisation, for run_tsne and run_tsne_from_affinities; `order` is a
+// locality order of the points or empty, `result` holds the timings so far.
+void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, ConstMatrix X,
+                             const TsneParams& params, Matrix Y, Observer* observer,
+                             TsneResult& result) {
   Stopwatch watch;
   initialize(X, params.init, params.seed, Y, params.n_threads);
   result.timings.init = watch.lap();
@@ -189,7 +188,7 @@ TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer*
   const auto repulsion = make_repulsion(params.method, params.n_components,
                                         params.optimizer.dof, params.repulsion);
   OptimizeResult opt;
-  if (X.rows < params.locality_min_samples) order.clear();
+  if (Y.rows < params.locality_min_samples) order.clear();
   if (order.empty()) {
     opt = optimize(P.view(), Y, *repulsion, params.optimizer, params.n_threads, observer);
   } else {
@@ -218,6 +217,37 @@ TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer*
   result.kl = opt.kl;
   result.n_iter = opt.n_iter;
   result.stopped = opt.stopped;
+}
+
+}  // namespace
+
+TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
+  params.validate(X.rows);
+  if (Y.rows != X.rows || Y.cols != params.n_components) {
+    throw std::invalid_argument("run_tsne: Y must have shape (n_samples, n_components)");
+  }
+  TsneResult result;
+  NeighborParams neighbors = params.neighbors;
+  neighbors.approximate.seed = params.seed;
+  std::vector<std::int32_t> order;
+  CsrMatrix P = joint_probabilities(X, params.perplexity, neighbors, params.n_threads, observer,
+                                    &result.timings, &order);
+  initialize_and_optimize(std::move(P), std::move(order), X, params, Y, observer, result);
+  return result;
+}
+
+TsneResult run_tsne_from_affinities(CsrMatrix P, ConstMatrix X, const TsneParams& params,
+                                    Matrix Y, Observer* observer) {
+  params.validate(Y.rows, false);
+  if (P.n_rows != Y.rows || P.n_cols != Y.rows || Y.cols != params.n_components) {
+    throw std::invalid_argument(
+        "run_tsne_from_affinities: P must be n x n and Y n x n_components");
+  }
+  if (params.init == Init::kPca && X.rows != Y.rows) {
+    throw std::invalid_argument("run_tsne_from_affinities: init=pca needs X with n rows");
+  }
+  TsneResult result;
+  initialize_and_optimize(std::move(P), {}, X, params, Y, observer, result);
   return result;
 }
 

@@ -53,13 +53,14 @@ class Candidates {
       idx_[c] = i;
     }
   }
-  // Sorts the kept candidates ascending by (distance, index) and takes square roots.
+  // Sorts the kept candidates ascending by (key, index) and turns keys into distances.
+  template <class Keys>
   void finish() {
     std::vector<std::pair<double, std::int32_t>> all(size_);
     for (int c = 0; c < size_; ++c) all[c] = {dist_[c], idx_[c]};
     std::sort(all.begin(), all.end());
     for (int c = 0; c < size_; ++c) {
-      dist_[c] = std::sqrt(all[c].first);
+      dist_[c] = Keys::to_distance(all[c].first);
       idx_[c] = all[c].second;
     }
   }
@@ -77,7 +78,10 @@ class Candidates {
 
 }  // namespace
 
-VpTree::VpTree(ConstMatrix X, int n_threads) : X_(X) {
+VpTree::VpTree(ConstMatrix X, int n_threads, Metric metric) : X_(X), metric_(metric) {
+  if (metric == Metric::kCosine) {
+    throw std::invalid_argument("VpTree: search cosine as Euclidean over normalised rows");
+  }
   if (X.rows > std::numeric_limits<std::int32_t>::max() - 1) {
     throw std::invalid_argument("VpTree: at most 2^31 - 2 points are supported");
   }
@@ -138,13 +142,17 @@ void VpTree::partition(std::int32_t begin, std::int32_t end, ExceptionCollector&
     const double* vp = X_.row(order_[begin]);
     const std::int32_t split = split_of(begin, end);
     std::vector<std::pair<double, std::int32_t>> keyed(end - begin - 1);
-    for (std::int32_t p = begin + 1; p < end; ++p) {
-      keyed[p - begin - 1] = {squared_distance(X_.row(order_[p]), vp, X_.cols), order_[p]};
-    }
-    std::nth_element(keyed.begin(), keyed.begin() + (split - begin - 1), keyed.end());
+    with_metric_keys(metric_, [&](auto keys) {
+      using Keys = decltype(keys);
+      constexpr double kNoBound = std::numeric_limits<double>::infinity();
+      for (std::int32_t p = begin + 1; p < end; ++p) {
+        keyed[p - begin - 1] = {Keys::key(X_.row(order_[p]), vp, X_.cols, kNoBound), order_[p]};
+      }
+      std::nth_element(keyed.begin(), keyed.begin() + (split - begin - 1), keyed.end());
+      // Kept now: the child partitions below move order_[split] away.
+      radius_[begin] = Keys::to_distance(keyed[split - begin - 1].first);
+    });
     for (std::int32_t p = begin + 1; p < end; ++p) order_[p] = keyed[p - begin - 1].second;
-    // Kept now: the child partitions below move order_[split] away.
-    radius_[begin] = std::sqrt(keyed[split - begin - 1].first);
   });
   const std::int32_t split = split_of(begin, end);
   if (end - begin >= kTaskCutoff) {
@@ -189,7 +197,15 @@ void VpTree::query_position(index_t position, int k, std::int32_t* indices,
 
 void VpTree::search(const double* q, int k, index_t exclude, std::int32_t* indices,
                     double* distances) const {
-  Candidates best(k, indices, distances);  // squared distances until finish()
+  with_metric_keys(metric_, [&](auto keys) {
+    search_keys<decltype(keys)>(q, k, exclude, indices, distances);
+  });
+}
+
+template <class Keys>
+void VpTree::search_keys(const double* q, int k, index_t exclude, std::int32_t* indices,
+                         double* distances) const {
+  Candidates best(k, indices, distances);  // keys (Euclidean: squared) until finish()
   if (k <= 0 || nodes_.empty()) return;
   const index_t d = X_.cols;
   // Depth-first search with an explicit stack of (node, lower bound on the distance from q to
@@ -205,14 +221,14 @@ void VpTree::search(const double* q, int k, index_t exclude, std::int32_t* indic
   while (!stack.empty()) {
     const Pending top = stack.back();
     stack.pop_back();
-    if (top.lower * top.lower > best.bound()) continue;
+    if (Keys::to_key(top.lower) > best.bound()) continue;
     const Node& node = nodes_[top.node];
     if (node.inside < 0) {  // leaf
       for (std::int32_t p = node.begin; p < node.end; ++p) {
         const std::int32_t i = order_[p];
         if (i == exclude) continue;
         const double bound = best.bound();
-        const double d2 = squared_distance(points_.data() + p * d, q, d, bound);
+        const double d2 = Keys::key(points_.data() + p * d, q, d, bound);
         if (d2 <= bound) best.offer(d2, i);
       }
       continue;
@@ -220,15 +236,15 @@ void VpTree::search(const double* q, int k, index_t exclude, std::int32_t* indic
     const std::int32_t vp = order_[node.begin];
     // Beyond radius + tau from the vantage point, neither it nor the inside child can hold a
     // neighbour: the distance to it is then only needed up to that bound.
-    const double far = node.radius + std::sqrt(best.bound());
-    const double far2 = far * far * (1.0 + 1e-12);
-    const double d2 = squared_distance(points_.data() + static_cast<index_t>(node.begin) * d, q, d, far2);
+    const double far = node.radius + Keys::to_distance(best.bound());
+    const double far2 = Keys::to_key(far) * (1.0 + 1e-12);
+    const double d2 = Keys::key(points_.data() + static_cast<index_t>(node.begin) * d, q, d, far2);
     if (d2 > far2) {
       stack.push_back({node.outside, 0.0});
       continue;
     }
     if (vp != exclude) best.offer(d2, vp);
-    const double dist = std::sqrt(d2);
+    const double dist = Keys::to_distance(d2);
     // Triangle inequality: inside points lie within radius of vp, outside ones beyond it.
     // The slack covers the rounding of the three distances involved.
     const double slack = 1e-12 * (dist + node.radius);
@@ -243,16 +259,24 @@ void VpTree::search(const double* q, int k, index_t exclude, std::int32_t* indic
       stack.push_back({node.outside, lower_outside});
     }
   }
-  best.finish();
+  best.template finish<Keys>();
 }
 
-KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer) {
+KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
+                                Metric metric) {
   if (X.rows < 2) throw std::invalid_argument("find_nearest_neighbors: need at least 2 points");
   if (k < 1 || k > X.rows - 1) {
     throw std::invalid_argument("find_nearest_neighbors: k must be in [1, n - 1], got " +
                                 std::to_string(k));
   }
-  const VpTree tree(X, n_threads);
+  if (metric == Metric::kCosine) {
+    const std::vector<double> unit = normalized_rows(X, n_threads);
+    KnnGraph graph = find_nearest_neighbors(ConstMatrix{unit.data(), X.rows, X.cols}, k,
+                                            n_threads, observer, Metric::kEuclidean);
+    euclidean_to_cosine(graph.distances);
+    return graph;
+  }
+  const VpTree tree(X, n_threads, metric);
   poll(observer);
   KnnGraph graph;
   graph.n = X.rows;
@@ -266,6 +290,44 @@ KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads, Observer* o
   parallel_for_polled(X.rows, n_threads, observer, [&](index_t t) {
     const index_t i = order[t];
     tree.query_position(t, k, graph.indices.data() + i * k, graph.distances.data() + i * k);
+  }, 16, 1024);
+  return graph;
+}
+
+}  // namespace turbotsne
+
+namespace turbotsne {
+
+KnnGraph query_nearest_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
+                                 Metric metric, int n_threads, Observer* observer) {
+  if (reference.rows < 1) throw std::invalid_argument("query_nearest_neighbors: empty reference");
+  if (queries.cols != reference.cols) {
+    throw std::invalid_argument("query_nearest_neighbors: queries have " +
+                                std::to_string(queries.cols) + " columns, the reference " +
+                                std::to_string(reference.cols));
+  }
+  if (k < 1 || k > reference.rows) {
+    throw std::invalid_argument("query_nearest_neighbors: k must be in [1, n_reference], got " +
+                                std::to_string(k));
+  }
+  if (metric == Metric::kCosine) {
+    const std::vector<double> ref = normalized_rows(reference, n_threads);
+    const std::vector<double> qs = normalized_rows(queries, n_threads);
+    KnnGraph graph = query_nearest_neighbors(ConstMatrix{ref.data(), reference.rows, reference.cols},
+                                             ConstMatrix{qs.data(), queries.rows, queries.cols}, k,
+                                             Metric::kEuclidean, n_threads, observer);
+    euclidean_to_cosine(graph.distances);
+    return graph;
+  }
+  const VpTree tree(reference, n_threads, metric);
+  poll(observer);
+  KnnGraph graph;
+  graph.n = queries.rows;
+  graph.k = k;
+  graph.indices.resize(static_cast<size_t>(queries.rows) * k);
+  graph.distances.resize(static_cast<size_t>(queries.rows) * k);
+  parallel_for_polled(queries.rows, n_threads, observer, [&](index_t i) {
+    tree.query(queries.row(i), k, -1, graph.indices.data() + i * k, graph.distances.data() + i * k);
   }, 16, 1024);
   return graph;
 }

@@ -19,6 +19,8 @@
 #include "turbotsne/nndescent.hpp"
 #include "turbotsne/parallel.hpp"
 #include "turbotsne/pca.hpp"
+#include "turbotsne/precomputed.hpp"
+#include "turbotsne/transform.hpp"
 #include "turbotsne/tsne.hpp"
 #include "turbotsne/vptree.hpp"
 
@@ -121,16 +123,31 @@ class PyObserver final : public Observer {
   py::object on_stage_;
 };
 
-py::dict run_tsne_py(const DoubleArray& X, DoubleArray& Y, const TsneParams& params,
-                     py::object report, std::vector<int> report_every, py::object on_stage) {
-  const ConstMatrix x = view(X, "X");
-  const Matrix y = mutable_view(Y, "Y");
-  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage));
-  TsneResult result;
-  {
-    py::gil_scoped_release release;
-    result = run_tsne(x, params, y, &observer);
+// The graph's (indices, distances) as numpy arrays of shape (n, k).
+py::tuple graph_to_numpy(KnnGraph&& g) {
+  const auto n = static_cast<py::ssize_t>(g.n);
+  return py::make_tuple(to_numpy(std::move(g.indices), {n, g.k}),
+                        to_numpy(std::move(g.distances), {n, g.k}));
+}
+
+// A KnnGraph owning a copy of (indices, distances) of shape (n, k).
+KnnGraph graph_from_numpy(const Int32Array& indices, const DoubleArray& distances) {
+  const ConstMatrix d = view(distances, "distances");
+  if (indices.ndim() != 2 || indices.shape(0) != d.rows || indices.shape(1) != d.cols) {
+    throw std::invalid_argument("indices and distances must have the same shape (n, k)");
   }
+  KnnGraph g;
+  g.n = d.rows;
+  g.k = static_cast<int>(d.cols);
+  g.indices.assign(indices.data(), indices.data() + indices.size());
+  g.distances.assign(d.data, d.data + d.size());
+  for (std::int32_t j : g.indices) {
+    if (j < 0 || j >= g.n) throw std::invalid_argument("indices must lie in [0, n)");
+  }
+  return g;
+}
+
+py::dict result_to_dict(const TsneResult& result) {
   py::dict timings;
   timings["neighbors"] = result.timings.neighbors;
   timings["affinities"] = result.timings.affinities;
@@ -147,6 +164,40 @@ py::dict run_tsne_py(const DoubleArray& X, DoubleArray& Y, const TsneParams& par
   return out;
 }
 
+py::dict run_tsne_py(const DoubleArray& X, DoubleArray& Y, const TsneParams& params,
+                     py::object report, std::vector<int> report_every, py::object on_stage) {
+  const ConstMatrix x = view(X, "X");
+  const Matrix y = mutable_view(Y, "Y");
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage));
+  TsneResult result;
+  {
+    py::gil_scoped_release release;
+    result = run_tsne(x, params, y, &observer);
+  }
+  return result_to_dict(result);
+}
+
+py::dict run_tsne_from_affinities_py(const Int64Array& indptr, const Int32Array& indices,
+                                     const DoubleArray& data, const DoubleArray& X, DoubleArray& Y,
+                                     const TsneParams& params, py::object report,
+                                     std::vector<int> report_every, py::object on_stage) {
+  const ConstMatrix x = view(X, "X");
+  const Matrix y = mutable_view(Y, "Y");
+  const CsrView p = csr_view(indptr, indices, data, y.rows);
+  CsrMatrix P;
+  P.n_rows = P.n_cols = y.rows;
+  P.indptr.assign(p.indptr, p.indptr + y.rows + 1);
+  P.indices.assign(p.indices, p.indices + p.nnz());
+  P.values.assign(p.values, p.values + p.nnz());
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage));
+  TsneResult result;
+  {
+    py::gil_scoped_release release;
+    result = run_tsne_from_affinities(std::move(P), x, params, y, &observer);
+  }
+  return result_to_dict(result);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -161,6 +212,11 @@ PYBIND11_MODULE(_core, m) {
       .value("pca", Init::kPca)
       .value("random", Init::kRandom)
       .value("given", Init::kGiven);
+
+  py::enum_<Metric>(m, "Metric")
+      .value("euclidean", Metric::kEuclidean)
+      .value("cosine", Metric::kCosine)
+      .value("manhattan", Metric::kManhattan);
 
   py::class_<OptimizerParams>(m, "OptimizerParams")
       .def(py::init<>())
@@ -205,18 +261,77 @@ PYBIND11_MODULE(_core, m) {
         "Runs the pipeline; Y (n, n_components) holds the initial embedding for init=given "
         "and receives the result. report(iteration, kl, grad_norm, embedding) -> stop?");
 
-  m.def("nearest_neighbors", [](const DoubleArray& X, int k, int n_threads) {
+  m.def("tsne_from_affinities", &run_tsne_from_affinities_py, py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("X").noconvert(),
+        py::arg("Y").noconvert(), py::arg("params"), py::arg("report"), py::arg("report_every"),
+        py::arg("on_stage"),
+        "Like tsne from a symmetric CSR P summing to 1; X (n rows) is read only for init=pca "
+        "and may have 0 rows otherwise.");
+
+  m.def("nearest_neighbors", [](const DoubleArray& X, int k, int n_threads, Metric metric) {
     const ConstMatrix x = view(X, "X");
     KnnGraph g;
     {
       py::gil_scoped_release release;
-      g = find_nearest_neighbors(x, k, n_threads);
+      g = find_nearest_neighbors(x, k, n_threads, nullptr, metric);
     }
-    const auto n = static_cast<py::ssize_t>(g.n);
-    return py::make_tuple(to_numpy(std::move(g.indices), {n, g.k}),
-                          to_numpy(std::move(g.distances), {n, g.k}));
+    return graph_to_numpy(std::move(g));
   }, py::arg("X").noconvert(), py::arg("k"), py::arg("n_threads"),
+     py::arg("metric") = Metric::kEuclidean,
      "Exact kNN (self excluded): (indices, distances), rows sorted by (distance, index).");
+
+  m.def("query_neighbors", [](const DoubleArray& reference, const DoubleArray& queries, int k,
+                              Metric metric, int n_threads) {
+    const ConstMatrix r = view(reference, "reference");
+    const ConstMatrix q = view(queries, "queries");
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = query_nearest_neighbors(r, q, k, metric, n_threads);
+    }
+    return graph_to_numpy(std::move(g));
+  }, py::arg("reference").noconvert(), py::arg("queries").noconvert(), py::arg("k"),
+     py::arg("metric"), py::arg("n_threads"),
+     "Exact k nearest rows of reference for each row of queries: (indices int32 (m, k), "
+     "distances (m, k)), rows sorted by (distance, index).");
+
+  m.def("neighbors_from_distance_matrix", [](const DoubleArray& D, int k, int n_threads) {
+    const ConstMatrix d = view(D, "D");
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = neighbors_from_distance_matrix(d, k, n_threads);
+    }
+    return graph_to_numpy(std::move(g));
+  }, py::arg("D").noconvert(), py::arg("k"), py::arg("n_threads"),
+     "The k nearest of each row of a dense square distance matrix (diagonal ignored).");
+
+  m.def("neighbors_from_sparse_distances", [](const Int64Array& indptr, const Int32Array& indices,
+                                              const DoubleArray& data, int k, int n_threads) {
+    const index_t n = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
+    const CsrView d = csr_view(indptr, indices, data, n);
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = neighbors_from_sparse_distances(d, k, n_threads);
+    }
+    return graph_to_numpy(std::move(g));
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("k"), py::arg("n_threads"),
+     "The k nearest of each row of a sparse square CSR distance matrix (diagonal dropped).");
+
+  m.def("affinities_from_neighbors", [](const Int32Array& indices, const DoubleArray& distances,
+                                        double perplexity, int n_threads) {
+    const KnnGraph g = graph_from_numpy(indices, distances);
+    CsrMatrix P;
+    {
+      py::gil_scoped_release release;
+      P = symmetrize(conditional_probabilities(g, perplexity, n_threads), n_threads);
+    }
+    return csr_to_numpy(std::move(P));
+  }, py::arg("indices").noconvert(), py::arg("distances").noconvert(), py::arg("perplexity"),
+     py::arg("n_threads"),
+     "Symmetric joint P from a kNN graph (rows of (indices, distances)), as (indptr, indices, data).");
 
   py::class_<ApproximateKnnParams>(m, "ApproximateKnnParams")
       .def(py::init<>())
@@ -233,20 +348,20 @@ PYBIND11_MODULE(_core, m) {
   py::class_<NeighborParams>(m, "NeighborParams")
       .def(py::init<>())
       .def_readwrite("method", &NeighborParams::method)
+      .def_readwrite("metric", &NeighborParams::metric)
       .def_readwrite("approximate", &NeighborParams::approximate);
 
   m.def("approximate_neighbors", [](const DoubleArray& X, int k, const ApproximateKnnParams& params,
-                                    int n_threads) {
+                                    int n_threads, Metric metric) {
     const ConstMatrix x = view(X, "X");
     KnnGraph g;
     {
       py::gil_scoped_release release;
-      g = find_approximate_neighbors(x, k, params, n_threads);
+      g = find_approximate_neighbors(x, k, params, n_threads, nullptr, metric);
     }
-    const auto n = static_cast<py::ssize_t>(g.n);
-    return py::make_tuple(to_numpy(std::move(g.indices), {n, g.k}),
-                          to_numpy(std::move(g.distances), {n, g.k}));
+    return graph_to_numpy(std::move(g));
   }, py::arg("X").noconvert(), py::arg("k"), py::arg("params"), py::arg("n_threads"),
+     py::arg("metric") = Metric::kEuclidean,
      "Approximate kNN (RP forest + NN-descent): (indices, distances) like nearest_neighbors.");
 
   m.def("calibrate_rows", [](const DoubleArray& squared_distances, double perplexity) {
@@ -355,6 +470,65 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("Y").noconvert(), py::arg("method"), py::arg("params"), py::arg("dof"),
      py::arg("n_threads"),
      "(Σ_j w_ij^((α+1)/α) (y_i − y_j) per point, Z = Σ_{i≠j} w_ij) by the given method.");
+
+  m.def("reference_repulsion", [](const DoubleArray& reference, const DoubleArray& queries,
+                                  double theta, double dof, int n_threads) {
+    const ConstMatrix ref = view(reference, "reference");
+    const ConstMatrix q = view(queries, "queries");
+    DoubleArray forces({q.rows, q.cols});
+    DoubleArray z(q.rows);
+    {
+      py::gil_scoped_release release;
+      const ReferenceRepulsion repulsion(ref, theta, dof);
+      repulsion.compute(q, Matrix{forces.mutable_data(), q.rows, q.cols}, z.mutable_data(),
+                        n_threads);
+    }
+    return py::make_tuple(forces, z);
+  }, py::arg("reference").noconvert(), py::arg("queries").noconvert(), py::arg("theta"),
+     py::arg("dof"), py::arg("n_threads"),
+     "(Σ_j w_qj^((α+1)/α) (y_q − y_j), Σ_j w_qj) per query q, j over the reference points.");
+
+  py::class_<TransformParams>(m, "TransformParams")
+      .def(py::init<>())
+      .def_readwrite("n_iter", &TransformParams::n_iter)
+      .def_readwrite("learning_rate", &TransformParams::learning_rate)
+      .def_readwrite("exaggeration", &TransformParams::exaggeration)
+      .def_readwrite("momentum", &TransformParams::momentum)
+      .def_readwrite("min_gain", &TransformParams::min_gain)
+      .def_readwrite("max_step_norm", &TransformParams::max_step_norm)
+      .def_readwrite("dof", &TransformParams::dof)
+      .def_readwrite("theta", &TransformParams::theta);
+
+  m.def("transform", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
+                        const DoubleArray& reference, DoubleArray& Y, const TransformParams& params,
+                        int n_threads, py::object report, std::vector<int> report_every) {
+    const ConstMatrix ref = view(reference, "reference");
+    const Matrix y = mutable_view(Y, "Y");
+    if (indptr.ndim() != 1 || indptr.shape(0) != y.rows + 1) {
+      throw std::invalid_argument("P.indptr must have one entry per new point, plus one");
+    }
+    const index_t nnz = indptr.at(y.rows);
+    if (indices.ndim() != 1 || data.ndim() != 1 || indices.shape(0) != nnz ||
+        data.shape(0) != nnz) {
+      throw std::invalid_argument("P.indices and P.data must have indptr[-1] entries");
+    }
+    const CsrView P{y.rows, ref.rows, indptr.data(), indices.data(), data.data()};
+    PyObserver observer(std::move(report), std::move(report_every), py::none());
+    TransformResult result;
+    {
+      py::gil_scoped_release release;
+      result = optimize_new_points(P, ref, y, params, n_threads, &observer);
+    }
+    py::dict out;
+    out["kl_divergence"] = result.kl;
+    out["n_iter"] = result.n_iter;
+    out["stopped"] = result.stopped;
+    return out;
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("reference").noconvert(), py::arg("Y").noconvert(), py::arg("params"),
+     py::arg("n_threads"), py::arg("report"), py::arg("report_every"),
+     "Optimises the new points Y (in place) against the fixed reference embedding; "
+     "P: their conditional affinities to the reference points.");
 
   // The core's FFT, exposed for its tests against numpy.fft.
   m.def("next_fast_size", &next_fast_size, py::arg("n"));

@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from ._api import APPROX_MIN_SAMPLES, EXACT_MAX_SAMPLES, joint_probabilities, kl_divergence, tsne
 from ._datasets import make_blobs
+from ._estimator import TSNE, NotFittedError
 from ._plot import plot
 
 try:
@@ -20,6 +21,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "tsne",
+    "TSNE",
+    "NotFittedError",
     "joint_probabilities",
     "kl_divergence",
     "make_blobs",

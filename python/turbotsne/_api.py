@@ -10,12 +10,15 @@ import scipy.sparse
 from . import _core
 from ._progress import Progress
 from ._validation import (
+    check_affinities,
     check_affinity_matrix,
     check_choice,
+    check_cosine_rows,
     check_data,
     check_embedding,
     check_int,
     check_n_jobs,
+    check_precomputed,
     check_real,
     check_seed,
 )
@@ -30,6 +33,7 @@ EXACT_MAX_SAMPLES = 150
 #: subsets: the two cross near 15,000 points; see the README).
 APPROX_MIN_SAMPLES = 20000
 _NEIGHBORS = ("auto", "exact", "approx")
+_METRICS = ("euclidean", "cosine", "manhattan", "precomputed")
 
 _METHODS = ("auto", "exact", "barnes_hut", "fft")
 _VERBOSE_EVERY = 50
@@ -74,6 +78,41 @@ def _neighbor_params(neighbors: str, n_samples: int, seed: int, owner: str):
     return params, neighbors
 
 
+def _neighbor_count(n_samples: int, perplexity: float) -> int:
+    return int(max(1, min(np.floor(3.0 * perplexity), n_samples - 1)))
+
+
+def _precomputed_affinities(D, perplexity: float, threads: int, owner: str):
+    """Joint P (CSR arrays) from a precomputed distance matrix, validated as check_precomputed."""
+    kind, D = check_precomputed(D)
+    n = D.shape[0]
+    perplexity = _check_perplexity(perplexity, n, owner)
+    k = _neighbor_count(n, perplexity)
+    if kind == "dense":
+        indices, distances = _core.neighbors_from_distance_matrix(D, k, threads)
+    else:
+        # Candidates per row: distinct stored columns other than the row itself.
+        coo = D.tocoo()
+        off = coo.row != coo.col
+        pairs = np.unique(coo.row[off].astype(np.int64) * n + coo.col[off])
+        counts = np.bincount(pairs // n, minlength=n)
+        if counts.min() < k:
+            row = int(np.argmin(counts))
+            fix = (f"Pass perplexity < {(counts[row] + 1) / 3:g} (each point uses "
+                   f"floor(3 * perplexity) neighbours) or add neighbours to the graph."
+                   if counts[row] > 0 else "Add neighbours to the graph.")
+            raise ValueError(
+                f"X (a sparse kNN distance graph with metric='precomputed') must give every "
+                f"point at least floor(3 * perplexity) = {k} neighbours besides itself; row "
+                f"{row} has {counts[row]} (the fewest). {fix}"
+            )
+        indices, distances = _core.neighbors_from_sparse_distances(
+            np.ascontiguousarray(D.indptr, dtype=np.int64),
+            np.ascontiguousarray(D.indices, dtype=np.int32), D.data, k, threads)
+    indptr, cols, data = _core.affinities_from_neighbors(indices, distances, perplexity, threads)
+    return indptr, cols, data, n
+
+
 def tsne(
     X,
     n_components: int = 2,
@@ -81,6 +120,8 @@ def tsne(
     perplexity: float = 30.0,
     method: str = "auto",
     neighbors: str = "auto",
+    metric: str = "euclidean",
+    affinities=None,
     init: Union[str, np.ndarray] = "pca",
     learning_rate: Union[str, float] = "auto",
     n_iter: int = 750,
@@ -103,9 +144,11 @@ def tsne(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features), (n_samples, n_samples) or None
         Real-valued data, finite, at least 2 rows. float64 C-contiguous arrays are used without
-        a copy; other dtypes and layouts are converted once.
+        a copy; other dtypes and layouts are converted once. With ``metric="precomputed"``: a
+        distance matrix (see ``metric``). None only with ``affinities`` and an ``init`` other
+        than "pca".
     n_components : int, default=2
         Dimension of the embedding: 1, 2 or 3 for Barnes-Hut, any for ``method="exact"``.
     perplexity : float, default=30.0
@@ -129,6 +172,28 @@ def tsne(
         the exact neighbours (99.8% on MNIST) in a fraction of the time for large data, and
         depends on ``random_state``. "auto": approx from ``APPROX_MIN_SAMPLES`` points on,
         exact below.
+    metric : {"euclidean", "cosine", "manhattan", "precomputed"}, default="euclidean"
+        Distance between rows of X in the neighbour search. "cosine" is 1 - cos(angle) (rows
+        of norm zero are an error); "manhattan" is the L1 distance. For every metric the
+        affinities are p_j|i ∝ exp(-β d_ij²) with d the metric's distance (scikit-learn
+        squares only the Euclidean distance and uses the others unsquared). "precomputed": X
+        is a distance matrix, either dense (n_samples, n_samples) (non-negative and finite
+        off the diagonal; the diagonal is ignored; it need not be symmetric: row i holds the
+        distances from point i) of which each row's ``floor(3 * perplexity)`` nearest are
+        used (ties by index), or a scipy.sparse kNN graph (e.g. from an approximate
+        nearest-neighbour index) whose stored entries in row i, less the diagonal, are the
+        candidate neighbours of point i: each row keeps its ``floor(3 * perplexity)``
+        nearest, so every row must store at least that many (the error says which row has
+        too few and what perplexity would fit). init="pca" is then an error, since principal
+        components cannot be computed from distances: pass init="random" or an array.
+    affinities : sparse or dense matrix of shape (n_samples, n_samples), optional
+        Input affinities to use instead of computing them from X (e.g. from your own kNN
+        graph and kernel). Non-negative and finite; symmetrised as P + Pᵀ and normalised to
+        sum 1 (a P that already is symmetric and sums to 1, like the output of
+        :func:`joint_probabilities`, is used unchanged, so that ``tsne(X, affinities=
+        joint_probabilities(X))`` gives the same embedding as ``tsne(X)``). ``perplexity``,
+        ``neighbors`` and ``metric`` are then not used (a non-default metric is an error), and
+        X is needed only for init="pca".
     init : {"pca", "random"} or ndarray of shape (n_samples, n_components), default="pca"
         Initial embedding. "pca": the leading principal components of X, scaled so that the
         first has standard deviation 1e-4 (keeps global structure; Kobak & Berens 2019).
@@ -195,7 +260,8 @@ def tsne(
     Press Ctrl-C to interrupt a run: ``KeyboardInterrupt`` is raised within one iteration.
     """
     Y, _ = _tsne(
-        X, n_components, perplexity=perplexity, method=method, neighbors=neighbors, init=init,
+        X, n_components, perplexity=perplexity, method=method, neighbors=neighbors,
+        metric=metric, affinities=affinities, init=init,
         learning_rate=learning_rate, n_iter=n_iter, early_exaggeration=early_exaggeration,
         early_exaggeration_iter=early_exaggeration_iter, exaggeration=exaggeration,
         max_step_norm=max_step_norm, dof=dof, theta=theta,
@@ -207,16 +273,48 @@ def tsne(
     return Y
 
 
-def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto", init="pca",
+def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto",
+          metric="euclidean", affinities=None, init="pca",
           learning_rate="auto", n_iter=750, early_exaggeration=12.0,
           early_exaggeration_iter=250, exaggeration=1.0, max_step_norm=5.0, dof=1.0, theta=0.5,
           n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
           random_state=None, n_jobs=-1, verbose=False, callback=None, callback_every=50):
     """``tsne`` returning ``(embedding, info)``, info holding kl_divergence, n_iter, timings."""
-    X = check_data(X)
-    n = X.shape[0]
+    metric = check_choice(metric, "metric", _METRICS)
+    n_jobs = check_n_jobs(n_jobs)
+    P = None  # (indptr, indices, data) when the affinities are not computed by _core.tsne
+    if affinities is not None:
+        if metric != "euclidean":
+            raise ValueError(
+                f"metric={metric!r} has no effect when affinities are given; leave metric at its "
+                f"default (the affinities replace the neighbour search)."
+            )
+        if X is not None:
+            X = check_data(X)
+        *P, n = check_affinities(affinities, None if X is None else X.shape[0])
+    elif X is None:
+        raise ValueError("X is None: pass the data (or a distance matrix with "
+                         "metric='precomputed'), or give affinities=.")
+    elif metric == "precomputed":
+        if isinstance(init, str) and init == "pca":
+            raise ValueError(
+                "init='pca' cannot be used with metric='precomputed': principal components "
+                "need the data, not distances. Pass init='random' or an initial embedding array."
+            )
+        *P, n = _precomputed_affinities(X, perplexity, n_jobs, "tsne")
+        X = None
+    else:
+        X = check_data(X)
+        if metric == "cosine":
+            check_cosine_rows(X)
+        n = X.shape[0]
+        perplexity = _check_perplexity(perplexity, n, "tsne")
+    if X is None and isinstance(init, str) and init == "pca":
+        raise ValueError(
+            "init='pca' needs X: pass X along with affinities, or init='random' or an initial "
+            "embedding array."
+        )
     n_components = check_int(n_components, "n_components", min_value=1)
-    perplexity = _check_perplexity(perplexity, n, "tsne")
     method = _resolve_method(check_choice(method, "method", _METHODS), n, n_components)
     params = _core.TsneParams()
     params.n_components = n_components
@@ -234,7 +332,8 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     params.repulsion = rep
     params.seed = check_seed(random_state)
     params.neighbors, neighbors = _neighbor_params(neighbors, n, params.seed, "tsne")
-    params.n_threads = check_n_jobs(n_jobs)
+    params.neighbors.metric = getattr(_core.Metric, "euclidean" if P is not None else metric)
+    params.n_threads = n_jobs
     opt = params.optimizer
     opt.n_iter = check_int(n_iter, "n_iter", min_value=1)
     opt.early_exaggeration = check_real(early_exaggeration, "early_exaggeration", min_value=0.0, min_open=True)
@@ -273,12 +372,18 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     every = ([_VERBOSE_EVERY] if verbose else []) + ([callback_every] if callback is not None else [])
     if progress is not None:
         lr = opt.resolved_learning_rate(n)
-        progress.message(f"{n} samples x {X.shape[1]} features -> {n_components}-D, method={method}, "
-                         f"neighbors={neighbors}, perplexity={perplexity:g}, learning_rate={lr:g}, "
-                         f"threads={params.n_threads}")
+        source = (f"{X.shape[1]} features" if P is None else
+                  "precomputed distances" if affinities is None else "given affinities")
+        progress.message(f"{n} samples x {source} -> {n_components}-D, method={method}, "
+                         f"neighbors={neighbors}, metric={metric}, perplexity={perplexity:g}, "
+                         f"learning_rate={lr:g}, threads={params.n_threads}")
+    observer = (report if every else None, every, progress.stage if progress is not None else None)
     try:
-        info = _core.tsne(X, Y, params, report if every else None, every,
-                          progress.stage if progress is not None else None)
+        if P is None:
+            info = _core.tsne(X, Y, params, *observer)
+        else:
+            X_init = X if X is not None else np.empty((0, 1))
+            info = _core.tsne_from_affinities(*P, X_init, Y, params, *observer)
     finally:
         if progress is not None:
             progress.close()
@@ -291,17 +396,19 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
 
 
 def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighbors: str = "auto",
-                        random_state=None) -> scipy.sparse.csr_matrix:
+                        random_state=None, metric: str = "euclidean") -> scipy.sparse.csr_matrix:
     """The symmetric input affinities P of t-SNE, as a sparse matrix summing to 1.
 
-    Each point's ``floor(3 * perplexity)`` nearest neighbours (Euclidean) get Gaussian
-    weights whose bandwidth is calibrated so that the point's conditional distribution has
-    the given perplexity; then ``P = (P_cond + P_condᵀ) / (2 n)``. This is the P that
-    :func:`tsne` optimises for (given the same ``neighbors`` and ``random_state``).
+    Each point's ``floor(3 * perplexity)`` nearest neighbours (by ``metric``) get weights
+    p_j|i ∝ exp(-β d_ij²) whose bandwidth is calibrated so that the point's conditional
+    distribution has the given perplexity; then ``P = (P_cond + P_condᵀ) / (2 n)``. This is
+    the P that :func:`tsne` optimises for (given the same ``neighbors``, ``metric`` and
+    ``random_state``).
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features), or a distance matrix
+        A distance matrix (dense or sparse, as in :func:`tsne`) with ``metric="precomputed"``.
     perplexity : float, default=30.0
         Must satisfy ``3 * perplexity < n_samples``.
     n_jobs : int, default=-1
@@ -309,18 +416,28 @@ def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighb
         As in :func:`tsne`.
     random_state : None, int, numpy.random.Generator or RandomState, default=None
         Seed of the approximate neighbour search (unused when it is exact).
+    metric : {"euclidean", "cosine", "manhattan", "precomputed"}, default="euclidean"
+        As in :func:`tsne`.
 
     Returns
     -------
     P : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
     """
-    X = check_data(X)
-    perplexity = _check_perplexity(perplexity, X.shape[0], "joint_probabilities")
-    threads = check_n_jobs(n_jobs, owner="joint_probabilities")
-    seed = check_seed(random_state, owner="joint_probabilities")
-    params, _ = _neighbor_params(neighbors, X.shape[0], seed, "joint_probabilities")
-    indptr, indices, data = _core.affinities(X, perplexity, params, threads, True)
-    n = X.shape[0]
+    owner = "joint_probabilities"
+    metric = check_choice(metric, "metric", _METRICS, owner=owner)
+    threads = check_n_jobs(n_jobs, owner=owner)
+    seed = check_seed(random_state, owner=owner)
+    if metric == "precomputed":
+        indptr, indices, data, n = _precomputed_affinities(X, perplexity, threads, owner)
+    else:
+        X = check_data(X)
+        if metric == "cosine":
+            check_cosine_rows(X)
+        n = X.shape[0]
+        perplexity = _check_perplexity(perplexity, n, owner)
+        params, _ = _neighbor_params(neighbors, n, seed, owner)
+        params.metric = getattr(_core.Metric, metric)
+        indptr, indices, data = _core.affinities(X, perplexity, params, threads, True)
     return scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, n))
 
 

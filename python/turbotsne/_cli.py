@@ -285,9 +285,10 @@ def save_plot(path, Y: np.ndarray, labels=None, title: Optional[str] = None) -> 
 def _run_tsne(X: np.ndarray, args) -> np.ndarray:
     from ._api import tsne
 
+    init = args.init or ("random" if args.metric == "precomputed" else "pca")
     return tsne(X, args.n_components, perplexity=args.perplexity, method=args.method,
-                neighbors=args.neighbors, n_iter=args.n_iter, random_state=args.seed,
-                n_jobs=args.threads, verbose=not args.quiet)
+                neighbors=args.neighbors, metric=args.metric, init=init, n_iter=args.n_iter,
+                random_state=args.seed, n_jobs=args.threads, verbose=not args.quiet)
 
 
 def _embed(args) -> int:
@@ -347,12 +348,17 @@ def _demo(args) -> int:
 
 
 def _add_tsne_options(parser: argparse.ArgumentParser, n_iter_default: int = 750) -> None:
+    from ._api import _METHODS, _METRICS, _NEIGHBORS
+
     group = parser.add_argument_group("t-SNE options (see turbotsne.tsne)")
     group.add_argument("--perplexity", type=float, default=30.0, help="effective number of neighbours (default 30)")
-    group.add_argument("--method", default="auto", choices=("auto", "exact", "barnes_hut", "fft"),
-                       help="how repulsion is computed (default auto)")
-    group.add_argument("--neighbors", default="auto", choices=("auto", "exact", "approx"),
-                       help="nearest-neighbour search (default auto)")
+    group.add_argument("--method", default="auto", choices=_METHODS, help="how repulsion is computed (default auto)")
+    group.add_argument("--neighbors", default="auto", choices=_NEIGHBORS, help="nearest-neighbour search (default auto)")
+    group.add_argument("--metric", default="euclidean", choices=_METRICS,
+                       help="distance between rows (default euclidean); precomputed: INPUT is a square "
+                            "distance matrix")
+    group.add_argument("--init", choices=("pca", "random"),
+                       help="initial embedding (default pca, random with --metric precomputed)")
     group.add_argument("--n-components", type=int, default=2, help="embedding dimension (default 2)")
     group.add_argument("--n-iter", type=int, default=n_iter_default,
                        help=f"total iterations (default {n_iter_default})")

@@ -51,12 +51,18 @@ class ApproximateKnnParams:
     seed: int
     def __init__(self) -> None: ...
 
+class Metric:
+    euclidean: "Metric"
+    cosine: "Metric"
+    manhattan: "Metric"
+
 class NeighborMethod:
     exact: "NeighborMethod"
     approximate: "NeighborMethod"
 
 class NeighborParams:
     method: NeighborMethod
+    metric: Metric
     approximate: ApproximateKnnParams
     def __init__(self) -> None: ...
 
@@ -81,14 +87,38 @@ def tsne(
     report_every: Sequence[int],
     on_stage: Optional[Callable[[str, float], None]],
 ) -> dict: ...
+def tsne_from_affinities(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    data: npt.NDArray[np.float64],
+    X: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    params: TsneParams,
+    report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
+    report_every: Sequence[int],
+    on_stage: Optional[Callable[[str, float], None]],
+) -> dict: ...
 def nearest_neighbors(
-    X: npt.NDArray[np.float64], k: int, n_threads: int
+    X: npt.NDArray[np.float64], k: int, n_threads: int, metric: Metric = ...
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+def query_neighbors(
+    reference: npt.NDArray[np.float64], queries: npt.NDArray[np.float64], k: int, metric: Metric, n_threads: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+def neighbors_from_distance_matrix(
+    D: npt.NDArray[np.float64], k: int, n_threads: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+def neighbors_from_sparse_distances(
+    indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int32], data: npt.NDArray[np.float64], k: int,
+    n_threads: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+def affinities_from_neighbors(
+    indices: npt.NDArray[np.int32], distances: npt.NDArray[np.float64], perplexity: float, n_threads: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def calibrate_rows(
     squared_distances: npt.NDArray[np.float64], perplexity: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.uint8]]: ...
 def approximate_neighbors(
-    X: npt.NDArray[np.float64], k: int, params: ApproximateKnnParams, n_threads: int
+    X: npt.NDArray[np.float64], k: int, params: ApproximateKnnParams, n_threads: int, metric: Metric = ...
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def affinities(
     X: npt.NDArray[np.float64], perplexity: float, neighbors: NeighborParams, n_threads: int, symmetric: bool
@@ -115,6 +145,33 @@ def gradient(
 def repulsion(
     Y: npt.NDArray[np.float64], method: Method, params: RepulsionParams, dof: float, n_threads: int
 ) -> tuple[npt.NDArray[np.float64], float]: ...
+def reference_repulsion(
+    reference: npt.NDArray[np.float64], queries: npt.NDArray[np.float64], theta: float, dof: float,
+    n_threads: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
+class TransformParams:
+    n_iter: int
+    learning_rate: float
+    exaggeration: float
+    momentum: float
+    min_gain: float
+    max_step_norm: Optional[float]
+    dof: float
+    theta: float
+    def __init__(self) -> None: ...
+
+def transform(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    data: npt.NDArray[np.float64],
+    reference: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    params: TransformParams,
+    n_threads: int,
+    report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
+    report_every: Sequence[int],
+) -> dict: ...
 def next_fast_size(n: int) -> int: ...
 def fft(x: npt.NDArray[np.complex128], inverse: bool) -> npt.NDArray[np.complex128]: ...
 def fft4(x: npt.NDArray[np.complex128], inverse: bool) -> npt.NDArray[np.complex128]: ...

@@ -21,6 +21,9 @@ __all__ = [
     "check_seed",
     "check_n_jobs",
     "check_affinity_matrix",
+    "check_affinities",
+    "check_cosine_rows",
+    "check_precomputed",
 ]
 
 
@@ -56,18 +59,22 @@ def check_data(X, *, name: str = "X", min_samples: int = 2) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features); got {arr.ndim}-D with shape {arr.shape}."
-            + (" Reshape 1-D data with X.reshape(-1, 1)." if arr.ndim == 1 else "")
+            + (" Reshape your data: X.reshape(-1, 1) if it has a single feature, X.reshape(1, -1)"
+               " if it is a single sample." if arr.ndim == 1 else "")
         )
     n, d = arr.shape
     if n < min_samples:
-        raise ValueError(f"{name} must have at least {min_samples} samples (rows); got {n}.")
+        raise ValueError(f"{name} must have at least {min_samples} samples (rows); got {n} "
+                         f"sample(s) (shape={arr.shape}).")
     if d < 1:
-        raise ValueError(f"{name} must have at least 1 feature (column); got shape {arr.shape}.")
+        raise ValueError(f"{name} must have at least 1 feature (column); got 0 feature(s) "
+                         f"(shape={arr.shape}) while a minimum of 1 is required.")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
-            f"{name} must be finite; found {arr[tuple(bad)]} at row {bad[0]}, column {bad[1]}."
+            f"{name} must be finite (no NaN or inf); found {arr[tuple(bad)]} at row {bad[0]}, "
+            f"column {bad[1]}."
         )
     return arr
 
@@ -195,17 +202,31 @@ def check_n_jobs(n_jobs, *, owner: str = "tsne") -> int:
     return max(1, available_cpus() + 1 + n_jobs)
 
 
+def _as_csr(P, name: str) -> scipy.sparse.csr_matrix:
+    """A float64 CSR copy of a sparse or dense real 2-D matrix."""
+    if scipy.sparse.issparse(P):
+        if P.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a real matrix (sparse or dense); got dtype {P.dtype}.")
+        return scipy.sparse.csr_matrix(P, dtype=np.float64, copy=True)
+    arr = np.asarray(P)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real matrix (sparse or dense); got dtype {arr.dtype}.")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (n_samples, n_samples) matrix; got shape {arr.shape}.")
+    return scipy.sparse.csr_matrix(arr.astype(np.float64))
+
+
+def _csr_arrays(P: scipy.sparse.csr_matrix):
+    return (
+        np.ascontiguousarray(P.indptr, dtype=np.int64),
+        np.ascontiguousarray(P.indices, dtype=np.int32),
+        np.ascontiguousarray(P.data, dtype=np.float64),
+    )
+
+
 def check_affinity_matrix(P, n_samples: int, *, name: str = "P"):
     """P as (indptr int64, indices int32, data float64) of a CSR matrix that sums to 1."""
-    if scipy.sparse.issparse(P):
-        P = scipy.sparse.csr_matrix(P, dtype=np.float64, copy=True)
-    else:
-        arr = np.asarray(P)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be a real matrix (sparse or dense); got dtype {arr.dtype}.")
-        if arr.ndim != 2:
-            raise ValueError(f"{name} must be a 2-D (n_samples, n_samples) matrix; got shape {arr.shape}.")
-        P = scipy.sparse.csr_matrix(arr.astype(np.float64))
+    P = _as_csr(P, name)
     if P.shape != (n_samples, n_samples):
         raise ValueError(
             f"{name} must have shape (n_samples, n_samples) = ({n_samples}, {n_samples}) to match "
@@ -217,8 +238,94 @@ def check_affinity_matrix(P, n_samples: int, *, name: str = "P"):
     total = float(P.data.sum())
     if not abs(total - 1.0) <= 1e-6:
         raise ValueError(f"{name} must sum to 1 (a joint distribution); its entries sum to {total!r}.")
-    return (
-        np.ascontiguousarray(P.indptr, dtype=np.int64),
-        np.ascontiguousarray(P.indices, dtype=np.int32),
-        np.ascontiguousarray(P.data, dtype=np.float64),
+    return _csr_arrays(P)
+
+
+def check_affinities(P, n_samples: int | None, *, name: str = "affinities"):
+    """User affinities as the CSR arrays of a symmetric joint distribution.
+
+    P (sparse or dense, square, finite, non-negative, not all zero) becomes
+    (P + Pᵀ) / sum(P + Pᵀ). A P that already is one (symmetric and summing to 1 within
+    1e-12, like the output of ``joint_probabilities``) is used unchanged, bit for bit.
+    Returns (indptr, indices, data, n_samples).
+    """
+    P = _as_csr(P, name)
+    n = P.shape[0]
+    if P.shape[0] != P.shape[1]:
+        raise ValueError(f"{name} must be a square (n_samples, n_samples) matrix; got shape {P.shape}.")
+    if n_samples is not None and n != n_samples:
+        raise ValueError(
+            f"{name} must have shape (n_samples, n_samples) = ({n_samples}, {n_samples}) to match "
+            f"X; got {P.shape}."
+        )
+    if n < 2:
+        raise ValueError(f"{name} must describe at least 2 samples; got shape {P.shape}.")
+    P.sum_duplicates()
+    if not np.isfinite(P.data).all() or (P.data < 0).any():
+        raise ValueError(f"{name} must hold finite, non-negative values.")
+    P.eliminate_zeros()
+    if P.nnz == 0:
+        raise ValueError(f"{name} must have at least one positive entry; it is all zeros.")
+    P.sort_indices()
+    PT = P.T.tocsr()
+    PT.sort_indices()
+    already_joint = (
+        np.array_equal(P.indptr, PT.indptr) and np.array_equal(P.indices, PT.indices)
+        and np.array_equal(P.data, PT.data) and abs(float(P.data.sum()) - 1.0) <= 1e-12
     )
+    if not already_joint:
+        P = (P + PT).tocsr()
+        P.sort_indices()
+        P.data /= P.data.sum()
+    return (*_csr_arrays(P), n)
+
+
+def check_cosine_rows(X: np.ndarray, *, name: str = "X") -> None:
+    """Under the cosine metric every row needs a non-zero norm."""
+    zero = np.flatnonzero(~(np.einsum("ij,ij->i", X, X) > 0.0))
+    if zero.size:
+        raise ValueError(
+            f"{name} has {zero.size} row(s) of norm zero (the first is row {zero[0]}); the cosine "
+            f"metric is undefined for them. Remove those rows or use another metric."
+        )
+
+
+def check_precomputed(D, *, name: str = "X"):
+    """A precomputed distance matrix: ("dense", float64 array) or ("sparse", csr_matrix).
+
+    Dense: square, at least 2 rows, finite and non-negative off the diagonal (the diagonal
+    is ignored). Sparse: square, stored values finite and non-negative.
+    """
+    what = "with metric='precomputed'"
+    if scipy.sparse.issparse(D):
+        csr = _as_csr(D, name)
+        if csr.shape[0] != csr.shape[1] or csr.shape[0] < 2:
+            raise ValueError(
+                f"{name} {what} must be a square (n_samples, n_samples) distance matrix with "
+                f"n_samples >= 2; got a sparse matrix of shape {csr.shape}."
+            )
+        bad = ~np.isfinite(csr.data) | (csr.data < 0)
+        if bad.any():
+            raise ValueError(
+                f"{name} {what} must hold finite, non-negative distances; found "
+                f"{csr.data[np.flatnonzero(bad)[0]]}."
+            )
+        return "sparse", csr
+    arr = np.asarray(D) if not isinstance(D, np.ndarray) else D
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} {what} must hold real numbers; got dtype {arr.dtype}.")
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] < 2:
+        raise ValueError(
+            f"{name} {what} must be a square (n_samples, n_samples) distance matrix with "
+            f"n_samples >= 2; got shape {arr.shape}."
+        )
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    off = ~np.eye(arr.shape[0], dtype=bool)
+    bad = off & ~(np.isfinite(arr) & (arr >= 0))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name} {what} must hold finite, non-negative distances off the diagonal; found "
+            f"{arr[i, j]} at row {i}, column {j}."
+        )
+    return "dense", arr

@@ -1,7 +1,9 @@
-// The one squared-Euclidean kernel of the neighbour searches.
+// The distance kernels of the neighbour searches and the metrics they implement.
 #pragma once
 
+#include <cmath>
 #include <limits>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -10,6 +12,11 @@
 #include "turbotsne/common.hpp"
 
 namespace turbotsne {
+
+// The metrics of the neighbour searches. Cosine distance (1 - cos) is not a metric; it is
+// searched as the Euclidean distance between L2-normalised rows, which orders neighbours the
+// same way (|a - b|² = 2 (1 - cos) for unit vectors), and reported as 1 - cos.
+enum class Metric { kEuclidean, kCosine, kManhattan };
 
 // Squared Euclidean distance with four accumulators (instruction-level parallelism without
 // -ffast-math). Gives up early, returning a value > bound, once the partial sum exceeds
@@ -68,5 +75,57 @@ inline double squared_distance(const double* a, const double* b, index_t d,
   return (s0 + s1) + (s2 + s3);
 #endif
 }
+
+// Manhattan (L1) distance, with the same four accumulators and early exit as above.
+inline double manhattan_distance(const double* a, const double* b, index_t d,
+                                 double bound = std::numeric_limits<double>::infinity()) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  index_t j = 0;
+  for (; j + 4 <= d; j += 4) {
+    s0 += std::fabs(a[j] - b[j]);
+    s1 += std::fabs(a[j + 1] - b[j + 1]);
+    s2 += std::fabs(a[j + 2] - b[j + 2]);
+    s3 += std::fabs(a[j + 3] - b[j + 3]);
+    if ((j + 4) % 16 == 0) {
+      const double partial = (s0 + s1) + (s2 + s3);
+      if (partial > bound) return partial;
+    }
+  }
+  for (; j < d; ++j) s0 += std::fabs(a[j] - b[j]);
+  return (s0 + s1) + (s2 + s3);
+}
+
+// What the searches rank by ("keys") for a true metric: a cheap increasing function of the
+// distance. Euclidean ranks by the squared distance (no square root per pair).
+struct EuclideanKeys {
+  static double key(const double* a, const double* b, index_t d, double bound) {
+    return squared_distance(a, b, d, bound);
+  }
+  static double to_distance(double key) { return std::sqrt(key); }
+  static double to_key(double distance) { return distance * distance; }
+};
+
+struct ManhattanKeys {
+  static double key(const double* a, const double* b, index_t d, double bound) {
+    return manhattan_distance(a, b, d, bound);
+  }
+  static double to_distance(double key) { return key; }
+  static double to_key(double distance) { return distance; }
+};
+
+// Calls f(EuclideanKeys{}) or f(ManhattanKeys{}): cosine searches Euclidean keys over
+// normalised rows (see normalized_rows).
+template <class F>
+decltype(auto) with_metric_keys(Metric metric, F&& f) {
+  if (metric == Metric::kManhattan) return f(ManhattanKeys{});
+  return f(EuclideanKeys{});
+}
+
+// The rows of X scaled to unit Euclidean norm (for the cosine metric). Throws
+// std::invalid_argument naming the first row of zero norm (its cosine is undefined).
+std::vector<double> normalized_rows(ConstMatrix X, int n_threads);
+
+// Euclidean distances between unit vectors → cosine distances 1 - cos = d² / 2, in place.
+void euclidean_to_cosine(std::vector<double>& distances);
 
 }  // namespace turbotsne

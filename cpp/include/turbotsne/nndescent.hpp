@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "turbotsne/common.hpp"
+#include "turbotsne/distance.hpp"
 #include "turbotsne/vptree.hpp"
 
 namespace turbotsne {
@@ -23,8 +24,10 @@ struct ApproximateKnnParams {
 };
 
 // k approximate nearest neighbours of every row among the other rows, rows sorted by
-// (distance, index) like find_nearest_neighbors.
+// (distance, index) like find_nearest_neighbors. The candidates come from Euclidean random
+// projections whatever the metric; the distances they are ranked by are the metric's.
 KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
-                                    int n_threads, Observer* observer = nullptr);
+                                    int n_threads, Observer* observer = nullptr,
+                                    Metric metric = Metric::kEuclidean);
 
 }  // namespace turbotsne

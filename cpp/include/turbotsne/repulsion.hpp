@@ -61,6 +61,24 @@ class BarnesHutRepulsion final : public Repulsion {
   std::unique_ptr<Impl> impl_;
 };
 
+// The repulsion of a fixed embedding (the reference) on other points, for placing new points
+// into an existing map: for each row q of `queries`,
+//   forces_q = Σ_j w_qj^((α+1)/α) (y_q − y_j)   and   z[q] = Σ_j w_qj,
+// j over all reference points. Barnes-Hut over a tree of the reference built once (1-3
+// dimensions, θ > 0; same cell criterion as BarnesHutRepulsion), else the exact sum. Each
+// query's result depends only on that query, so it is the same for any thread count.
+class ReferenceRepulsion {
+ public:
+  // `reference` must outlive this object.
+  ReferenceRepulsion(ConstMatrix reference, double theta, double dof);
+  ~ReferenceRepulsion();
+  void compute(ConstMatrix queries, Matrix forces, double* z, int n_threads) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 std::unique_ptr<Repulsion> make_repulsion(Method method, int dims, double dof,
                                           const RepulsionParams& params);
 

@@ -27,6 +27,7 @@ enum class NeighborMethod {
 
 struct NeighborParams {
   NeighborMethod method = NeighborMethod::kExact;
+  Metric metric = Metric::kEuclidean;
   ApproximateKnnParams approximate;  // its seed is set from TsneParams::seed by run_tsne
 };
 
@@ -49,8 +50,9 @@ struct TsneParams {
   index_t locality_min_samples = 100000;
 
   // Throws std::invalid_argument naming the parameter when a value is out of range for
-  // n_samples points.
-  void validate(index_t n_samples) const;
+  // n_samples points. Without affinities_computed_here (P given by the caller), the
+  // perplexity is not checked.
+  void validate(index_t n_samples, bool affinities_computed_here = true) const;
 };
 
 struct Timings {
@@ -73,7 +75,7 @@ struct TsneResult {
 // k = min(n − 1, ⌊3·perplexity⌋), at least 1.
 int neighbor_count(index_t n_samples, double perplexity);
 
-// The k nearest neighbours of every row by the chosen method.
+// The k nearest neighbours of every row by the chosen method and metric.
 KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int n_threads,
                         Observer* observer = nullptr);
 
@@ -99,6 +101,13 @@ void initialize(ConstMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_th
 // the initial embedding on entry when params.init == Init::kGiven).
 TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y,
                     Observer* observer = nullptr);
+
+// Runs t-SNE from given affinities P (n x n, symmetric, summing to 1): only the
+// initialisation and the optimisation of run_tsne, with the same observer calls after the
+// affinities stage. X is read only by Init::kPca (it may have 0 rows otherwise); the
+// neighbour and perplexity parameters are not used.
+TsneResult run_tsne_from_affinities(CsrMatrix P, ConstMatrix X, const TsneParams& params,
+                                    Matrix Y, Observer* observer = nullptr);
 
 const char* version();
 

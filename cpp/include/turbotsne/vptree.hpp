@@ -1,11 +1,13 @@
-// Exact k-nearest neighbours (Euclidean) with a vantage-point tree (Yianilos 1993), the
-// structure bhtsne and FIt-SNE use for exact search.
+// Exact k-nearest neighbours with a vantage-point tree (Yianilos 1993), the structure bhtsne
+// and FIt-SNE use for exact search. Valid for any true metric: Euclidean and Manhattan here;
+// cosine by the Euclidean search over normalised rows.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "turbotsne/common.hpp"
+#include "turbotsne/distance.hpp"
 #include "turbotsne/parallel.hpp"
 
 namespace turbotsne {
@@ -16,7 +18,7 @@ struct KnnGraph {
   index_t n = 0;
   int k = 0;
   std::vector<std::int32_t> indices;
-  std::vector<double> distances;  // Euclidean (not squared)
+  std::vector<double> distances;  // in the metric's units (Euclidean: not squared)
   // Optional: an order of the points in which near points sit close together (the
   // approximate search's tree-leaf order); empty when the search has none.
   std::vector<std::int32_t> locality_order;
@@ -25,8 +27,9 @@ struct KnnGraph {
 class VpTree {
  public:
   // Builds over the rows of X, which must outlive the tree. Parallel over subtrees; the tree
-  // itself does not depend on the thread count.
-  explicit VpTree(ConstMatrix X, int n_threads = 1);
+  // itself does not depend on the thread count. metric: kEuclidean or kManhattan (cosine is
+  // searched as Euclidean over normalised rows: see find_nearest_neighbors).
+  explicit VpTree(ConstMatrix X, int n_threads = 1, Metric metric = Metric::kEuclidean);
 
   // The k nearest rows to `query` by (distance, index), skipping row `exclude` (-1: none).
   // Writes k indices and distances sorted ascending; k must be at most the number of rows
@@ -52,11 +55,15 @@ class VpTree {
 
   void search(const double* permuted_query, int k, index_t exclude, std::int32_t* indices,
               double* distances) const;
+  template <class Keys>
+  void search_keys(const double* permuted_query, int k, index_t exclude, std::int32_t* indices,
+                   double* distances) const;
   static std::int32_t split_of(std::int32_t begin, std::int32_t end);
   void partition(std::int32_t begin, std::int32_t end, ExceptionCollector& errors);
   std::int32_t make_nodes(std::int32_t begin, std::int32_t end);
 
   ConstMatrix X_;
+  Metric metric_;
   std::vector<std::int32_t> order_;
   std::vector<Node> nodes_;
   std::vector<index_t> columns_;  // search order of the columns: decreasing variance
@@ -64,8 +71,16 @@ class VpTree {
   std::vector<double> radius_;  // during construction: radius of the node whose range starts here
 };
 
-// Exact k nearest neighbours of every row among the other rows (self excluded), in parallel.
+// Exact k nearest neighbours of every row among the other rows (self excluded), in parallel,
+// by the given metric (distances in its units: cosine ones are 1 - cos).
 KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads,
-                                Observer* observer = nullptr);
+                                Observer* observer = nullptr,
+                                Metric metric = Metric::kEuclidean);
+
+// Exact k nearest rows of `reference` for every row of `queries` (no row is excluded): an
+// m x k graph (n = m) whose indices are rows of reference, each row sorted by (distance,
+// index). Parallel over the queries; the result does not depend on the thread count.
+KnnGraph query_nearest_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
+                                 Metric metric, int n_threads, Observer* observer = nullptr);
 
 }  // namespace turbotsne

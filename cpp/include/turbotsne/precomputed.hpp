@@ -1,0 +1,21 @@
+// Neighbours from distances the caller computed: a dense square matrix or a sparse kNN graph
+// (e.g. from an approximate nearest-neighbour index).
+#pragma once
+
+#include "turbotsne/common.hpp"
+#include "turbotsne/vptree.hpp"
+
+namespace turbotsne {
+
+// The k nearest of every row of a dense n x n distance matrix D (row i: distances from point
+// i), the diagonal ignored, rows sorted by (distance, index). D need not be symmetric.
+KnnGraph neighbors_from_distance_matrix(ConstMatrix D, int k, int n_threads,
+                                        Observer* observer = nullptr);
+
+// The k nearest of every row of a sparse n x n distance matrix: a row's stored entries, less
+// the diagonal, are its candidates (a column stored twice counts once, at its smaller
+// distance); the k smallest by (distance, index) are kept. Throws std::invalid_argument when
+// a row has fewer than k candidates.
+KnnGraph neighbors_from_sparse_distances(const CsrView& D, int k, int n_threads);
+
+}  // namespace turbotsne

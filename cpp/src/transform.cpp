@@ -1,0 +1,125 @@
+#include "turbotsne/transform.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "turbotsne/parallel.hpp"
+#include "turbotsne/repulsion.hpp"
+
+namespace turbotsne {
+
+namespace {
+
+bool positive_finite(double x) { return x > 0.0 && std::isfinite(x); }
+
+void require(bool ok, const char* message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+}  // namespace
+
+void TransformParams::validate() const {
+  require(n_iter >= 0, "n_iter must be >= 0");
+  require(positive_finite(learning_rate), "learning_rate must be positive and finite");
+  require(positive_finite(exaggeration), "exaggeration must be positive and finite");
+  require(momentum >= 0.0 && momentum < 1.0, "momentum must be in [0, 1)");
+  require(positive_finite(min_gain), "min_gain must be positive and finite");
+  require(!max_step_norm || positive_finite(*max_step_norm),
+          "max_step_norm must be positive and finite");
+  require(positive_finite(dof), "dof must be positive and finite");
+  require(theta >= 0.0 && std::isfinite(theta), "theta must be finite and >= 0");
+}
+
+TransformResult optimize_new_points(const CsrView& P, ConstMatrix reference, Matrix Y,
+                                    const TransformParams& params, int n_threads,
+                                    Observer* observer) {
+  params.validate();
+  const index_t m = Y.rows;
+  const index_t dims = Y.cols;
+  if (P.n_rows != m) throw std::invalid_argument("P must have one row per new point");
+  if (reference.cols != dims) {
+    throw std::invalid_argument("the new points and the reference have different dimensions");
+  }
+  for (index_t e = 0; e < P.nnz(); ++e) {
+    if (P.indices[e] < 0 || P.indices[e] >= reference.rows) {
+      throw std::invalid_argument("P has a column outside the reference embedding");
+    }
+  }
+  const ReferenceRepulsion repulsion(reference, params.theta, params.dof);
+  std::vector<double> forces(static_cast<size_t>(m * dims)), z(static_cast<size_t>(m));
+  std::vector<double> update(static_cast<size_t>(m * dims), 0.0), gains(update.size(), 1.0);
+  std::vector<double> kl_per_point(static_cast<size_t>(m), 0.0);
+  const Matrix F{forces.data(), m, dims};
+  const double inv_dof = 1.0 / params.dof;
+  const double max_step2 =
+      params.max_step_norm ? *params.max_step_norm * *params.max_step_norm : 0.0;
+
+  // One gradient step for every point (or, with step == false, only the KL terms).
+  auto iterate = [&](bool step, bool with_kl) {
+    repulsion.compute(Y, F, z.data(), n_threads);
+    parallel_for(0, m, n_threads, [&](index_t q) {
+      double* yq = Y.row(q);
+      double attraction[3] = {0.0, 0.0, 0.0};
+      std::vector<double> wide;  // more than 3 dimensions
+      double* a = attraction;
+      if (dims > 3) {
+        wide.assign(static_cast<size_t>(dims), 0.0);
+        a = wide.data();
+      }
+      double kl = 0.0, mass = 0.0;
+      for (std::int64_t e = P.indptr[q]; e < P.indptr[q + 1]; ++e) {
+        const double* yj = reference.row(P.indices[e]);
+        double d2 = 0.0;
+        for (index_t c = 0; c < dims; ++c) d2 += (yq[c] - yj[c]) * (yq[c] - yj[c]);
+        const double b = 1.0 + d2 * inv_dof;  // w^(1/α) = 1/b
+        const double p = P.values[e];
+        for (index_t c = 0; c < dims; ++c) a[c] += p / b * (yq[c] - yj[c]);
+        if (with_kl && p > 0.0) kl += p * (std::log(p) + params.dof * std::log(b));
+        mass += p;
+      }
+      if (with_kl) kl_per_point[q] = kl + mass * std::log(z[q]);
+      if (!step) return;
+      // ∂KL_q/∂y_q / 2α^0: attraction − repulsion / Z_q (the factor 2 is in the learning rate).
+      double step2 = 0.0;
+      for (index_t c = 0; c < dims; ++c) {
+        const index_t k = q * dims + c;
+        const double g = params.exaggeration * a[c] - F(q, c) / z[q];
+        double gain = ((g > 0.0) != (update[k] > 0.0)) ? gains[k] + 0.2 : gains[k] * 0.8;
+        gain = std::max(gain, params.min_gain);
+        gains[k] = gain;
+        update[k] = params.momentum * update[k] - params.learning_rate * gain * g;
+        step2 += update[k] * update[k];
+      }
+      if (params.max_step_norm && step2 > max_step2) {
+        const double scale = *params.max_step_norm / std::sqrt(step2);
+        for (index_t c = 0; c < dims; ++c) update[q * dims + c] *= scale;
+      }
+      for (index_t c = 0; c < dims; ++c) yq[c] += update[q * dims + c];
+    }, 64);
+  };
+
+  TransformResult result;
+  for (int it = 1; it <= params.n_iter; ++it) {
+    const bool with_kl = observer != nullptr && observer->wants_kl(it);
+    iterate(true, with_kl);
+    result.n_iter = it;
+    if (observer != nullptr) {
+      IterationReport report;
+      report.iteration = it;
+      report.n_iter = params.n_iter;
+      report.has_kl = with_kl;
+      report.kl = with_kl ? sum_in_blocks(kl_per_point.data(), m) / static_cast<double>(m) : 0.0;
+      report.embedding = Y;
+      if (observer->on_iteration(report)) {
+        result.stopped = true;
+        break;
+      }
+    }
+  }
+  iterate(false, true);
+  result.kl = m > 0 ? sum_in_blocks(kl_per_point.data(), m) / static_cast<double>(m) : 0.0;
+  return result;
+}
+
+}  // namespace turbotsne

@@ -1,0 +1,204 @@
+"""turbotsne.TSNE: the scikit-learn compatible estimator and its transform."""
+
+import copy
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import turbotsne
+from turbotsne import TSNE
+
+
+def pca50(X):
+    Xc = X - X.mean(0)
+    _, _, vt = np.linalg.svd(Xc, full_matrices=False)
+    return np.ascontiguousarray(Xc @ vt[:50].T)
+
+
+def knn_accuracy(train, train_labels, test, test_labels, k=10):
+    """Majority vote of the k nearest training points (ties to the smaller label), in numpy."""
+    d2 = (test ** 2).sum(1)[:, None] - 2 * test @ train.T + (train ** 2).sum(1)[None]
+    nearest = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    votes = np.zeros((len(test), train_labels.max() + 1), dtype=int)
+    np.add.at(votes, (np.repeat(np.arange(len(test)), k), train_labels[nearest].ravel()), 1)
+    return float(np.mean(votes.argmax(1) == test_labels))
+
+
+@pytest.fixture(scope="module")
+def small():
+    rng = np.random.default_rng(3)
+    centers = rng.normal(size=(4, 8)) * 6
+    labels = np.repeat(np.arange(4), 60)
+    return centers[labels] + rng.normal(size=(240, 8)), labels
+
+
+def test_fit_sets_the_scikit_learn_attributes(small):
+    X, _ = small
+    est = TSNE(random_state=0, max_iter=300, method="exact")
+    assert est.fit(X) is est
+    assert est.embedding_.shape == (240, 2) and np.isfinite(est.embedding_).all()
+    assert est.n_iter_ == 300
+    assert est.n_features_in_ == 8
+    assert est.learning_rate_ == pytest.approx(max(240 / 12 / 4, 50))
+    P = turbotsne.joint_probabilities(X, perplexity=30)
+    assert est.kl_divergence_ == pytest.approx(turbotsne.kl_divergence(P, est.embedding_), rel=1e-6)
+
+
+def test_fit_transform_is_tsne_with_the_learning_rate_on_scikit_learns_scale(small):
+    X, _ = small
+    Y = TSNE(learning_rate=30.0, max_iter=200, random_state=1, angle=0.3, n_jobs=1).fit_transform(X)
+    want = turbotsne.tsne(X, learning_rate=120.0, n_iter=200, random_state=1, theta=0.3, n_jobs=1)
+    np.testing.assert_array_equal(Y, want)
+
+
+def test_get_params_set_params_round_trip():
+    est = TSNE(perplexity=12.0, method="fft")
+    params = est.get_params()
+    assert params["perplexity"] == 12.0 and params["method"] == "fft"
+    assert set(params) >= {"n_components", "perplexity", "early_exaggeration", "learning_rate",
+                           "max_iter", "metric", "init", "verbose", "random_state", "method",
+                           "angle", "n_jobs"}
+    other = TSNE().set_params(**params)
+    assert other.get_params() == params
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        est.set_params(not_a_parameter=1)
+
+
+def test_clone_keeps_the_parameters_and_drops_the_fit(small):
+    from sklearn.base import clone
+
+    est = TSNE(perplexity=10, random_state=0, max_iter=100).fit(small[0])
+    copy = clone(est)
+    assert copy.get_params() == est.get_params()
+    assert not hasattr(copy, "embedding_")
+
+
+def test_scikit_learn_parameter_names_are_accepted_as_in_scikit_learn():
+    from sklearn.manifold import TSNE as SklearnTSNE
+
+    ours = TSNE().get_params()
+    theirs = SklearnTSNE().get_params()
+    shared = {"n_components", "perplexity", "early_exaggeration", "learning_rate", "max_iter",
+              "metric", "init", "verbose", "random_state", "method", "angle", "n_jobs"}
+    assert shared <= set(ours) and shared <= set(theirs)
+
+
+def test_works_without_scikit_learn_installed():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["sklearn"] = None          # any import of scikit-learn now fails
+        import numpy as np
+        from turbotsne import TSNE, NotFittedError
+        X = np.random.default_rng(0).normal(size=(120, 5))
+        est = TSNE(perplexity=10, random_state=0, max_iter=100)
+        try:
+            est.transform(X)
+        except NotFittedError as exc:
+            assert isinstance(exc, ValueError) and isinstance(exc, AttributeError)
+        else:
+            raise AssertionError("transform before fit did not raise")
+        Y = est.fit_transform(X)
+        assert Y.shape == (120, 2) and np.isfinite(Y).all()
+        assert est.transform(X[:7]).shape == (7, 2)
+        assert est.set_params(perplexity=5).get_params()["perplexity"] == 5
+        assert "perplexity=5" in repr(est)
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+# ------------------------------------------------------------------------------- transform
+
+@pytest.fixture(scope="module")
+def digits_split(digits):
+    X, y = digits
+    X = pca50(X)
+    order = np.random.default_rng(0).permutation(len(X))
+    test, train = order[: len(X) // 10], order[len(X) // 10:]
+    est = TSNE(random_state=0).fit(X[train])
+    return est, X[train], y[train], X[test], y[test]
+
+
+def test_transform_of_held_out_digits_classifies_like_the_input_space(digits_split):
+    est, X_train, y_train, X_test, y_test = digits_split
+    Y_test = est.transform(X_test)
+    assert Y_test.shape == (len(X_test), 2) and np.isfinite(Y_test).all()
+    in_embedding = knn_accuracy(est.embedding_, y_train, Y_test, y_test)
+    in_input = knn_accuracy(X_train, y_train, X_test, y_test)
+    assert in_embedding >= in_input - 0.03, (in_embedding, in_input)
+
+
+def test_transform_is_deterministic_and_independent_of_batching_and_threads(digits_split):
+    est, _, _, X_test, _ = digits_split
+    first = est.transform(X_test)
+    np.testing.assert_array_equal(est.transform(X_test), first)
+    np.testing.assert_array_equal(est.transform(X_test[:5]), first[:5])
+    one_thread = copy.copy(est)
+    one_thread.n_jobs = 1
+    np.testing.assert_array_equal(one_thread.transform(X_test), first)
+
+
+def test_transform_optimisation_improves_on_the_weighted_mean_start(digits_split):
+    est, X_train, y_train, X_test, y_test = digits_split
+    start = est.transform(X_test, n_iter=0)
+    moved = est.transform(X_test)
+    assert not np.array_equal(start, moved)
+    assert knn_accuracy(est.embedding_, y_train, moved, y_test) >= \
+        knn_accuracy(est.embedding_, y_train, start, y_test)
+
+
+def test_transform_of_a_training_point_lands_near_its_own_position(digits_split):
+    est, X_train, _, _, _ = digits_split
+    Y = est.transform(X_train[:50])
+    spread = np.ptp(est.embedding_, axis=0).max()
+    assert np.median(np.linalg.norm(Y - est.embedding_[:50], axis=1)) < 0.02 * spread
+
+
+def test_transform_errors(digits_split, small):
+    est = digits_split[0]
+    with pytest.raises(ValueError, match="X has 3 features, but TSNE is expecting 50 features"):
+        est.transform(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="n_iter"):
+        est.transform(digits_split[3][:2], n_iter=-1)
+    with pytest.raises(ValueError, match="learning_rate"):
+        est.transform(digits_split[3][:2], learning_rate=0)
+    with pytest.raises(ValueError, match="NaN|finite"):
+        est.transform(np.full((2, 50), np.nan))
+    with pytest.raises(turbotsne.NotFittedError, match="not fitted"):
+        TSNE().transform(small[0])
+
+
+def test_precomputed_distances_fit_and_transform(small):
+    X, labels = small
+    D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
+    est = TSNE(metric="precomputed", init="random", random_state=0, max_iter=300).fit(D[:200, :200])
+    Y = est.transform(D[200:, :200])
+    assert Y.shape == (40, 2)
+    assert knn_accuracy(est.embedding_, labels[:200], Y, labels[200:]) >= 0.95
+    with pytest.raises(ValueError, match="200"):
+        est.transform(D[200:, :150])
+
+
+def test_estimator_errors_name_the_parameter(small):
+    X, _ = small
+    for params, name in [(dict(perplexity=-1), "perplexity"), (dict(learning_rate="fast"), "learning_rate"),
+                         (dict(max_iter=0), "max_iter"), (dict(method="bh"), "method"),
+                         (dict(angle=-1.0), "theta|angle"), (dict(n_jobs=0), "n_jobs"),
+                         (dict(early_exaggeration=0), "early_exaggeration")]:
+        with pytest.raises((ValueError, TypeError), match=name):
+            TSNE(**params).fit(X)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
+def test_check_estimator():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from turbotsne._estimator import EXPECTED_FAILED_CHECKS
+
+    check_estimator(TSNE(perplexity=2, max_iter=300, random_state=0, n_jobs=1),
+                    expected_failed_checks=EXPECTED_FAILED_CHECKS)
