@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from ._api import APPROX_MIN_SAMPLES, EXACT_MAX_SAMPLES, joint_probabilities, kl_divergence, tsne
 from ._datasets import make_blobs
 from ._estimator import TSNE, NotFittedError
+from ._plot import plot
 
 try:
     __version__ = _version("turbotsne")
@@ -25,6 +26,7 @@ __all__ = [
     "joint_probabilities",
     "kl_divergence",
     "make_blobs",
+    "plot",
     "EXACT_MAX_SAMPLES",
     "APPROX_MIN_SAMPLES",
     "__version__",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from typing import Callable, Optional, Union
 
 import numpy as np
 import scipy.sparse
 
 from . import _core
+from ._progress import Progress
 from ._validation import (
     check_affinities,
     check_affinity_matrix,
@@ -241,7 +240,10 @@ def tsne(
     n_jobs : int, default=-1
         Number of threads: -1 all CPUs, -2 all but one, and so on.
     verbose : bool, default=False
-        Print stage timings and, every 50 iterations, the KL divergence and elapsed time.
+        Report progress on stderr: stage timings, and every 50 iterations the KL divergence,
+        elapsed time and an estimate of the time left. On a terminal with tqdm installed
+        (``pip install "turbotsne[progress]"``) the iterations advance a progress bar;
+        otherwise they are plain lines.
     callback : callable, optional
         ``callback(iteration, kl_divergence, embedding)`` is called every ``callback_every``
         iterations with a copy of the current embedding; returning True stops the run early
@@ -357,39 +359,37 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         Y = check_embedding(init, n, n_components, name="init")
         params.init = _core.Init.given
 
-    start = time.perf_counter()
+    progress = Progress(opt.n_iter) if verbose else None
 
     def report(iteration, kl, grad_norm, embedding):
         stop = False
-        if verbose and iteration % _VERBOSE_EVERY == 0:
-            print(f"[turbotsne] iteration {iteration:>5}/{opt.n_iter}  KL {kl:.4f}  "
-                  f"|grad| {grad_norm:.3g}  elapsed {time.perf_counter() - start:.2f} s",
-                  flush=True)
+        if progress is not None and iteration % _VERBOSE_EVERY == 0:
+            progress.iteration(iteration, kl, grad_norm)
         if callback is not None and iteration % callback_every == 0:
             stop = bool(callback(iteration, kl, embedding))
         return stop
 
-    def on_stage(stage, seconds):
-        if verbose:
-            print(f"[turbotsne] {stage}: {seconds:.3f} s", flush=True)
-
     every = ([_VERBOSE_EVERY] if verbose else []) + ([callback_every] if callback is not None else [])
-    if verbose:
+    if progress is not None:
         lr = opt.resolved_learning_rate(n)
         source = (f"{X.shape[1]} features" if P is None else
                   "precomputed distances" if affinities is None else "given affinities")
-        print(f"[turbotsne] {n} samples x {source} -> {n_components}-D, method={method}, "
-              f"neighbors={neighbors}, metric={metric}, "
-              f"perplexity={perplexity:g}, learning_rate={lr:g}, threads={params.n_threads}", flush=True)
-    observer = (report if every else None, every, on_stage if verbose else None)
-    if P is None:
-        info = _core.tsne(X, Y, params, *observer)
-    else:
-        X_init = X if X is not None else np.empty((0, 1))
-        info = _core.tsne_from_affinities(*P, X_init, Y, params, *observer)
-    if verbose:
-        print(f"[turbotsne] done in {time.perf_counter() - start:.2f} s: KL {info['kl_divergence']:.4f} "
-              f"after {info['n_iter']} iterations", flush=True)
+        progress.message(f"{n} samples x {source} -> {n_components}-D, method={method}, "
+                         f"neighbors={neighbors}, metric={metric}, perplexity={perplexity:g}, "
+                         f"learning_rate={lr:g}, threads={params.n_threads}")
+    observer = (report if every else None, every, progress.stage if progress is not None else None)
+    try:
+        if P is None:
+            info = _core.tsne(X, Y, params, *observer)
+        else:
+            X_init = X if X is not None else np.empty((0, 1))
+            info = _core.tsne_from_affinities(*P, X_init, Y, params, *observer)
+    finally:
+        if progress is not None:
+            progress.close()
+    if progress is not None:
+        progress.message(f"done in {progress.elapsed():.2f} s: KL {info['kl_divergence']:.4f} "
+                         f"after {info['n_iter']} iterations")
     info["method"] = method
     info["neighbors"] = neighbors
     return Y, info
