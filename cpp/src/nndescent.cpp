@@ -394,11 +394,7 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
   }
 
   // Back to the caller's ids, each row sorted by (distance, original index).
-  KnnGraph graph;
-  graph.n = n;
-  graph.k = k;
-  graph.indices.resize(static_cast<size_t>(n) * k);
-  graph.distances.resize(static_cast<size_t>(n) * k);
+  KnnGraph graph = empty_graph(n, k);
   parallel_for(0, n, n_threads, [&](index_t i) {
     const index_t row = inv[i];
     std::vector<std::pair<double, std::int32_t>> entries(static_cast<size_t>(k));

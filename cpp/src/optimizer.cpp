@@ -99,28 +99,13 @@ OptimizeResult optimize(const CsrView& P_in, Matrix Y, Repulsion& repulsion,
     const GradientStats stats = compute_gradient(P, Y, repulsion, params.dof, exaggeration,
                                                  with_kl, G, W, n_threads, &gradient_time);
     Stopwatch update_watch;
-    // Gains grow where the gradient turned against the last step and shrink where it keeps
-    // its direction (the sign rule of openTSNE's gradient_descent).
     const index_t dims = Y.cols;
-    const double max_step2 = params.max_step_norm ? *params.max_step_norm * *params.max_step_norm : 0.0;
     const double grad_norm2 = blocked_sum<double>(Y.rows, n_threads, [&](index_t b, index_t e) {
       double s = 0.0;
       for (index_t i = b; i < e; ++i) {
-        double step2 = 0.0;
-        for (index_t k = i * dims; k < (i + 1) * dims; ++k) {
-          const double g = grad[k];
-          double gain = ((g > 0.0) != (update[k] > 0.0)) ? gains[k] + 0.2 : gains[k] * 0.8;
-          gain = std::max(gain, params.min_gain);
-          gains[k] = gain;
-          update[k] = momentum * update[k] - learning_rate * gain * g;
-          step2 += update[k] * update[k];
-          s += g * g;
-        }
-        if (params.max_step_norm && step2 > max_step2) {
-          const double scale = *params.max_step_norm / std::sqrt(step2);
-          for (index_t k = i * dims; k < (i + 1) * dims; ++k) update[k] *= scale;
-        }
-        for (index_t k = i * dims; k < (i + 1) * dims; ++k) Y.data[k] += update[k];
+        const index_t k = i * dims;
+        descend_point(&grad[k], &update[k], &gains[k], Y.data + k, dims, momentum, learning_rate,
+                      params.min_gain, params.max_step_norm, s);
       }
       return s;
     });

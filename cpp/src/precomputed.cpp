@@ -13,15 +13,6 @@ namespace {
 
 using Keyed = std::pair<double, std::int32_t>;
 
-KnnGraph empty_graph(index_t n, int k) {
-  KnnGraph graph;
-  graph.n = n;
-  graph.k = k;
-  graph.indices.resize(static_cast<size_t>(n) * k);
-  graph.distances.resize(static_cast<size_t>(n) * k);
-  return graph;
-}
-
 // Writes the k smallest of `candidates` (by distance, then index) into row i of graph.
 void keep_nearest(std::vector<Keyed>& candidates, index_t i, KnnGraph& graph) {
   const int k = graph.k;

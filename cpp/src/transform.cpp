@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "turbotsne/optimizer.hpp"
 #include "turbotsne/parallel.hpp"
 #include "turbotsne/repulsion.hpp"
 
@@ -52,21 +53,16 @@ TransformResult optimize_new_points(const CsrView& P, ConstMatrix reference, Mat
   std::vector<double> kl_per_point(static_cast<size_t>(m), 0.0);
   const Matrix F{forces.data(), m, dims};
   const double inv_dof = 1.0 / params.dof;
-  const double max_step2 =
-      params.max_step_norm ? *params.max_step_norm * *params.max_step_norm : 0.0;
 
   // One gradient step for every point (or, with step == false, only the KL terms).
   auto iterate = [&](bool step, bool with_kl) {
     repulsion.compute(Y, F, z.data(), n_threads);
     parallel_for(0, m, n_threads, [&](index_t q) {
       double* yq = Y.row(q);
-      double attraction[3] = {0.0, 0.0, 0.0};
-      std::vector<double> wide;  // more than 3 dimensions
-      double* a = attraction;
-      if (dims > 3) {
-        wide.assign(static_cast<size_t>(dims), 0.0);
-        a = wide.data();
-      }
+      // The gradient (∂KL_q/∂y_q / 2; the 2 is in the learning rate) is built in place of the
+      // repulsion: −forces / Z_q, plus exaggeration × the attraction.
+      double* g = F.row(q);
+      for (index_t c = 0; c < dims; ++c) g[c] = -g[c] / z[q];
       double kl = 0.0, mass = 0.0;
       for (std::int64_t e = P.indptr[q]; e < P.indptr[q + 1]; ++e) {
         const double* yj = reference.row(P.indices[e]);
@@ -74,28 +70,16 @@ TransformResult optimize_new_points(const CsrView& P, ConstMatrix reference, Mat
         for (index_t c = 0; c < dims; ++c) d2 += (yq[c] - yj[c]) * (yq[c] - yj[c]);
         const double b = 1.0 + d2 * inv_dof;  // w^(1/α) = 1/b
         const double p = P.values[e];
-        for (index_t c = 0; c < dims; ++c) a[c] += p / b * (yq[c] - yj[c]);
+        const double s = params.exaggeration * p / b;
+        for (index_t c = 0; c < dims; ++c) g[c] += s * (yq[c] - yj[c]);
         if (with_kl && p > 0.0) kl += p * (std::log(p) + params.dof * std::log(b));
         mass += p;
       }
       if (with_kl) kl_per_point[q] = kl + mass * std::log(z[q]);
       if (!step) return;
-      // ∂KL_q/∂y_q / 2α^0: attraction − repulsion / Z_q (the factor 2 is in the learning rate).
-      double step2 = 0.0;
-      for (index_t c = 0; c < dims; ++c) {
-        const index_t k = q * dims + c;
-        const double g = params.exaggeration * a[c] - F(q, c) / z[q];
-        double gain = ((g > 0.0) != (update[k] > 0.0)) ? gains[k] + 0.2 : gains[k] * 0.8;
-        gain = std::max(gain, params.min_gain);
-        gains[k] = gain;
-        update[k] = params.momentum * update[k] - params.learning_rate * gain * g;
-        step2 += update[k] * update[k];
-      }
-      if (params.max_step_norm && step2 > max_step2) {
-        const double scale = *params.max_step_norm / std::sqrt(step2);
-        for (index_t c = 0; c < dims; ++c) update[q * dims + c] *= scale;
-      }
-      for (index_t c = 0; c < dims; ++c) yq[c] += update[q * dims + c];
+      double unused = 0.0;
+      descend_point(g, &update[q * dims], &gains[q * dims], yq, dims, params.momentum,
+                    params.learning_rate, params.min_gain, params.max_step_norm, unused);
     }, 64);
   };
 

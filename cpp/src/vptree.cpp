@@ -278,11 +278,7 @@ KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads, Observer* o
   }
   const VpTree tree(X, n_threads, metric);
   poll(observer);
-  KnnGraph graph;
-  graph.n = X.rows;
-  graph.k = k;
-  graph.indices.resize(static_cast<size_t>(X.rows) * k);
-  graph.distances.resize(static_cast<size_t>(X.rows) * k);
+  KnnGraph graph = empty_graph(X.rows, k);
   // Queries in tree order: consecutive queries are near each other and walk similar paths.
   // Batches of 1024 queries between polls keep Ctrl-C prompt (a query can take a millisecond
   // in high dimensions).
@@ -321,11 +317,7 @@ KnnGraph query_nearest_neighbors(ConstMatrix reference, ConstMatrix queries, int
   }
   const VpTree tree(reference, n_threads, metric);
   poll(observer);
-  KnnGraph graph;
-  graph.n = queries.rows;
-  graph.k = k;
-  graph.indices.resize(static_cast<size_t>(queries.rows) * k);
-  graph.distances.resize(static_cast<size_t>(queries.rows) * k);
+  KnnGraph graph = empty_graph(queries.rows, k);
   parallel_for_polled(queries.rows, n_threads, observer, [&](index_t i) {
     tree.query(queries.row(i), k, -1, graph.indices.data() + i * k, graph.distances.data() + i * k);
   }, 16, 1024);

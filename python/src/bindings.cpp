@@ -45,16 +45,17 @@ Matrix mutable_view(DoubleArray& a, const char* name) {
   return {a.mutable_data(), a.shape(0), a.shape(1)};
 }
 
+// n rows; n_cols columns (-1: square).
 CsrView csr_view(const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
-                 index_t n) {
+                 index_t n, index_t n_cols = -1) {
   if (indptr.ndim() != 1 || indptr.shape(0) != n + 1) {
-    throw std::invalid_argument("P.indptr must have n_samples + 1 entries");
+    throw std::invalid_argument("P.indptr must have one entry per row, plus one");
   }
   const index_t nnz = indptr.at(n);
   if (indices.ndim() != 1 || data.ndim() != 1 || indices.shape(0) != nnz || data.shape(0) != nnz) {
     throw std::invalid_argument("P.indices and P.data must have indptr[-1] entries");
   }
-  return {n, n, indptr.data(), indices.data(), data.data()};
+  return {n, n_cols < 0 ? n : n_cols, indptr.data(), indices.data(), data.data()};
 }
 
 // Hands a std::vector to numpy without copying: the array keeps the vector alive.
@@ -504,15 +505,7 @@ PYBIND11_MODULE(_core, m) {
                         int n_threads, py::object report, std::vector<int> report_every) {
     const ConstMatrix ref = view(reference, "reference");
     const Matrix y = mutable_view(Y, "Y");
-    if (indptr.ndim() != 1 || indptr.shape(0) != y.rows + 1) {
-      throw std::invalid_argument("P.indptr must have one entry per new point, plus one");
-    }
-    const index_t nnz = indptr.at(y.rows);
-    if (indices.ndim() != 1 || data.ndim() != 1 || indices.shape(0) != nnz ||
-        data.shape(0) != nnz) {
-      throw std::invalid_argument("P.indices and P.data must have indptr[-1] entries");
-    }
-    const CsrView P{y.rows, ref.rows, indptr.data(), indices.data(), data.data()};
+    const CsrView P = csr_view(indptr, indices, data, y.rows, ref.rows);
     PyObserver observer(std::move(report), std::move(report_every), py::none());
     TransformResult result;
     {

@@ -2,6 +2,8 @@
 // openTSNE and FIt-SNE, with early exaggeration.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "turbotsne/common.hpp"
@@ -32,6 +34,29 @@ struct OptimizerParams {
   void validate() const;  // throws std::invalid_argument naming the parameter
   double resolved_learning_rate(index_t n) const;
 };
+
+// One point's step of gradient descent: per-coordinate gains grow (+0.2) where the gradient
+// turned against the last step and shrink (×0.8, at least min_gain) where it keeps its
+// direction (the sign rule of openTSNE's gradient_descent); momentum carries the update, which
+// is shortened to max_step_norm when longer; y moves by it. Adds Σ g² to grad_norm2.
+inline void descend_point(const double* g, double* update, double* gains, double* y,
+                          index_t dims, double momentum, double learning_rate, double min_gain,
+                          const std::optional<double>& max_step_norm, double& grad_norm2) {
+  double step2 = 0.0;
+  for (index_t c = 0; c < dims; ++c) {
+    double gain = ((g[c] > 0.0) != (update[c] > 0.0)) ? gains[c] + 0.2 : gains[c] * 0.8;
+    gain = std::max(gain, min_gain);
+    gains[c] = gain;
+    update[c] = momentum * update[c] - learning_rate * gain * g[c];
+    step2 += update[c] * update[c];
+    grad_norm2 += g[c] * g[c];
+  }
+  if (max_step_norm && step2 > *max_step_norm * *max_step_norm) {
+    const double scale = *max_step_norm / std::sqrt(step2);
+    for (index_t c = 0; c < dims; ++c) update[c] *= scale;
+  }
+  for (index_t c = 0; c < dims; ++c) y[c] += update[c];
+}
 
 struct OptimizeResult {
   int n_iter = 0;        // iterations done

@@ -24,6 +24,16 @@ struct KnnGraph {
   std::vector<std::int32_t> locality_order;
 };
 
+// A graph of n rows of k neighbours, indices and distances allocated (values unset).
+inline KnnGraph empty_graph(index_t n, int k) {
+  KnnGraph graph;
+  graph.n = n;
+  graph.k = k;
+  graph.indices.resize(static_cast<size_t>(n) * k);
+  graph.distances.resize(static_cast<size_t>(n) * k);
+  return graph;
+}
+
 class VpTree {
  public:
   // Builds over the rows of X, which must outlive the tree. Parallel over subtrees; the tree
