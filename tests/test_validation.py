@@ -1,5 +1,7 @@
 """Every invalid input gets a TypeError/ValueError naming the parameter, before any C++ runs."""
 
+import time
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -111,3 +113,15 @@ def test_kl_divergence_validates_y_and_dof():
 def test_numpy_scalars_are_accepted():
     Y = turbotsne.tsne(X, n_components=np.int64(2), perplexity=np.float32(5), n_iter=np.int32(20))
     assert Y.shape == (100, 2)
+
+
+@pytest.mark.parametrize("kwargs", [{"method": "exact"}, {"method": "auto", "n_components": 4}])
+def test_exact_refuses_more_samples_than_its_limit(kwargs):
+    n = turbotsne.EXACT_SAMPLES_LIMIT + 1
+    big = np.random.default_rng(0).normal(size=(n, 3))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="EXACT_SAMPLES_LIMIT = 20000 samples; got n_samples=20001"):
+        turbotsne.tsne(big, **kwargs)
+    assert time.perf_counter() - start < 5.0  # refused before any O(n²) work starts
+    # the same call on fewer samples runs
+    assert turbotsne.tsne(big[:200], n_iter=10, **kwargs).shape == (200, kwargs.get("n_components", 2))

@@ -9,7 +9,7 @@
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from ._api import APPROX_MIN_SAMPLES, EXACT_MAX_SAMPLES, joint_probabilities, kl_divergence, tsne
+from ._api import APPROX_MIN_SAMPLES, EXACT_MAX_SAMPLES, EXACT_SAMPLES_LIMIT, joint_probabilities, kl_divergence, tsne
 from ._datasets import make_blobs
 from ._estimator import TSNE, NotFittedError
 from ._plot import plot
@@ -28,6 +28,7 @@ __all__ = [
     "make_blobs",
     "plot",
     "EXACT_MAX_SAMPLES",
+    "EXACT_SAMPLES_LIMIT",
     "APPROX_MIN_SAMPLES",
     "__version__",
 ]

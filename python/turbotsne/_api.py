@@ -23,11 +23,16 @@ from ._validation import (
     check_seed,
 )
 
-__all__ = ["tsne", "joint_probabilities", "kl_divergence", "EXACT_MAX_SAMPLES", "APPROX_MIN_SAMPLES"]
+__all__ = ["tsne", "joint_probabilities", "kl_divergence", "EXACT_MAX_SAMPLES", "EXACT_SAMPLES_LIMIT",
+           "APPROX_MIN_SAMPLES"]
 
 #: method="auto" uses the exact O(n²) gradient up to this many samples and Barnes-Hut above
 #: (measured with bench/choose_auto.py; see the README).
 EXACT_MAX_SAMPLES = 150
+#: method="exact" (O(n²) time per iteration, O(n) memory) refuses more samples than this: at
+#: 20,000 points a run of 750 iterations already takes minutes, and beyond it the approximate
+#: methods are as accurate as needed at a small fraction of the cost.
+EXACT_SAMPLES_LIMIT = 20000
 #: neighbors="auto" uses approximate neighbours (random-projection forest + NN-descent) from
 #: this many samples on and the exact vantage-point tree below (measured on MNIST PCA-50
 #: subsets: the two cross near 15,000 points; see the README).
@@ -54,7 +59,15 @@ def _resolve_method(method: str, n_samples: int, n_components: int) -> str:
     if method == "auto":
         # The FFT method is not chosen automatically yet: at its defaults (those of FIt-SNE
         # and openTSNE) its forces are ~3% off on a finished embedding, which costs final KL.
-        return "exact" if n_samples <= EXACT_MAX_SAMPLES or n_components > 3 else "barnes_hut"
+        method = "exact" if n_samples <= EXACT_MAX_SAMPLES or n_components > 3 else "barnes_hut"
+    if method == "exact" and n_samples > EXACT_SAMPLES_LIMIT:
+        hint = ("use method='barnes_hut' or 'fft'" if n_components <= 3 else
+                "embed in at most 3 components with method='barnes_hut' (1-3) or 'fft' (1-2)")
+        raise ValueError(
+            f"method='exact' costs O(n²) per iteration and is limited to EXACT_SAMPLES_LIMIT = "
+            f"{EXACT_SAMPLES_LIMIT} samples; got n_samples={n_samples} (n_components="
+            f"{n_components}): {hint}."
+        )
     if method == "barnes_hut" and n_components > 3:
         raise ValueError(
             f"method='barnes_hut' supports n_components in {{1, 2, 3}}; got n_components="
