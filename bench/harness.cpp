@@ -60,6 +60,7 @@ static const char* const kUsage =
     "  --n-iter N         iterations of the whole run (default 750)\n"
     "  --methods LIST     comma separated, from exact, bh, fft (default bh)\n"
     "  --neighbors KIND   exact (VP tree, default) or approx (RP forest + NN-descent)\n"
+    "  --dims D           embedding dimension, 1 to 3 (default 2; fft: 1 or 2)\n"
     "  --layout LIST      time only the repulsion, per iteration, on generated 2-D layouts\n"
     "                     of these sizes (clustered, spread like a late-stage embedding);\n"
     "                     fft rows are split into grid / spread / FFT / interpolate\n"
@@ -84,6 +85,7 @@ struct Options {
   bool run = true;
   std::vector<index_t> layout;        // --layout
   bool approximate = false;           // --neighbors approx
+  int dims = 2;                       // --dims
 };
 
 static std::vector<std::string> split_commas(const std::string& text, const std::string& option) {
@@ -197,6 +199,8 @@ static Options parse_args(int argc, char** argv) {
       const std::string kind = values(1)[0];
       if (kind != "exact" && kind != "approx") throw UsageError("--neighbors: exact or approx, got '" + kind + "'");
       opt.approximate = kind == "approx";
+    } else if (arg == "--dims") {
+      opt.dims = static_cast<int>(parse_integer(values(1)[0], "--dims", 1, 3));
     } else if (arg == "--layout") {
       for (const auto& t : split_commas(values(1)[0], "--layout")) {
         opt.layout.push_back(parse_integer(t, "--layout", 2, std::numeric_limits<std::int32_t>::max()));
@@ -537,6 +541,19 @@ struct Row {
 
 // ---------------------------------------------------------------------------------------
 
+// The process's peak resident set (VmHWM in /proc/self/status), MB; -1 where there is none.
+static long peak_resident_mb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+  }
+  std::fclose(f);
+  return kb < 0 ? -1 : kb / 1024;
+}
+
 static int run(const Options& opt) {
   Dataset data = opt.have_blobs ? make_blobs(opt.blobs_n, opt.blobs_d, opt.seed)
                                 : load_npy(opt.input);
@@ -548,6 +565,7 @@ static int run(const Options& opt) {
   base.optimizer.n_iter = opt.n_iter;
   base.seed = opt.seed;
   base.init = turbotsne::Init::kPca;
+  base.n_components = opt.dims;
   base.neighbors.method = opt.approximate ? turbotsne::NeighborMethod::kApproximate
                                           : turbotsne::NeighborMethod::kExact;
   base.neighbors.approximate.seed = opt.seed;
@@ -565,6 +583,8 @@ static int run(const Options& opt) {
     if (m == "exact" && n > kExactMaxSamples) {
       notes.push_back("exact skipped: n = " + std::to_string(n) + " > " +
                       std::to_string(kExactMaxSamples) + " (O(n²) per gradient)");
+    } else if (m == "fft" && dims > 2) {
+      notes.push_back("fft skipped: it embeds in 1 or 2 dimensions, not " + std::to_string(dims));
     } else {
       methods.push_back(m);
     }
@@ -592,6 +612,7 @@ static int run(const Options& opt) {
 #endif
   std::printf("- data: %s, shape %lld x %lld\n", data.description.c_str(),
               static_cast<long long>(n), static_cast<long long>(d));
+  std::printf("- embedding dimension: %d\n", dims);
   std::printf("- neighbours: %s\n", opt.approximate ? "approximate (RP forest + NN-descent)" : "exact (VP tree)");
   std::printf("- perplexity %g (k = %d neighbours), n_iter %d, theta %g, init PCA, seed %llu\n",
               opt.perplexity, k, opt.n_iter, base.repulsion.theta,
@@ -744,6 +765,8 @@ static int run(const Options& opt) {
                   t.neighbors + t.affinities + t.init + t.optimize);
     }
   }
+  const long peak = peak_resident_mb();
+  if (peak >= 0) std::printf("\nPeak resident memory of the process (VmHWM): %ld MB\n", peak);
   if (!notes.empty()) {
     std::printf("\n");
     for (const auto& note : notes) std::printf("Note: %s\n", note.c_str());

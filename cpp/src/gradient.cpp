@@ -88,7 +88,9 @@ double attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matr
       const __m128d b = _mm_add_pd(one, _mm_mul_pd(d2, inv_dof));
       __m128d p;
       if constexpr (kF32) {
-        p = _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(P.values_f32 + e))));
+        // Two floats by an unaligned 64-bit integer load (a double* load of
+        // them would be misaligned and type-punned: UB, found by tests/sanitize.sh).
+        p = _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(P.values_f32 + e))));
       } else {
         p = _mm_loadu_pd(P.values + e);
       }
