@@ -73,6 +73,7 @@ def test_invalid_data(data, error, match):
         ({"callback_every": 0}, ValueError, "'callback_every'"),
         ({"method": "fft", "n_components": 3}, ValueError, "n_components in \\{1, 2\\}"),
         ({"n_interpolation_points": 0}, ValueError, "'n_interpolation_points'"),
+        ({"n_interpolation_points": 11}, ValueError, "'n_interpolation_points'"),
         ({"n_interpolation_points": 3.0}, TypeError, "'n_interpolation_points'"),
         ({"min_num_intervals": 0}, ValueError, "'min_num_intervals'"),
         ({"ints_in_interval": 0.0}, ValueError, "'ints_in_interval'"),

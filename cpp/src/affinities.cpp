@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -54,6 +55,15 @@ RowCalibration calibrate_row(const double* squared_distances, int k, double perp
                              double* p) {
   RowCalibration out;
   if (k <= 0) return out;
+  for (int j = 0; j < k; ++j) {
+    // inf (a distance beyond 1e154, squared) or NaN would make every p NaN.
+    if (!(squared_distances[j] >= 0.0 && squared_distances[j] <= std::numeric_limits<double>::max())) {
+      throw std::invalid_argument(
+          "squared distances must be finite and non-negative, got " +
+          std::to_string(squared_distances[j]) +
+          " (distances beyond about 1e154 overflow when squared: scale the data down)");
+    }
+  }
   const double d_min = *std::min_element(squared_distances, squared_distances + k);
   std::vector<double> D(squared_distances, squared_distances + k);
   for (double& d : D) d -= d_min;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -163,10 +164,11 @@ GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repul
   const double t_attraction = watch.lap();
   stats.z = repulsion.compute(Y, work, n_threads);
   const double t_repulsion = watch.lap();
-  if (!(stats.z > 0.0)) {
-    // Every pairwise kernel underflowed: the points are astronomically far apart.
-    throw std::runtime_error("t-SNE normalisation Z is zero: the embedding diverged");
-  }
+  if (std::isnan(stats.z)) throw std::runtime_error("t-SNE normalisation Z is NaN");
+  // When every pairwise kernel underflows (points far apart for a steep kernel, e.g. dof 100
+  // and distances of 30), the repulsion sums underflow with them: the step is attraction
+  // only, with Z at the smallest normal double so that the KL stays finite.
+  stats.z = std::max(stats.z, std::numeric_limits<double>::min());
   const double inv_z = 1.0 / stats.z;
   parallel_for(0, grad.size(), n_threads, [&](index_t e) {
     grad.data[e] = exaggeration * grad.data[e] - inv_z * work.data[e];

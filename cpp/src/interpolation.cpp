@@ -119,6 +119,16 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   double range = hi - lo;
   if (!(range > 0.0)) range = 1.0;  // all points coincide: any grid is exact
   boxes = std::min(interpolation_boxes(range, params), D == 1 ? kMaxBoxes1d : kMaxBoxes2d);
+  if (D == 2) {
+    // The 2-D grid's cost is quadratic in its nodes per dimension: at most 3000 (the box cap
+    // at 3 nodes per box) whatever n_interpolation_points, and at most max(min_num_intervals,
+    // 4·sqrt(n)) boxes, so that an outlier or a diverging small embedding cannot make a huge
+    // grid for few points. A t-SNE embedding spans about 0.6·sqrt(n) (MNIST 70k: 150 boxes),
+    // well inside the bound; beyond it the boxes get wider.
+    const int few_points_cap = std::max(params.min_num_intervals,
+                                        static_cast<int>(std::ceil(4.0 * std::sqrt(static_cast<double>(n)))));
+    boxes = std::max(1, std::min({boxes, few_points_cap, 3 * kMaxBoxes2d / p}));
+  }
   const int nb = boxes;
   const int N = nb * p;                  // nodes per dimension
   const int M = next_fast_even_size(2 * N);  // transform length per dimension
@@ -267,7 +277,13 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
       for (int d = 0; d < D; ++d) forces(i, d) = sorted_y[t * D + d] * phi[0] - phi[1 + d];
     }
   }, 64);
-  const double total = z_grid / static_cast<double>(padded_size) - static_cast<double>(n);
+  // Z is the grid's Z + n less n: when the points lie so far apart that the true Z is below
+  // the transforms' rounding of Z + n (a few ulps of n), the difference is noise and can be
+  // zero or negative. Floor it there, at a Z that small (the forces then carry the noise
+  // divided by it, which is tiny), instead of stopping the run: t-SNE embeddings have
+  // Z / n of order 1 or more, so no run that works is changed.
+  const double z_floor = 1e-10 * static_cast<double>(n);
+  const double total = std::max(z_grid / static_cast<double>(padded_size) - static_cast<double>(n), z_floor);
   timings.interpolate = watch.lap();
   return total;
 }

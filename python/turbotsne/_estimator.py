@@ -15,7 +15,8 @@ import scipy.sparse
 
 from . import _core
 from ._api import _check_perplexity, _tsne
-from ._validation import check_choice, check_data, check_int, check_n_jobs, check_real
+from ._validation import (check_choice, check_data, check_int, check_n_jobs, check_real,
+                          in_safe_range, safe_exponent)
 
 __all__ = ["TSNE", "NotFittedError", "EXPECTED_FAILED_CHECKS"]
 
@@ -292,6 +293,7 @@ class TSNE(_Mixin, _Base):
                 )
             if (D < 0).any():
                 raise ValueError("X must hold non-negative distances (metric='precomputed').")
+            D = in_safe_range(D)  # squared below: must not overflow
         else:
             if self._fit_X is None:
                 raise ValueError("transform needs the data of the fit, which was not kept.")
@@ -314,8 +316,14 @@ class TSNE(_Mixin, _Base):
             indices = np.take_along_axis(part, order, axis=1).astype(np.int32)
             distances = np.take_along_axis(dist, order, axis=1)
         else:
+            # The fit's data and the new points by one power of two where they need it (as
+            # in fit; cosine distances do not need it: they do not depend on the rows' scale).
+            reference_X = self._fit_X
+            exponent = safe_exponent(reference_X, D) if self.metric != "cosine" else 0
+            if exponent:
+                reference_X, D = np.ldexp(reference_X, exponent), np.ldexp(D, exponent)
             indices, distances = _core.query_neighbors(
-                self._fit_X, D, k, getattr(_core.Metric, self.metric), threads)
+                reference_X, D, k, getattr(_core.Metric, self.metric), threads)
         P_rows = _core.calibrate_rows(np.ascontiguousarray(distances ** 2), perplexity)[0]
         m = D.shape[0]
         reference = self.embedding_

@@ -24,7 +24,15 @@ __all__ = [
     "check_affinities",
     "check_cosine_rows",
     "check_precomputed",
+    "in_safe_range",
+    "safe_exponent",
 ]
+
+#: Data whose largest magnitude lies in [2**-SAFE_EXPONENT, 2**SAFE_EXPONENT] (about 4e-121 to
+#: 3e120) is used as it is. Beyond, squared distances and PCA's covariances would overflow to
+#: inf (and give NaN affinities) or underflow to 0 (and make distinct points identical), so
+#: such data is first multiplied by a power of two, which is exact in floating point.
+SAFE_EXPONENT = 400
 
 
 def _fmt(value) -> str:
@@ -77,6 +85,48 @@ def check_data(X, *, name: str = "X", min_samples: int = 2) -> np.ndarray:
             f"column {bad[1]}."
         )
     return arr
+
+
+def _exponents(top: np.ndarray) -> np.ndarray:
+    """Per largest magnitude: 0 when it is 0 or in the safe range, else the power of two
+    that brings it into [0.5, 1)."""
+    top = np.asarray(top, dtype=np.float64)
+    out = np.zeros(top.shape, dtype=np.int32)
+    outside = (top > 0.0) & ((top < 2.0**-SAFE_EXPONENT) | (top > 2.0**SAFE_EXPONENT))
+    out[outside] = -np.frexp(top[outside])[1]
+    return out
+
+
+def _largest_magnitude(a, axis=None):
+    """max |a| without a temporary copy of a (a is real, finite and not empty)."""
+    return np.maximum(np.max(a, axis=axis), -np.min(a, axis=axis))
+
+
+def safe_exponent(*arrays: np.ndarray) -> int:
+    """The power of two that in_safe_range would apply to all these arrays together."""
+    top = max((float(_largest_magnitude(a)) for a in arrays if a.size), default=0.0)
+    return int(_exponents(top))
+
+
+def in_safe_range(X: np.ndarray, *, per_row: bool = False) -> np.ndarray:
+    """X (validated: real, finite), itself when its largest magnitude is in the safe range
+    (ordinary data: no copy, and results bit for bit as without this step), otherwise a copy
+    times the power of two that brings the largest magnitude into [0.5, 1). Distances then
+    scale by that exact power of two, which t-SNE does not see: each point's bandwidth is
+    calibrated to its perplexity on any distance scale, and the PCA initialisation is
+    rescaled. Values more than 2**1074 times smaller than the largest one become 0, as they
+    would in any squared distance to it.
+
+    per_row: each row by its own power of two (for the cosine metric, which the scale of a row
+    does not change), so that rows of tiny and of huge norm can be told apart from zero.
+    """
+    if X.size == 0:
+        return X
+    if per_row:
+        exponents = _exponents(_largest_magnitude(X, axis=1))
+        return np.ldexp(X, exponents[:, None]) if exponents.any() else X
+    exponent = safe_exponent(X)
+    return np.ldexp(X, exponent) if exponent else X
 
 
 def check_embedding(Y, n_samples: int, n_components: int, *, name: str) -> np.ndarray:
@@ -266,6 +316,7 @@ def check_affinities(P, n_samples: int | None, *, name: str = "affinities"):
     P.eliminate_zeros()
     if P.nnz == 0:
         raise ValueError(f"{name} must have at least one positive entry; it is all zeros.")
+    P.data = in_safe_range(P.data)  # P + Pᵀ must not overflow
     P.sort_indices()
     PT = P.T.tocsr()
     PT.sort_indices()
@@ -281,8 +332,9 @@ def check_affinities(P, n_samples: int | None, *, name: str = "affinities"):
 
 
 def check_cosine_rows(X: np.ndarray, *, name: str = "X") -> None:
-    """Under the cosine metric every row needs a non-zero norm."""
-    zero = np.flatnonzero(~(np.einsum("ij,ij->i", X, X) > 0.0))
+    """Under the cosine metric every row needs a non-zero norm (a non-zero entry: a norm that
+    underflows is not zero)."""
+    zero = np.flatnonzero(~(_largest_magnitude(X, axis=1) > 0.0))
     if zero.size:
         raise ValueError(
             f"{name} has {zero.size} row(s) of norm zero (the first is row {zero[0]}); the cosine "
@@ -310,6 +362,7 @@ def check_precomputed(D, *, name: str = "X"):
                 f"{name} {what} must hold finite, non-negative distances; found "
                 f"{csr.data[np.flatnonzero(bad)[0]]}."
             )
+        csr.data = in_safe_range(csr.data)  # squared distances must not overflow
         return "sparse", csr
     arr = np.asarray(D) if not isinstance(D, np.ndarray) else D
     if arr.dtype.kind not in "biuf":
@@ -328,4 +381,5 @@ def check_precomputed(D, *, name: str = "X"):
             f"{name} {what} must hold finite, non-negative distances off the diagonal; found "
             f"{arr[i, j]} at row {i}, column {j}."
         )
-    return "dense", arr
+    exponent = safe_exponent(arr[off])  # squared distances must not overflow
+    return "dense", (np.ldexp(arr, exponent) if exponent else arr)

@@ -23,7 +23,8 @@ struct RowCalibration {
 // Newton iteration on log(beta) inside a bisection bracket: every step keeps a bracket, so it
 // ends for any input; distances that are all equal, all zero, or span 1e-300..1e300 (squared)
 // give a finite p. The entropy is computed on distances shifted by their minimum, so nothing
-// underflows to an all-zero row.
+// underflows to an all-zero row. Throws std::invalid_argument for a squared distance that is
+// negative, NaN or infinite.
 RowCalibration calibrate_row(const double* squared_distances, int k, double perplexity,
                              double* p);
 
