@@ -38,7 +38,7 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics differ on Windows")
-@pytest.mark.parametrize("method", ["exact", "barnes_hut"])
+@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
 def test_sigint_raises_keyboard_interrupt(method):
     proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT.format(method=method)],
@@ -58,3 +58,84 @@ def test_sigint_raises_keyboard_interrupt(method):
     assert proc.returncode == 0, out + err
     assert "INTERRUPTED" in out and "STILL OK" in out
     assert reaction < 10.0  # includes the follow-up run; one iteration is milliseconds
+
+
+# Ctrl-C in the stages before the optimisation (the optimisation: the test above). The script learns the stages' durations from one uninterrupted run
+# (n_iter=1), then for each stage sends SIGINT 0.2 s after the stage began (the previous
+# stage's end, as reported to verbose=True's Progress.stage) and measures how long the
+# KeyboardInterrupt takes to come. A stage that is only checked at its end would take the rest
+# of the stage; the core polls between batches of rows (neighbours, affinities) and between
+# iterations, so the exception comes within a fraction of it.
+STAGE_SCRIPT = textwrap.dedent(
+    """
+    import json, os, signal, sys, threading, time
+    import numpy as np
+    import turbotsne
+    from turbotsne import _progress
+
+    neighbors = sys.argv[1]
+    X, _ = turbotsne.make_blobs(100_000, 3, random_state=0)
+    kw = dict(perplexity=100, neighbors=neighbors, method="fft", random_state=0, n_jobs=2,
+              verbose=True)
+    durations, pending, sent = {}, {}, []
+
+    def kill_later():
+        time.sleep(0.2)
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def arm():
+        threading.Thread(target=kill_later, daemon=True).start()
+
+    def stage(self, name, seconds):
+        durations[name] = seconds
+        if pending.get("after") == name:
+            arm()
+
+    _progress.Progress.stage = stage
+    _progress.Progress.message = lambda self, text: None
+    _progress.Progress.iteration = lambda self, *args, **kwargs: None
+
+    turbotsne.tsne(X, n_iter=1, **kw)
+    result = {"durations": dict(durations), "reaction": {}}
+    for target, after in [("neighbors", None), ("affinities", "neighbors")][:int(sys.argv[2])]:
+        durations.clear()
+        sent.clear()
+        pending["after"] = after
+        if after is None:
+            arm()
+        try:
+            turbotsne.tsne(X, n_iter=1_000_000, **kw)
+            result["reaction"][target] = None
+        except KeyboardInterrupt:
+            result["reaction"][target] = time.perf_counter() - sent[0]
+            result.setdefault("finished_before", {})[target] = sorted(durations)
+    # the interpreter and the library are still usable
+    pending.clear()
+    Y = turbotsne.tsne(X[:300], n_iter=20, random_state=0)
+    result["still_ok"] = bool(np.isfinite(Y).all())
+    print(json.dumps(result), flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics differ on Windows")
+@pytest.mark.parametrize("neighbors, stages", [("exact", 2), ("approx", 1)])
+def test_sigint_interrupts_neighbors_and_affinities(neighbors, stages):
+    # (the affinities do not depend on how the neighbours were found: tested once)
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", STAGE_SCRIPT, neighbors, str(stages)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    durations = result["durations"]
+    previous = {"neighbors": [], "affinities": ["neighbors"]}
+    assert len(result["reaction"]) == stages
+    for stage, reaction in result["reaction"].items():
+        assert reaction is not None, f"{stage}: the run was not interrupted"
+        # interrupted in that stage: the stages before it finished, it did not
+        assert result["finished_before"][stage] == previous[stage], (stage, result)
+        # well before the stage's end (signal 0.2 s into a stage of durations[stage] s)
+        assert 0.2 + reaction < 0.6 * durations[stage], (stage, result)
+    assert result["still_ok"]

@@ -227,8 +227,6 @@ def test_degenerate_data_gives_a_finite_embedding(rng, case, method):
 def test_tiny_inputs(n):
     X = np.arange(n * 2, dtype=np.float64).reshape(n, 2) ** 1.5
     perplexity = (n - 1) / 3 - 1e-3  # as large as the neighbour count allows
-    # (not the FFT method: tiny runs at the minimum learning rate of 50 fly apart to ranges of
-    # hundreds, and its grid, one box per unit of range, becomes needlessly large)
-    for method in ("exact", "barnes_hut"):
+    for method in ("exact", "barnes_hut", "fft"):
         Y = turbotsne.tsne(X, method=method, perplexity=perplexity, n_iter=200, random_state=0)
         assert Y.shape == (n, 2) and np.isfinite(Y).all()

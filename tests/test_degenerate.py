@@ -1,0 +1,102 @@
+"""Degenerate data, concurrent calls and failing callbacks (issue 6): each gives a finite
+embedding, the documented error, or the callback's own exception, in bounded time."""
+
+import concurrent.futures
+import time
+
+import numpy as np
+import pytest
+
+import turbotsne
+
+METHODS = ["exact", "barnes_hut", "fft"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_two_distinct_points_repeated_give_two_separate_groups(method):
+    X = np.repeat([[0.0, 1.0, 2.0], [5.0, -1.0, 0.5]], 100, axis=0)
+    Y = turbotsne.tsne(X, method=method, perplexity=10, n_iter=300, random_state=0)
+    assert np.isfinite(Y).all()
+    a, b = Y[:100], Y[100:]
+    # every point's neighbours are copies of itself: no affinity crosses the groups, so they
+    # end apart, each far tighter than the gap between them
+    gap = np.linalg.norm(a.mean(axis=0) - b.mean(axis=0))
+    radius = max(np.linalg.norm(a - a.mean(axis=0), axis=1).max(),
+                 np.linalg.norm(b - b.mean(axis=0), axis=1).max())
+    assert gap > 2 * radius, (gap, radius)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("perplexity", [30.0, 2.5])
+def test_n_just_above_the_perplexity_limit(rng, method, perplexity):
+    # n > 3 * perplexity is the documented limit: one point more than it is enough
+    n = int(np.floor(3 * perplexity)) + 1
+    X = rng.normal(size=(n, 4))
+    Y = turbotsne.tsne(X, method=method, perplexity=perplexity, n_iter=200, random_state=0)
+    assert Y.shape == (n, 2) and np.isfinite(Y).all()
+    with pytest.raises(ValueError, match="perplexity"):
+        turbotsne.tsne(X[:-1], method=method, perplexity=perplexity, n_iter=10)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_outlier_1e12_away(rng, method):
+    X = rng.normal(size=(300, 5))
+    X[0] += 1e12
+    start = time.perf_counter()
+    Y = turbotsne.tsne(X, method=method, perplexity=10, n_iter=300, random_state=0)
+    assert time.perf_counter() - start < 60.0
+    assert np.isfinite(Y).all()
+    # the other points were not collapsed by the outlier (distances among them ~1, not 1e-12)
+    assert Y[1:].std() > 1e-2
+
+
+def test_a_million_rows_of_one_feature_in_bounded_time():
+    X = np.random.default_rng(0).normal(size=(1_000_000, 1))
+    start = time.perf_counter()
+    Y = turbotsne.tsne(X, perplexity=5, n_iter=10, random_state=0, method="fft")
+    elapsed = time.perf_counter() - start
+    assert Y.shape == (1_000_000, 2) and np.isfinite(Y).all()
+    assert elapsed < 120.0  # ~7 s on 2 cores (neighbours 4.3 s, 947 MB peak)
+
+
+def _run(args):
+    X, method, seed = args
+    return turbotsne.tsne(X, method=method, perplexity=10, n_iter=150, random_state=seed,
+                          n_jobs=1)
+
+
+def test_concurrent_calls_give_the_sequential_results(rng):
+    jobs = [(rng.normal(size=(400, 8)), method, seed)
+            for seed, method in enumerate(METHODS * 2)]
+    sequential = [_run(job) for job in jobs]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        concurrent_results = list(pool.map(_run, jobs))
+    for expected, got in zip(sequential, concurrent_results):
+        assert np.array_equal(expected, got)
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_raising_callback_stops_the_run_and_propagates(rng, method, verbose, capsys):
+    X = rng.normal(size=(300, 5))
+    calls = []
+
+    def callback(iteration, kl, embedding):
+        calls.append(iteration)
+        if iteration == 30:
+            raise Boom(f"stop at {iteration}")
+
+    with pytest.raises(Boom, match="stop at 30"):
+        turbotsne.tsne(X, method=method, perplexity=10, n_iter=1000, callback=callback,
+                       callback_every=10, verbose=verbose, random_state=0)
+    assert calls == [10, 20, 30]  # nothing ran after the exception
+    # the library is usable afterwards and gives what it gives without the failed run
+    Y1 = turbotsne.tsne(X, method=method, perplexity=10, n_iter=50, random_state=0)
+    Y2 = turbotsne.tsne(X, method=method, perplexity=10, n_iter=50, random_state=0)
+    assert np.array_equal(Y1, Y2) and np.isfinite(Y1).all()
+    if verbose:
+        assert "done in" not in capsys.readouterr().err
