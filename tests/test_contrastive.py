@@ -247,6 +247,8 @@ def test_spectrum_shares_start_and_orders_compactness(digits):
     (dict(z_bar=-1.0), ValueError, "'z_bar'"),
     (dict(z_bar=float("nan")), ValueError, "'z_bar'"),
     (dict(z_bar="big"), TypeError, "'z_bar'"),
+    (dict(z_bar=1e-300), ValueError, "z_bar"),  # c = z_bar m / |X| would underflow
+    (dict(loss="nce", z_bar=1e300), ValueError, "z_bar"),
     (dict(loss="infonce", z_bar=10.0), ValueError, "'z_bar'"),
     (dict(n_negatives=0), ValueError, "'n_negatives'"),
     (dict(n_epochs=0), ValueError, "'n_epochs'"),

@@ -293,6 +293,10 @@ EpochStats epoch_step(const EpochContext& ctx, ContrastiveLoss loss, bool with_l
   return total;
 }
 
+// Bounds on c = Z m/|X|: beyond them the step scale (1 + c)/(2c) or the loss's terms
+// would overflow or underflow.
+constexpr double kMinC = 1e-200, kMaxC = 1e200;
+
 double c_of_z(double z, index_t n, int m) { return z * static_cast<double>(m) / pair_count(n); }
 
 void report_stage(Observer* observer, Stage stage, double seconds) {
@@ -375,7 +379,11 @@ ContrastiveResult optimize_contrastive(const CsrView& P, Matrix Y,
   const PositiveSampler sampler = make_sampler(P, n_threads);
   const int m = params.n_negatives;
   const double z0 = params.z_bar ? *params.z_bar : umap_z_bar(n, m);
-  double log_c = std::log(c_of_z(z0, n, m));
+  const double c0 = c_of_z(z0, n, m);
+  require(c0 >= kMinC && c0 <= kMaxC,
+          "z_bar * n_negatives / (n (n - 1)) must lie in [1e-200, 1e200] (z_bar " +
+              std::to_string(z0) + " is too extreme for this many samples)");
+  double log_c = std::log(c0);
   // Points move from the positions at the start of each epoch: read one buffer, write the
   // other (Y and a copy, swapped every epoch).
   std::vector<double> spare(static_cast<size_t>(Y.size()));
@@ -409,6 +417,7 @@ ContrastiveResult optimize_contrastive(const CsrView& P, Matrix Y,
       // Z is learned with the points: one Newton step on log Z of the epoch's sampled loss
       // (convex in log Z), at most a factor e per epoch.
       log_c -= std::clamp(stats.dlogz / stats.d2logz, -1.0, 1.0);
+      log_c = std::clamp(log_c, std::log(kMinC), std::log(kMaxC));
     }
     result.n_epochs = it;
     result.loss = stats.loss / static_cast<double>(n);
