@@ -113,7 +113,7 @@ def contrastive_embedding(
     z_bar: Optional[float] = None,
     n_negatives: int = 5,
     n_epochs: int = 500,
-    learning_rate: float = 1.0,
+    learning_rate: float = 2.0,
     positives_per_epoch: int = 10,
     init: Union[str, np.ndarray] = "pca",
     perplexity: float = 30.0,
@@ -164,10 +164,12 @@ def contrastive_embedding(
         the repulsion and costs proportionally more time; for "neg" it also moves UMAP's Z̄.
     n_epochs : int, default=500
         Epochs of SGD. In each epoch every point draws ``positives_per_epoch`` partners.
-    learning_rate : float, default=1.0
-        Step size, decaying linearly to 0 over the epochs. It is scaled so that 1 moves a
-        point onto its sampled neighbour's mean position under the stiffest attraction, which
-        converges on any data size; change it only if the loss stalls.
+    learning_rate : float, default=2.0
+        Step size, decaying linearly to 0 over the epochs. It is scaled (by (1 + c)/(2c) for
+        "neg" and "nce") so that 1 moves a point onto its sampled neighbours' mean under the
+        stiffest attraction, whatever Z̄. 2 was measured on MNIST (70,000 points): at UMAP's
+        Z̄ its 10-NN accuracy is 0.972 against 0.962 at 1 (and 0.972 at 1 only with twice
+        the epochs); on digits 1, 2 and 4 give the same quality.
     positives_per_epoch : int, default=10
         Positive partners drawn per point and epoch (with their noise pairs).
     init : {"pca", "random"} or ndarray of shape (n_samples, n_components), default="pca"
@@ -230,7 +232,7 @@ def _optimizer_params(*, loss, z_bar, n_negatives, n_epochs, learning_rate, posi
 
 
 def _contrastive(X, n_components=2, *, loss="neg", z_bar=None, n_negatives=5, n_epochs=500,
-                 learning_rate=1.0, positives_per_epoch=10, init="pca", perplexity=30.0,
+                 learning_rate=2.0, positives_per_epoch=10, init="pca", perplexity=30.0,
                  neighbors="auto", metric="euclidean", affinities=None, dof=1.0,
                  max_step_norm=5.0, random_state=None, n_jobs=-1, verbose=False, callback=None,
                  callback_every=50, owner=_OWNER):
@@ -307,7 +309,7 @@ def spectrum(
     *,
     n_negatives: int = 5,
     n_epochs: int = 500,
-    learning_rate: float = 1.0,
+    learning_rate: float = 2.0,
     init: Union[str, np.ndarray] = "pca",
     perplexity: float = 30.0,
     neighbors: str = "auto",

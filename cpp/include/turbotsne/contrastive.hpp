@@ -50,8 +50,8 @@ struct ContrastiveOptimizerParams {
   int positives_per_epoch = 10;  // K: positive pairs drawn per point and epoch
   // Step = learning_rate · (1 − epoch / n_epochs) · s · gradient, where s = (1 + c)/(2c) for
   // NEG and NCE (so that the stiffest attraction, 2c/(1 + c) at distance 0, moves a point by
-  // learning_rate times its distance) and s = 1 for InfoNCE.
-  double learning_rate = 1.0;
+  // learning_rate times its distance) and s = 1 for InfoNCE. The default 2 was measured on MNIST.
+  double learning_rate = 2.0;
   double dof = 1.0;  // α of the kernel
   // Longest step a point may take in one epoch (its update is shortened to it). Unset: none.
   std::optional<double> max_step_norm = 5.0;
