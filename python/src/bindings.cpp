@@ -149,20 +149,24 @@ KnnGraph graph_from_numpy(const Int32Array& indices, const DoubleArray& distance
   return g;
 }
 
-py::dict result_to_dict(const TsneResult& result) {
+py::dict timings_to_dict(const Timings& t) {
   py::dict timings;
-  timings["neighbors"] = result.timings.neighbors;
-  timings["affinities"] = result.timings.affinities;
-  timings["init"] = result.timings.init;
-  timings["optimize"] = result.timings.optimize;
-  timings["attraction"] = result.timings.attraction;
-  timings["repulsion"] = result.timings.repulsion;
-  timings["update"] = result.timings.update;
+  timings["neighbors"] = t.neighbors;
+  timings["affinities"] = t.affinities;
+  timings["init"] = t.init;
+  timings["optimize"] = t.optimize;
+  timings["attraction"] = t.attraction;
+  timings["repulsion"] = t.repulsion;
+  timings["update"] = t.update;
+  return timings;
+}
+
+py::dict result_to_dict(const TsneResult& result) {
   py::dict out;
   out["kl_divergence"] = result.kl;
   out["n_iter"] = result.n_iter;
   out["stopped"] = result.stopped;
-  out["timings"] = timings;
+  out["timings"] = timings_to_dict(result.timings);
   return out;
 }
 
@@ -201,14 +205,12 @@ py::dict run_tsne_from_affinities_py(const Int64Array& indptr, const Int32Array&
 }
 
 py::dict contrastive_result_to_dict(const ContrastiveResult& result) {
-  TsneResult as_tsne;
-  as_tsne.timings = result.timings;
   py::dict out;
   out["z"] = result.z;
   out["loss"] = result.loss;
   out["n_epochs"] = result.n_epochs;
   out["stopped"] = result.stopped;
-  out["timings"] = result_to_dict(as_tsne)["timings"];
+  out["timings"] = timings_to_dict(result.timings);
   return out;
 }
 
