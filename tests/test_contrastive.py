@@ -241,6 +241,15 @@ def test_spectrum_shares_start_and_orders_compactness(digits):
     assert len(fig.axes) == 5 and "UMAP" in fig.axes[-1].get_title()
 
 
+def test_spectrum_from_affinities_alone(digits):
+    P = turbotsne.joint_probabilities(digits[0][:300], perplexity=10)
+    z, E = turbotsne.spectrum(None, [1e4, 1e5], affinities=P, init="random", n_epochs=20,
+                              random_state=0)
+    one = turbotsne.contrastive_embedding(None, affinities=P, init="random", z_bar=1e5,
+                                          n_epochs=20, random_state=0)
+    assert E.shape == (2, 300, 2) and np.array_equal(E[1], one)
+
+
 @pytest.mark.parametrize("kwargs, error, words", [
     (dict(loss="umap"), ValueError, "'loss'"),
     (dict(loss=3), TypeError, "'loss'"),
@@ -285,6 +294,10 @@ def test_bad_data_is_an_error(rng):
         turbotsne.spectrum(rng.normal(size=(50, 3)), z_bars=[], perplexity=5)
     with pytest.raises(ValueError, match="z_bars"):
         turbotsne.spectrum(rng.normal(size=(50, 3)), z_bars=[1.0, -2.0], perplexity=5)
+    for bad, words in [(dict(n_epochs=0), "'n_epochs'"), (dict(learning_rate=-1.0), "'learning_rate'"),
+                       (dict(init=np.zeros((3, 2))), "init"), (dict(n_negatives=0), "'n_negatives'")]:
+        with pytest.raises(ValueError, match=words):
+            turbotsne.spectrum(rng.normal(size=(50, 3)), perplexity=5, **bad)
 
 
 def test_duplicates_and_far_points_stay_finite(rng):

@@ -353,8 +353,10 @@ def spectrum(
     X, P, n, neighbor_params, _ = _resolve_input(
         X, perplexity=perplexity, neighbors=neighbors, metric=metric, affinities=affinities,
         init=init, n_jobs=threads, seed=seed, owner=owner)
-    if P is None:
-        P = _core.affinities(X, perplexity, neighbor_params, threads, True)
+    # Every parameter is checked before the affinities are computed.
+    _optimizer_params(loss="neg", z_bar=None, n_negatives=n_negatives, n_epochs=n_epochs,
+                      learning_rate=learning_rate, positives_per_epoch=10, dof=dof,
+                      max_step_norm=None, owner=owner)
     m = check_int(n_negatives, "n_negatives", min_value=1, max_value=10000, owner=owner)
     if z_bars is None:
         z_bars = np.geomspace(tsne_z_bar(n), umap_z_bar(n, m), 5)
@@ -365,12 +367,15 @@ def spectrum(
                              f"sequence of positive floats; got shape {z_bars.shape}.")
         z_bars = np.array([check_real(z, "z_bars", min_value=0.0, min_open=True, owner=owner)
                            for z in z_bars])
+    if not isinstance(init, str):
+        start = check_embedding(init, n, n_components, name="init")
+    if P is None:
+        P = _core.affinities(X, perplexity, neighbor_params, threads, True)
     if isinstance(init, str):
-        start = _core.initial_embedding(X if X is not None else np.empty((0, 1)), n_components,
+        # "random" reads only the number of rows of X (which may be None with affinities).
+        start = _core.initial_embedding(X if X is not None else np.zeros((n, 1)), n_components,
                                         getattr(_core.Init, init), seed, threads)
         start *= 1.0 / 1e-4  # tsne's start at standard deviation 1, as contrastive_embedding
-    else:
-        start = check_embedding(init, n, n_components, name="init")
     from scipy.sparse import csr_matrix
 
     P = csr_matrix((P[2], P[1], P[0]), shape=(n, n))
