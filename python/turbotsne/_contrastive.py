@@ -51,8 +51,8 @@ def tsne_z_bar(n_samples: int) -> float:
     """A Z̄ at which NEG gives t-SNE-like embeddings: ``100 * n_samples``.
 
     t-SNE's partition function ``Σ_{i≠j} (1 + d_ij²)^-1`` on a finished embedding is of this
-    order (the rule of Damrich et al.'s code; on digits and MNIST the learned Z of NCE, which
-    approximates t-SNE, lies within a factor 2 of it).
+    order (the rule of Damrich et al.'s code): measured on ``tsne``'s embeddings, 98 n on
+    MNIST (70,000 points) and 10 n on digits (1,797 points).
     """
     return 100.0 * check_int(n_samples, "n_samples", min_value=2, owner="tsne_z_bar")
 
@@ -137,7 +137,8 @@ def contrastive_embedding(
     and the classifier ``ρ = q / (q + Z m / |X|)``, the losses are (Damrich et al., ICLR 2023):
 
     - "nce": -log ρ for positives, -log(1 - ρ) for noise pairs, with Z learned along with the
-      embedding. It approximates t-SNE (the learned Z approaches t-SNE's partition function).
+      embedding. It approximates t-SNE, the more closely the more noise pairs (see
+      ``n_negatives``).
     - "neg": the same with Z = ``z_bar`` fixed. ``z_bar = |X| / m`` (the default,
       :func:`umap_z_bar`) is exactly UMAP's loss (ρ = q / (q + 1)); ``z_bar`` near t-SNE's
       partition function (about ``100 n``, :func:`tsne_z_bar`) gives t-SNE-like embeddings.
@@ -160,8 +161,14 @@ def contrastive_embedding(
         "nce": the starting value of the learned Z (default the same; it is re-estimated by a
         Newton step on log Z every epoch, so the start hardly matters). Not used by "infonce".
     n_negatives : int, default=5
-        Noise pairs m per positive pair (UMAP's default). More noise lowers the variance of
-        the repulsion and costs proportionally more time; for "neg" it also moves UMAP's Z̄.
+        Noise pairs m per positive pair (UMAP's default). For "neg" it also moves UMAP's Z̄.
+        Towards t-SNE, more noise matters beyond variance: the positive term log(1 + c(1 +
+        d²)), c = Z m/|X|, is t-SNE's attraction only where c(1 + d²) ≫ 1 and a linear spring
+        closer in, so with m = 5 the clusters are t-SNE-like but their insides are not. For
+        NCE as an approximation of t-SNE use m ≈ 50 with ``positives_per_epoch=3`` and
+        ``learning_rate=3`` (about the same cost as the defaults): neighbour recall@10 on
+        digits 0.55 instead of 0.49 (t-SNE: 0.58), on MNIST 0.145 instead of 0.095 (t-SNE:
+        0.37).
     n_epochs : int, default=500
         Epochs of SGD. In each epoch every point draws ``positives_per_epoch`` partners.
     learning_rate : float, default=2.0
