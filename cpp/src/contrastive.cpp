@@ -131,6 +131,15 @@ void point_terms(const EpochContext& ctx, index_t i, double* grad, EpochStats& s
   double* acc = D > 0 ? acc_fixed : scratch.data() + dims;
   double loss = 0.0, dlogz = 0.0, d2logz = 0.0;
 
+  // Positive partners by systematic sampling: slot s takes the entry where row i's cumulative
+  // distribution first exceeds (s + u0)/K, one uniform u0 per point and epoch. Each slot's
+  // partner is still ~ p_ij / p_i on average over u0 (so the estimate stays unbiased), the K
+  // draws are stratified (less variance), and they are found by one forward walk over the row
+  // instead of K binary searches (which cost ~60 ns each on MNIST, cache misses in a row of
+  // ~130 entries, and were two thirds of the epoch).
+  const double u0 = uniform01(mix64(base ^ 0x5851F42D4C957F2DULL));
+  const double* cdf = ctx.sampler.cdf.data();
+  std::int64_t e = row_begin;
   for (int s = 0; s < ctx.k; ++s) {
     const std::uint64_t slot = base + static_cast<std::uint64_t>(s) * static_cast<std::uint64_t>(ctx.m + 1);
     if constexpr (kLoss == ContrastiveLoss::kInfoNce) {
@@ -139,11 +148,9 @@ void point_terms(const EpochContext& ctx, index_t i, double* grad, EpochStats& s
     // The positive partner j ~ p_ij / p_i.
     double q_pos = 0.0, inv_b_pos = 0.0, neg_log_q_pos = 0.0;
     if (has_positive) {
-      const double u = uniform01(mix64(slot));
-      const double* first = ctx.sampler.cdf.data() + row_begin;
-      const double* last = ctx.sampler.cdf.data() + row_end;
-      const std::int64_t e = row_begin + (std::upper_bound(first, last, u) - first);
-      const double* yj = ctx.Y.row(P.indices[std::min(e, row_end - 1)]);
+      const double u = (static_cast<double>(s) + u0) / static_cast<double>(ctx.k);
+      while (e < row_end - 1 && cdf[e] <= u) ++e;
+      const double* yj = ctx.Y.row(P.indices[e]);
       double d2 = 0.0;
       for (index_t a = 0; a < dims; ++a) {
         diff[a] = yi[a] - yj[a];
