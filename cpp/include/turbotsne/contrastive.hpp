@@ -14,8 +14,8 @@
 //   InfoNCE: −log(q_ij / (q_ij + Σ_k q_ik)) for each positive pair and its m noise pairs.
 //
 // The optimiser. Each epoch, every point i draws K = positives_per_epoch positive partners j
-// from its row of P (probability p_ij / p_i) and m noise partners per positive (uniform over
-// the other points); every draw is a hash of (seed, epoch, point, slot), so nothing depends
+// from its row of P (each with probability p_ij / p_i, by systematic sampling: stratified) and
+// m noise partners per positive (uniform over the other points); every draw is a hash of (seed, epoch, point, slot), so nothing depends
 // on the order in which points are processed. Each point's gradient is that of its own sampled
 // terms with respect to its own position (the partners held fixed), weighted so that its
 // expectation is proportional to the gradient of the loss: positives by n·p_i (p_i = Σ_j
