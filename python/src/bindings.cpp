@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "turbotsne/affinities.hpp"
+#include "turbotsne/contrastive.hpp"
 #include "turbotsne/fft.hpp"
 #include "turbotsne/gradient.hpp"
 #include "turbotsne/nndescent.hpp"
@@ -148,20 +149,24 @@ KnnGraph graph_from_numpy(const Int32Array& indices, const DoubleArray& distance
   return g;
 }
 
-py::dict result_to_dict(const TsneResult& result) {
+py::dict timings_to_dict(const Timings& t) {
   py::dict timings;
-  timings["neighbors"] = result.timings.neighbors;
-  timings["affinities"] = result.timings.affinities;
-  timings["init"] = result.timings.init;
-  timings["optimize"] = result.timings.optimize;
-  timings["attraction"] = result.timings.attraction;
-  timings["repulsion"] = result.timings.repulsion;
-  timings["update"] = result.timings.update;
+  timings["neighbors"] = t.neighbors;
+  timings["affinities"] = t.affinities;
+  timings["init"] = t.init;
+  timings["optimize"] = t.optimize;
+  timings["attraction"] = t.attraction;
+  timings["repulsion"] = t.repulsion;
+  timings["update"] = t.update;
+  return timings;
+}
+
+py::dict result_to_dict(const TsneResult& result) {
   py::dict out;
   out["kl_divergence"] = result.kl;
   out["n_iter"] = result.n_iter;
   out["stopped"] = result.stopped;
-  out["timings"] = timings;
+  out["timings"] = timings_to_dict(result.timings);
   return out;
 }
 
@@ -197,6 +202,36 @@ py::dict run_tsne_from_affinities_py(const Int64Array& indptr, const Int32Array&
     result = run_tsne_from_affinities(std::move(P), x, params, y, &observer);
   }
   return result_to_dict(result);
+}
+
+py::dict contrastive_result_to_dict(const ContrastiveResult& result) {
+  py::dict out;
+  out["z"] = result.z;
+  out["loss"] = result.loss;
+  out["n_epochs"] = result.n_epochs;
+  out["stopped"] = result.stopped;
+  out["timings"] = timings_to_dict(result.timings);
+  return out;
+}
+
+// Contrastive embeddings from X, or (indptr non-empty) from given affinities; X is then read
+// only for init=pca.
+py::dict run_contrastive_py(const Int64Array& indptr, const Int32Array& indices,
+                            const DoubleArray& data, const DoubleArray& X, DoubleArray& Y,
+                            const ContrastiveParams& params, py::object report,
+                            std::vector<int> report_every, py::object on_stage) {
+  const ConstMatrix x = view(X, "X");
+  const Matrix y = mutable_view(Y, "Y");
+  const bool given = indptr.size() > 0;
+  const CsrView p = given ? csr_view(indptr, indices, data, y.rows) : CsrView{};
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage));
+  ContrastiveResult result;
+  {
+    py::gil_scoped_release release;
+    result = given ? run_contrastive_from_affinities(p, x, params, y, &observer)
+                   : run_contrastive(x, params, y, &observer);
+  }
+  return contrastive_result_to_dict(result);
 }
 
 }  // namespace
@@ -654,6 +689,58 @@ PYBIND11_MODULE(_core, m) {
     return out;
   }, py::arg("X").noconvert(), py::arg("n_components"), py::arg("n_threads"),
      "Projections onto the top principal axes (unscaled).");
+
+  py::enum_<ContrastiveLoss>(m, "ContrastiveLoss")
+      .value("neg", ContrastiveLoss::kNeg)
+      .value("nce", ContrastiveLoss::kNce)
+      .value("infonce", ContrastiveLoss::kInfoNce);
+  py::class_<ContrastiveOptimizerParams>(m, "ContrastiveOptimizerParams")
+      .def(py::init<>())
+      .def_readwrite("loss", &ContrastiveOptimizerParams::loss)
+      .def_readwrite("z_bar", &ContrastiveOptimizerParams::z_bar)
+      .def_readwrite("n_negatives", &ContrastiveOptimizerParams::n_negatives)
+      .def_readwrite("n_epochs", &ContrastiveOptimizerParams::n_epochs)
+      .def_readwrite("positives_per_epoch", &ContrastiveOptimizerParams::positives_per_epoch)
+      .def_readwrite("learning_rate", &ContrastiveOptimizerParams::learning_rate)
+      .def_readwrite("dof", &ContrastiveOptimizerParams::dof)
+      .def_readwrite("max_step_norm", &ContrastiveOptimizerParams::max_step_norm);
+  py::class_<ContrastiveParams>(m, "ContrastiveParams")
+      .def(py::init<>())
+      .def_readwrite("n_components", &ContrastiveParams::n_components)
+      .def_readwrite("perplexity", &ContrastiveParams::perplexity)
+      .def_readwrite("init", &ContrastiveParams::init)
+      .def_readwrite("neighbors", &ContrastiveParams::neighbors)
+      .def_readwrite("seed", &ContrastiveParams::seed)
+      .def_readwrite("n_threads", &ContrastiveParams::n_threads)
+      .def_readwrite("optimizer", &ContrastiveParams::optimizer);
+  m.def("contrastive", &run_contrastive_py, py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("X").noconvert(),
+        py::arg("Y").noconvert(), py::arg("params"), py::arg("report"), py::arg("report_every"),
+        py::arg("on_stage"),
+        "Contrastive embedding of X (empty indptr) or from the CSR affinities (X then read only "
+        "for init=pca); Y receives the result. report(epoch, loss, grad_norm, embedding) -> stop?");
+  m.def("sampled_contrastive_loss", [](const Int64Array& indptr, const Int32Array& indices,
+                                       const DoubleArray& data, const DoubleArray& Y,
+                                       const ContrastiveOptimizerParams& params, double z,
+                                       std::uint64_t seed, int epoch, int n_threads) {
+    const ConstMatrix y = view(Y, "Y");
+    const CsrView P = csr_view(indptr, indices, data, y.rows);
+    DoubleArray loss(y.rows);
+    DoubleArray grad({y.rows, y.cols});
+    double dlogz = 0.0;
+    {
+      py::gil_scoped_release release;
+      dlogz = sampled_contrastive_loss(P, y, params, z, seed, epoch, loss.mutable_data(),
+                                       Matrix{grad.mutable_data(), y.rows, y.cols}, n_threads);
+    }
+    return py::make_tuple(loss, grad, dlogz);
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("Y").noconvert(), py::arg("params"), py::arg("z"), py::arg("seed"), py::arg("epoch"),
+     py::arg("n_threads"),
+     "(loss per point, gradient of each point's loss in its own position, Σ ∂loss/∂log Z) for "
+     "the samples of one epoch.");
+  m.def("umap_z_bar", &umap_z_bar, py::arg("n_samples"), py::arg("n_negatives"),
+        "|X| / m = n (n - 1) / m: the Z̄ with which NEG is UMAP's loss.");
 
   m.def("resolve_threads", &resolve_threads, py::arg("n_jobs"));
   m.attr("openmp_version") = openmp_version();

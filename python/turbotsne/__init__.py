@@ -10,6 +10,7 @@
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from ._api import APPROX_MIN_SAMPLES, EXACT_MAX_SAMPLES, EXACT_SAMPLES_LIMIT, joint_probabilities, kl_divergence, tsne
+from ._contrastive import contrastive_embedding, plot_spectrum, spectrum, tsne_z_bar, umap_z_bar
 from ._datasets import make_blobs
 from ._estimator import TSNE, NotFittedError
 from ._plot import plot
@@ -25,6 +26,11 @@ __all__ = [
     "NotFittedError",
     "joint_probabilities",
     "kl_divergence",
+    "contrastive_embedding",
+    "spectrum",
+    "plot_spectrum",
+    "umap_z_bar",
+    "tsne_z_bar",
     "make_blobs",
     "plot",
     "EXACT_MAX_SAMPLES",

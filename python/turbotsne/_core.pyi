@@ -197,3 +197,54 @@ def resolve_threads(n_jobs: int) -> int: ...
 
 openmp_version: int
 def parallel_team_size(n_threads: int) -> int: ...
+
+# Contrastive embeddings (cpp/include/turbotsne/contrastive.hpp).
+class ContrastiveLoss:
+    neg: "ContrastiveLoss"
+    nce: "ContrastiveLoss"
+    infonce: "ContrastiveLoss"
+
+class ContrastiveOptimizerParams:
+    loss: ContrastiveLoss
+    z_bar: Optional[float]
+    n_negatives: int
+    n_epochs: int
+    positives_per_epoch: int
+    learning_rate: float
+    dof: float
+    max_step_norm: Optional[float]
+    def __init__(self) -> None: ...
+
+class ContrastiveParams:
+    n_components: int
+    perplexity: float
+    init: Init
+    neighbors: NeighborParams
+    seed: int
+    n_threads: int
+    optimizer: ContrastiveOptimizerParams
+    def __init__(self) -> None: ...
+
+def contrastive(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    data: npt.NDArray[np.float64],
+    X: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    params: ContrastiveParams,
+    report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
+    report_every: Sequence[int],
+    on_stage: Optional[Callable[[str, float], None]],
+) -> dict: ...
+def sampled_contrastive_loss(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    data: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    params: ContrastiveOptimizerParams,
+    z: float,
+    seed: int,
+    epoch: int,
+    n_threads: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]: ...
+def umap_z_bar(n_samples: int, n_negatives: int) -> float: ...
