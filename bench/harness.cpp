@@ -28,6 +28,7 @@
 
 #include "turbotsne/affinities.hpp"
 #include "turbotsne/common.hpp"
+#include "turbotsne/contrastive.hpp"
 #include "turbotsne/gradient.hpp"
 #include "turbotsne/interpolation.hpp"
 #include "turbotsne/random.hpp"
@@ -67,6 +68,9 @@ static const char* const kUsage =
     "  --repeats R        repetitions per measurement; the median is reported (default 3)\n"
     "  --seed S           seed of the blobs and of run_tsne (default 0)\n"
     "  --no-run           skip the whole run (stages only)\n"
+    "  --contrastive      instead of t-SNE: contrastive embeddings (NEG at UMAP's Z, NCE,\n"
+    "                     InfoNCE; --n-iter epochs) on the same data, for every --threads;\n"
+    "                     fails unless the output is finite and the same for every thread count\n"
     "  -h, --help         this text\n";
 
 // ---------------------------------------------------------------------------------------
@@ -83,6 +87,7 @@ struct Options {
   int repeats = 3;
   std::uint64_t seed = 0;
   bool run = true;
+  bool contrastive = false;           // --contrastive
   std::vector<index_t> layout;        // --layout
   bool approximate = false;           // --neighbors approx
   int dims = 2;                       // --dims
@@ -195,6 +200,8 @@ static Options parse_args(int argc, char** argv) {
           parse_integer(values(1)[0], "--seed", 0, std::numeric_limits<long long>::max()));
     } else if (arg == "--no-run") {
       opt.run = false;
+    } else if (arg == "--contrastive") {
+      opt.contrastive = true;
     } else if (arg == "--neighbors") {
       const std::string kind = values(1)[0];
       if (kind != "exact" && kind != "approx") throw UsageError("--neighbors: exact or approx, got '" + kind + "'");
@@ -849,10 +856,61 @@ static int run_layouts(const Options& opt) {
   return 0;
 }
 
+// --contrastive: each loss on every thread count, timed; the embeddings must be finite and
+// bit-identical across thread counts (the optimiser's promise).
+static int run_contrastive_losses(const Options& opt) {
+  Dataset data = opt.have_blobs ? make_blobs(opt.blobs_n, opt.blobs_d, opt.seed)
+                                : load_npy(opt.input);
+  const turbotsne::ConstMatrix X{data.values.data(), data.n, data.d};
+  std::printf("## turbotsne_bench: contrastive embeddings, n = %lld, d = %lld, %d epochs\n\n",
+              static_cast<long long>(data.n), static_cast<long long>(data.d), opt.n_iter);
+  std::printf("| loss | threads | seconds | final loss | Z |\n|:---|---:|---:|---:|---:|\n");
+  const std::pair<const char*, turbotsne::ContrastiveLoss> losses[] = {
+      {"neg", turbotsne::ContrastiveLoss::kNeg},
+      {"nce", turbotsne::ContrastiveLoss::kNce},
+      {"infonce", turbotsne::ContrastiveLoss::kInfoNce}};
+  for (const auto& [name, loss] : losses) {
+    std::vector<double> first;
+    for (int threads : opt.threads) {
+      turbotsne::ContrastiveParams params;
+      params.n_components = opt.dims;
+      params.perplexity = opt.perplexity;
+      params.seed = opt.seed;
+      params.n_threads = threads;
+      params.neighbors.method = opt.approximate ? turbotsne::NeighborMethod::kApproximate
+                                                : turbotsne::NeighborMethod::kExact;
+      params.optimizer.loss = loss;
+      params.optimizer.n_epochs = opt.n_iter;
+      try {
+        params.validate(data.n);
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("invalid contrastive parameters: ") + e.what());
+      }
+      std::vector<double> Y(static_cast<size_t>(data.n * params.n_components));
+      const auto start = std::chrono::steady_clock::now();
+      const turbotsne::ContrastiveResult result = turbotsne::run_contrastive(
+          X, params, turbotsne::Matrix{Y.data(), data.n, params.n_components});
+      const double seconds = seconds_since(start);
+      std::printf("| %s | %d | %.3f | %.5g | %.5g |\n", name, threads, seconds, result.loss, result.z);
+      std::fflush(stdout);
+      for (double v : Y) {
+        if (!std::isfinite(v)) throw std::runtime_error(std::string(name) + ": non-finite embedding");
+      }
+      if (first.empty()) {
+        first = Y;
+      } else if (Y != first) {
+        throw std::runtime_error(std::string(name) + ": the embedding depends on the thread count");
+      }
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   try {
     const Options opt = parse_args(argc, argv);
     if (!opt.layout.empty()) return run_layouts(opt);
+    if (opt.contrastive) return run_contrastive_losses(opt);
     return run(opt);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "turbotsne_bench: error: %s\n", e.what());

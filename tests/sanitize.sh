@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The core and the C++ harness built with AddressSanitizer + UndefinedBehaviorSanitizer (and
-# LeakSanitizer, part of ASan on Linux), then every method in every dimension it supports, with
-# exact and approximate neighbours, on small data. Any report stops the run with a non-zero
+# LeakSanitizer, part of ASan on Linux), then every method in every dimension it supports, and
+# the contrastive losses, with exact and approximate neighbours, on small data. Any report stops the run with a non-zero
 # exit (halt_on_error, -fno-sanitize-recover=all); the last line sums up.
 #
 #   bash tests/sanitize.sh            # build dir: build/sanitize (kept between runs)
@@ -48,4 +48,12 @@ done
 run --layout 3000 --methods fft,bh --threads 2 --repeats 1
 # duplicated points (zero distances, coincident tree cells)
 run --blobs 300 2 --dims 2 --methods exact,bh,fft --n-iter 30 --threads 2 --repeats 1 --perplexity 5 --seed 3
-echo "sanitize: $runs harness runs (every method x dims 1-3 x exact/approx neighbours, 1 and 2 threads), 0 sanitizer reports, $((SECONDS - start)) s"
+# contrastive embeddings: NEG, NCE and InfoNCE in 1-3 dimensions, exact and approximate
+# neighbours (the harness also fails unless 1 and 2 threads give the same embedding)
+for neighbors in exact approx; do
+  for dims in 1 2 3; do
+    run --blobs 700 10 --contrastive --dims "$dims" --neighbors "$neighbors" --n-iter 40 \
+        --threads 1,2 --perplexity 10
+  done
+done
+echo "sanitize: $runs harness runs (every t-SNE method and contrastive loss x dims 1-3 x exact/approx neighbours, 1 and 2 threads), 0 sanitizer reports, $((SECONDS - start)) s"
