@@ -35,3 +35,36 @@ def test_core_and_python_agree_on_the_number_of_cpus():
     assert _core.resolve_threads(-1) == available_cpus()
     assert _core.resolve_threads(-2) == max(1, available_cpus() - 1)
     assert _core.resolve_threads(3) == 3
+
+
+@pytest.fixture
+def busy_core():
+    """Another process spinning on one core while the test runs (a loaded machine)."""
+    import subprocess
+    import sys
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def _check_team(n_threads, n_loops, seed):
+    failures, by_workers = _core.thread_team_check(n_threads, n_loops, seed)
+    assert failures == 0
+    assert by_workers > 0  # the workers took part: the check was not run by the caller alone
+
+
+@pytest.mark.parametrize("n_threads", [2, 3, 5])
+def test_thread_team_runs_every_chunk_once(n_threads):
+    # The optimisers' loops run on a ThreadTeam (parallel.hpp): thousands of loops of random
+    # sizes and chunkings, each item written exactly once, block sums exact, exceptions
+    # thrown in chunks propagated. 5 threads on fewer cores: workers get descheduled mid-loop.
+    _check_team(n_threads, 10000, n_threads)
+
+
+def test_thread_team_runs_every_chunk_once_on_a_busy_machine(busy_core):
+    _check_team(2, 10000, 7)
+    _check_team(3, 3000, 8)

@@ -376,10 +376,12 @@ double sampled_contrastive_loss(const CsrView& P, ConstMatrix Y,
   return params.loss == ContrastiveLoss::kInfoNce ? 0.0 : total;
 }
 
-ContrastiveResult optimize_contrastive(const CsrView& P, Matrix Y,
-                                       const ContrastiveOptimizerParams& params,
-                                       std::uint64_t seed, int n_threads, Observer* observer) {
-  params.validate();
+namespace {
+
+ContrastiveResult optimize_contrastive_on_team(const CsrView& P, Matrix Y,
+                                               const ContrastiveOptimizerParams& params,
+                                               std::uint64_t seed, int n_threads,
+                                               Observer* observer) {
   const index_t n = Y.rows, dims = Y.cols;
   require(P.n_rows == n && P.n_cols == n, "optimize_contrastive: P must be n x n");
   require(n >= 2, "optimize_contrastive: need at least 2 points");
@@ -451,6 +453,17 @@ ContrastiveResult optimize_contrastive(const CsrView& P, Matrix Y,
   return result;
 }
 
+}  // namespace
+
+ContrastiveResult optimize_contrastive(const CsrView& P, Matrix Y,
+                                       const ContrastiveOptimizerParams& params,
+                                       std::uint64_t seed, int n_threads, Observer* observer) {
+  params.validate();
+  return on_thread_team(n_threads, [&] {
+    return optimize_contrastive_on_team(P, Y, params, seed, n_threads, observer);
+  });
+}
+
 namespace {
 
 ContrastiveResult initialize_and_optimize(const CsrView& P, ConstMatrix X,
@@ -481,10 +494,12 @@ ContrastiveResult run_contrastive(ConstMatrix X, const ContrastiveParams& params
           "run_contrastive: Y must have shape (n_samples, n_components)");
   NeighborParams neighbors = params.neighbors;
   neighbors.approximate.seed = params.seed;
-  Timings timings;
-  const CsrMatrix P =
-      joint_probabilities(X, params.perplexity, neighbors, params.n_threads, observer, &timings);
-  return initialize_and_optimize(P.view(), X, params, Y, observer, timings);
+  return on_thread_team(params.n_threads, [&] {
+    Timings timings;
+    const CsrMatrix P =
+        joint_probabilities(X, params.perplexity, neighbors, params.n_threads, observer, &timings);
+    return initialize_and_optimize(P.view(), X, params, Y, observer, timings);
+  });
 }
 
 ContrastiveResult run_contrastive_from_affinities(const CsrView& P, ConstMatrix X,
@@ -495,7 +510,9 @@ ContrastiveResult run_contrastive_from_affinities(const CsrView& P, ConstMatrix 
           "run_contrastive_from_affinities: P must be n x n and Y n x n_components");
   require(params.init != Init::kPca || X.rows == Y.rows,
           "run_contrastive_from_affinities: init=pca needs X with n rows");
-  return initialize_and_optimize(P, X, params, Y, observer, Timings{});
+  return on_thread_team(params.n_threads, [&] {
+    return initialize_and_optimize(P, X, params, Y, observer, Timings{});
+  });
 }
 
 }  // namespace turbotsne

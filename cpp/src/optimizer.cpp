@@ -67,9 +67,10 @@ double OptimizerParams::resolved_learning_rate(index_t n) const {
   return std::max(static_cast<double>(n) / early_exaggeration, 50.0);
 }
 
-OptimizeResult optimize(const CsrView& P_in, Matrix Y, Repulsion& repulsion,
-                        const OptimizerParams& params, int n_threads, Observer* observer) {
-  params.validate();
+namespace {
+
+OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repulsion,
+                                const OptimizerParams& params, int n_threads, Observer* observer) {
   if (P_in.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
   // In 2-D the attraction streams P's values as float32: half the bytes, and a relative
   // change of the forces below 1e-7, far inside the repulsion's approximation error
@@ -134,6 +135,15 @@ OptimizeResult optimize(const CsrView& P_in, Matrix Y, Repulsion& repulsion,
   result.repulsion = gradient_time.repulsion;
   result.update = update_time;
   return result;
+}
+
+}  // namespace
+
+OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
+                        const OptimizerParams& params, int n_threads, Observer* observer) {
+  params.validate();
+  // The iterations' many short loops run on one team of threads (see ThreadTeam).
+  return on_thread_team(n_threads, [&] { return optimize_on_team(P, Y, repulsion, params, n_threads, observer); });
 }
 
 }  // namespace turbotsne

@@ -32,10 +32,11 @@ void TransformParams::validate() const {
   require(theta >= 0.0 && std::isfinite(theta), "theta must be finite and >= 0");
 }
 
-TransformResult optimize_new_points(const CsrView& P, ConstMatrix reference, Matrix Y,
-                                    const TransformParams& params, int n_threads,
-                                    Observer* observer) {
-  params.validate();
+namespace {
+
+TransformResult optimize_new_points_on_team(const CsrView& P, ConstMatrix reference, Matrix Y,
+                                            const TransformParams& params, int n_threads,
+                                            Observer* observer) {
   const index_t m = Y.rows;
   const index_t dims = Y.cols;
   if (P.n_rows != m) throw std::invalid_argument("P must have one row per new point");
@@ -104,6 +105,17 @@ TransformResult optimize_new_points(const CsrView& P, ConstMatrix reference, Mat
   iterate(false, true);
   result.kl = m > 0 ? sum_in_blocks(kl_per_point.data(), m) / static_cast<double>(m) : 0.0;
   return result;
+}
+
+}  // namespace
+
+TransformResult optimize_new_points(const CsrView& P, ConstMatrix reference, Matrix Y,
+                                    const TransformParams& params, int n_threads,
+                                    Observer* observer) {
+  params.validate();
+  return on_thread_team(n_threads, [&] {
+    return optimize_new_points_on_team(P, reference, Y, params, n_threads, observer);
+  });
 }
 
 }  // namespace turbotsne

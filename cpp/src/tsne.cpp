@@ -67,9 +67,12 @@ KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int 
   return find_nearest_neighbors(X, k, n_threads, observer, params.metric);
 }
 
-CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborParams& neighbors,
-                              int n_threads, Observer* observer, Timings* timings,
-                              std::vector<std::int32_t>* locality_order) {
+namespace {
+
+CsrMatrix joint_probabilities_on_team(ConstMatrix X, double perplexity,
+                                      const NeighborParams& neighbors, int n_threads,
+                                      Observer* observer, Timings* timings,
+                                      std::vector<std::int32_t>* locality_order) {
   Stopwatch watch;
   KnnGraph graph =
       find_neighbors(X, neighbor_count(X.rows, perplexity), neighbors, n_threads, observer);
@@ -85,6 +88,17 @@ CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborPa
     timings->affinities = t_aff;
   }
   return P;
+}
+
+}  // namespace
+
+CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborParams& neighbors,
+                              int n_threads, Observer* observer, Timings* timings,
+                              std::vector<std::int32_t>* locality_order) {
+  return on_thread_team(n_threads, [&] {
+    return joint_probabilities_on_team(X, perplexity, neighbors, n_threads, observer, timings,
+                                       locality_order);
+  });
 }
 
 CsrMatrix permute_symmetric(const CsrMatrix& P, const std::vector<std::int32_t>& order,
@@ -219,9 +233,7 @@ void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, Const
   result.stopped = opt.stopped;
 }
 
-}  // namespace
-
-TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
+TsneResult run_tsne_on_team(ConstMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
   params.validate(X.rows);
   if (Y.rows != X.rows || Y.cols != params.n_components) {
     throw std::invalid_argument("run_tsne: Y must have shape (n_samples, n_components)");
@@ -236,8 +248,8 @@ TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer*
   return result;
 }
 
-TsneResult run_tsne_from_affinities(CsrMatrix P, ConstMatrix X, const TsneParams& params,
-                                    Matrix Y, Observer* observer) {
+TsneResult run_tsne_from_affinities_on_team(CsrMatrix P, ConstMatrix X, const TsneParams& params,
+                                            Matrix Y, Observer* observer) {
   params.validate(Y.rows, false);
   if (P.n_rows != Y.rows || P.n_cols != Y.rows || Y.cols != params.n_components) {
     throw std::invalid_argument(
@@ -249,6 +261,19 @@ TsneResult run_tsne_from_affinities(CsrMatrix P, ConstMatrix X, const TsneParams
   TsneResult result;
   initialize_and_optimize(std::move(P), {}, X, params, Y, observer, result);
   return result;
+}
+
+}  // namespace
+
+TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
+  return on_thread_team(params.n_threads, [&] { return run_tsne_on_team(X, params, Y, observer); });
+}
+
+TsneResult run_tsne_from_affinities(CsrMatrix P, ConstMatrix X, const TsneParams& params,
+                                    Matrix Y, Observer* observer) {
+  return on_thread_team(params.n_threads, [&] {
+    return run_tsne_from_affinities_on_team(std::move(P), X, params, Y, observer);
+  });
 }
 
 }  // namespace turbotsne
