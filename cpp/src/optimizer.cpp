@@ -54,6 +54,8 @@ void OptimizerParams::validate() const {
   require(positive_finite(exaggeration), "exaggeration must be positive and finite");
   require(!learning_rate || positive_finite(*learning_rate),
           "learning_rate must be positive and finite");
+  require(!late_learning_rate || positive_finite(*late_learning_rate),
+          "late_learning_rate must be positive and finite");
   require(momentum_early >= 0.0 && momentum_early < 1.0, "momentum must be in [0, 1)");
   require(momentum_late >= 0.0 && momentum_late < 1.0, "momentum must be in [0, 1)");
   require(positive_finite(min_gain), "min_gain must be positive");
@@ -62,9 +64,10 @@ void OptimizerParams::validate() const {
   require(positive_finite(dof), "dof must be positive and finite");
 }
 
-double OptimizerParams::resolved_learning_rate(index_t n) const {
+double OptimizerParams::resolved_learning_rate(index_t n, bool early) const {
+  if (!early && late_learning_rate) return *late_learning_rate;
   if (learning_rate) return *learning_rate;
-  return std::max(static_cast<double>(n) / early_exaggeration, 50.0);
+  return std::max(static_cast<double>(n) / (early ? early_exaggeration : exaggeration), 50.0);
 }
 
 namespace {
@@ -83,7 +86,8 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
     P.values_f32 = values_f32.data();
   }
   const index_t size = Y.size();
-  const double learning_rate = params.resolved_learning_rate(Y.rows);
+  const double early_learning_rate = params.resolved_learning_rate(Y.rows, true);
+  const double late_learning_rate = params.resolved_learning_rate(Y.rows, false);
   std::vector<double> grad(size), work(size), update(size, 0.0), gains(size, 1.0);
   Matrix G{grad.data(), Y.rows, Y.cols};
   Matrix W{work.data(), Y.rows, Y.cols};
@@ -96,6 +100,7 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
     const bool early = it <= params.early_exaggeration_iter;
     const double exaggeration = early ? params.early_exaggeration : params.exaggeration;
     const double momentum = early ? params.momentum_early : params.momentum_late;
+    const double learning_rate = early ? early_learning_rate : late_learning_rate;
     const bool with_kl = observer != nullptr && observer->wants_kl(it);
     const GradientStats stats = compute_gradient(P, Y, repulsion, params.dof, exaggeration,
                                                  with_kl, G, W, n_threads, &gradient_time);

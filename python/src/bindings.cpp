@@ -263,12 +263,14 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("early_exaggeration", &OptimizerParams::early_exaggeration)
       .def_readwrite("exaggeration", &OptimizerParams::exaggeration)
       .def_readwrite("learning_rate", &OptimizerParams::learning_rate)
+      .def_readwrite("late_learning_rate", &OptimizerParams::late_learning_rate)
       .def_readwrite("momentum_early", &OptimizerParams::momentum_early)
       .def_readwrite("momentum_late", &OptimizerParams::momentum_late)
       .def_readwrite("min_gain", &OptimizerParams::min_gain)
       .def_readwrite("max_step_norm", &OptimizerParams::max_step_norm)
       .def_readwrite("dof", &OptimizerParams::dof)
-      .def("resolved_learning_rate", &OptimizerParams::resolved_learning_rate);
+      .def("resolved_learning_rate", &OptimizerParams::resolved_learning_rate, py::arg("n"),
+           py::arg("early") = true);
 
   py::class_<InterpolationParams>(m, "InterpolationParams")
       .def(py::init<>())

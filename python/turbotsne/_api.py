@@ -301,8 +301,12 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
           learning_rate="auto", n_iter=750, early_exaggeration=12.0,
           early_exaggeration_iter=250, exaggeration=1.0, max_step_norm=5.0, dof=1.0, theta=0.5,
           n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
-          random_state=None, n_jobs=-1, verbose=False, callback=None, callback_every=50):
-    """``tsne`` returning ``(embedding, info)``, info holding kl_divergence, n_iter, timings."""
+          random_state=None, n_jobs=-1, verbose=False, callback=None, callback_every=50,
+          _optimizer=None):
+    """``tsne`` returning ``(embedding, info)``, info holding kl_divergence, n_iter, timings.
+
+    ``_optimizer`` (for bench/choose_defaults.py): a dict of ``_core.OptimizerParams`` fields
+    set as they are after the checks, e.g. ``late_learning_rate`` or ``momentum_early``."""
     metric = check_choice(metric, "metric", _METRICS)
     n_jobs = check_n_jobs(n_jobs)
     P = None  # (indptr, indices, data) when the affinities are not computed by _core.tsne
@@ -368,6 +372,8 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         opt.learning_rate = None
     else:
         opt.learning_rate = check_real(learning_rate, "learning_rate", min_value=0.0, min_open=True)
+    for field, value in (_optimizer or {}).items():
+        setattr(opt, field, value)
     callback_every = check_int(callback_every, "callback_every", min_value=1)
     if callback is not None and not callable(callback):
         raise TypeError(f"The 'callback' parameter of tsne must be callable or None. Got {callback!r} instead.")

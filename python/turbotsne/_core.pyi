@@ -23,13 +23,14 @@ class OptimizerParams:
     early_exaggeration: float
     exaggeration: float
     learning_rate: Optional[float]
+    late_learning_rate: Optional[float]
     momentum_early: float
     momentum_late: float
     min_gain: float
     max_step_norm: Optional[float]
     dof: float
     def __init__(self) -> None: ...
-    def resolved_learning_rate(self, n: int) -> float: ...
+    def resolved_learning_rate(self, n: int, early: bool = True) -> float: ...
 
 class InterpolationParams:
     n_interpolation_points: int

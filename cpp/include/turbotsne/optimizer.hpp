@@ -16,9 +16,12 @@ struct OptimizerParams {
   int early_exaggeration_iter = 250;
   double early_exaggeration = 12.0;
   double exaggeration = 1.0;        // after the early phase
-  // On the bhtsne/openTSNE/FIt-SNE scale. Unset: "auto" = max(n / early_exaggeration, 50)
-  // (Belkina et al. 2019; Linderman et al. 2019).
+  // On the bhtsne/openTSNE/FIt-SNE scale, in both phases. Unset: "auto", n / (the phase's
+  // exaggeration) and at least 50: n / early_exaggeration during early exaggeration (Belkina
+  // et al. 2019; Linderman et al. 2019), n / exaggeration after it (openTSNE >= 1.0).
   std::optional<double> learning_rate;
+  // After the early phase only, when set (overrides learning_rate there).
+  std::optional<double> late_learning_rate;
   double momentum_early = 0.5;
   double momentum_late = 0.8;
   double min_gain = 0.01;
@@ -32,7 +35,8 @@ struct OptimizerParams {
   double dof = 1.0;                 // α of the Student-t kernel
 
   void validate() const;  // throws std::invalid_argument naming the parameter
-  double resolved_learning_rate(index_t n) const;
+  // The learning rate of the early phase (early = true) or of the phase after it, for n points.
+  double resolved_learning_rate(index_t n, bool early = true) const;
 };
 
 // One point's step of gradient descent: per-coordinate gains grow (+0.2) where the gradient
