@@ -255,7 +255,7 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
       L.dist[i * k + c] = scored[c].first;
       L.idx[i * k + c] = scored[c].second;
     }
-  }, 64, 8192);
+  }, 64, 8192, "points (initial candidates)");
   forest.clear();
 
   // 3. NN-descent rounds.

@@ -236,8 +236,8 @@ class Progress:
         if self._early is None:
             return
         factor, length, after = self._early
-        span = (f"for all {self.n_iter} iterations" if length >= self.n_iter else
-                f"for iterations 1-{length}, then {after:g}")
+        span = (f"for iterations 1-{length}, then {after:g}" if length < self.n_iter else
+                f"for all {self.n_iter} iterations" if self.n_iter > 1 else "for the one iteration")
         self.message(f"early exaggeration {factor:g} {span} (the KL shown is that of the "
                      f"unexaggerated P)")
 

@@ -66,7 +66,9 @@ struct IterationReport {
 // steps, e.g. the approximate search's trees, then its rounds; each counts from 0).
 struct ProgressReport {
   Stage stage = Stage::kNeighbors;
-  const char* unit = "points";  // what done and total count: "points", "trees", "rounds"
+  // What done and total count, in words that start with a plural noun: "points", "trees",
+  // "rounds", "points (initial candidates)".
+  const char* unit = "points";
   index_t done = 0;
   index_t total = 0;            // for "rounds": at most (NN-descent may converge sooner)
   // NN-descent rounds: the fraction of the n·k graph entries the round just done replaced
