@@ -277,10 +277,15 @@ def tsne(
     n_jobs : int, default=-1
         Number of threads: -1 all CPUs, -2 all but one, and so on.
     verbose : bool, default=False
-        Report progress on stderr: stage timings, and every 50 iterations the KL divergence,
-        elapsed time and an estimate of the time left. On a terminal with tqdm installed
-        (``pip install "turbotsne[progress]"``) the iterations advance a progress bar;
-        otherwise they are plain lines.
+        Report progress on stderr: the settings, the progress of the neighbour search and of
+        the affinities (points done, elapsed time and time left, at most every 2 s; for the
+        approximate search the trees built and the share of entries each NN-descent round
+        updated), stage timings, the start and end of early exaggeration, and every 50
+        iterations the KL divergence (of the unexaggerated P), elapsed time and an estimate
+        of the time left. On a terminal with tqdm installed (``pip install
+        "turbotsne[progress]"``) the neighbour search and the iterations advance progress
+        bars; otherwise they are plain lines. The same messages are records of
+        ``logging.getLogger("turbotsne")`` whatever ``verbose`` says (see Notes).
     callback : callable, optional
         ``callback(iteration, kl_divergence, embedding)`` is called every ``callback_every``
         iterations with a copy of the current embedding; returning True stops the run early
@@ -295,6 +300,14 @@ def tsne(
     Notes
     -----
     Press Ctrl-C to interrupt a run: ``KeyboardInterrupt`` is raised within one iteration.
+
+    Logging: every message of ``verbose`` is also a record of the ``turbotsne`` logger,
+    INFO for the settings, stage timings, exaggeration marks and the summary, DEBUG for the
+    periodic lines (iterations, neighbour-search progress). The logger has only a
+    NullHandler, so nothing appears unless the application configures logging (e.g.
+    ``logging.basicConfig(level=logging.INFO)``). ``verbose=True`` writes to stderr itself,
+    not through logging: use one or the other, or a handler that does not write to stderr,
+    to see each message once. Progress costs nothing when neither wants it.
     """
     Y, _ = _tsne(
         X, n_components, perplexity=perplexity, method=method, neighbors=neighbors,

@@ -194,7 +194,9 @@ def contrastive_embedding(
         is bit-identical for a given seed whatever ``n_jobs``.
     n_jobs : int, default=-1
     verbose : bool, default=False
-        Stage timings and, every 50 epochs, the mean sampled loss per positive pair.
+        Progress on stderr as in :func:`turbotsne.tsne` (neighbour search, stage timings) and,
+        every 50 epochs, the mean sampled loss per positive pair; the messages are records of
+        the ``turbotsne`` logger either way.
     callback : callable, optional
         ``callback(epoch, loss, embedding)`` every ``callback_every`` epochs; returning True
         stops the run.
@@ -328,6 +330,8 @@ def spectrum(
     init : {"pca", "random"} or ndarray, default="pca"
         Computed once (for "random", from ``random_state``) and used by every panel.
     verbose : bool, default=False
+        Progress of the affinities (computed once) and of every panel, as in
+        :func:`contrastive_embedding`.
 
     Returns
     -------
