@@ -163,22 +163,22 @@ class Progress:
         if done <= self._step_base:
             return  # nothing done yet: nothing to tell
         due = now - self._last_line >= PROGRESS_INTERVAL
-        spent = now - self._stage_start
+        on_bar = self._tqdm is not None and unit != "rounds"  # rounds: how many is not known
+        if on_bar and (due or self._step_bar is not None):
+            self._show_step(stage, unit, done, total)
+        if not due:
+            return
+        self._last_line = now
+        spent = _format_seconds(now - self._stage_start)
         if unit == "rounds":
             text = (f"{stage}: NN-descent round {done} (of at most {total}): "
-                    f"{100.0 * (changed or 0.0):.2f}% of the entries updated, {_format_seconds(spent)}")
+                    f"{100.0 * (changed or 0.0):.2f}% of the entries updated, {spent}")
         else:
-            rate = (now - self._step_start) / (done - self._step_base)
-            text = (f"{stage}: {done:,}/{total:,} {unit}, {_format_seconds(spent)}, "
-                    f"ETA {_format_seconds(rate * max(total - done, 0))}")
-            if self._tqdm is not None and (due or self._step_bar is not None):
-                self._show_step(stage, unit, done, total)
-                if due:
-                    self._last_line = now
-                    logger.debug(text)
-                return
-        if due:
-            self._last_line = now
+            left = (now - self._step_start) / (done - self._step_base) * max(total - done, 0)
+            text = f"{stage}: {done:,}/{total:,} {unit}, {spent}, ETA {_format_seconds(left)}"
+        if on_bar:
+            logger.debug(text)  # the bar shows it
+        else:
             self._write(text, logging.DEBUG)
 
     def report(self, iteration: int, kl: float, grad_norm: Optional[float] = None) -> None:
