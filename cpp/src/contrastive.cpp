@@ -306,10 +306,6 @@ constexpr double kMinC = 1e-200, kMaxC = 1e200;
 
 double c_of_z(double z, index_t n, int m) { return z * static_cast<double>(m) / pair_count(n); }
 
-void report_stage(Observer* observer, Stage stage, double seconds) {
-  if (observer != nullptr) observer->on_stage(stage, seconds);
-}
-
 }  // namespace
 
 double pair_count(index_t n_samples) {
@@ -470,6 +466,7 @@ ContrastiveResult initialize_and_optimize(const CsrView& P, ConstMatrix X,
                                           const ContrastiveParams& params, Matrix Y,
                                           Observer* observer, Timings timings) {
   Stopwatch watch;
+  begin_stage(observer, Stage::kInit);
   if (params.init != Init::kGiven) {
     // t-SNE's start (std 1e-4 in the first column), rescaled to std 1.
     initialize(X, params.init, params.seed, Y, params.n_threads);
@@ -477,6 +474,7 @@ ContrastiveResult initialize_and_optimize(const CsrView& P, ConstMatrix X,
   }
   timings.init = watch.lap();
   report_stage(observer, Stage::kInit, timings.init);
+  begin_stage(observer, Stage::kOptimize);
   ContrastiveResult result =
       optimize_contrastive(P, Y, params.optimizer, params.seed, params.n_threads, observer);
   timings.optimize = watch.lap();

@@ -207,12 +207,12 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
   const int leaf_size = params.leaf_size > 0 ? params.leaf_size : std::max(24, k / 2);
   const int max_cand = params.max_candidates > 0 ? params.max_candidates : std::min(k, 8);
 
-  // 1. Random-projection forest, trees in parallel.
+  // 1. Random-projection forest, trees in parallel: batches of one tree per thread, so that
+  // progress is reported as trees get built.
   std::vector<RpTree> forest(static_cast<size_t>(params.n_trees));
-  parallel_for(0, params.n_trees, n_threads, [&](index_t t) {
+  parallel_for_polled(params.n_trees, n_threads, observer, [&](index_t t) {
     forest[t] = build_rp_tree(X, params.seed, static_cast<int>(t), leaf_size);
-  }, 1);
-  poll(observer);
+  }, 1, std::max(n_threads, 1), "trees");
 
   // Work on a copy of the points in the first tree's leaf order (ids below are positions in
   // it): a point's neighbours then mostly sit nearby in memory.
@@ -255,12 +255,13 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
       L.dist[i * k + c] = scored[c].first;
       L.idx[i * k + c] = scored[c].second;
     }
-  }, 64, 8192);
+  }, 64, 8192, "points (initial candidates)");
   forest.clear();
 
   // 3. NN-descent rounds.
   std::vector<std::int64_t> new_start(n + 1), old_start(n + 1);
   std::vector<std::int32_t> new_list, old_list;
+  report_progress(observer, "rounds", 0, params.max_rounds);
   for (int round = 0; round < params.max_rounds; ++round) {
     // a. Each point's new candidates: its nearest max_cand fresh entries (then no longer
     // fresh) and, reversed, the points that list it so; old ones likewise from used entries.
@@ -390,6 +391,9 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
       });
       changed += batch_changed;
     }
+    report_progress(observer, "rounds", round + 1, params.max_rounds,
+                    static_cast<double>(changed) / (static_cast<double>(n) * k));
+    poll(observer);
     if (static_cast<double>(changed) < params.delta * static_cast<double>(n) * k) break;
   }
 

@@ -44,7 +44,8 @@ KnnGraph neighbors_from_distance_matrix(ConstMatrix D, int k, int n_threads, Obs
   return graph;
 }
 
-KnnGraph neighbors_from_sparse_distances(const CsrView& D, int k, int n_threads) {
+KnnGraph neighbors_from_sparse_distances(const CsrView& D, int k, int n_threads,
+                                         Observer* observer) {
   const index_t n = D.n_rows;
   if (D.n_cols != n) throw std::invalid_argument("the distance matrix must be square");
   if (k < 1 || k > n - 1) {
@@ -52,7 +53,7 @@ KnnGraph neighbors_from_sparse_distances(const CsrView& D, int k, int n_threads)
                                 std::to_string(k));
   }
   KnnGraph graph = empty_graph(n, k);
-  parallel_for(0, n, n_threads, [&](index_t i) {
+  parallel_for_polled(n, n_threads, observer, [&](index_t i) {
     {
       std::vector<Keyed> candidates;
       for (std::int64_t e = D.indptr[i]; e < D.indptr[i + 1]; ++e) {

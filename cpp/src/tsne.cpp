@@ -16,10 +16,6 @@
 namespace turbotsne {
 namespace {
 
-void report_stage(Observer* observer, Stage stage, double seconds) {
-  if (observer != nullptr) observer->on_stage(stage, seconds);
-}
-
 double column_std(ConstMatrix Y, index_t c) {
   double mean = 0.0;
   for (index_t i = 0; i < Y.rows; ++i) mean += Y(i, c);
@@ -74,11 +70,13 @@ CsrMatrix joint_probabilities_on_team(ConstMatrix X, double perplexity,
                                       Observer* observer, Timings* timings,
                                       std::vector<std::int32_t>* locality_order) {
   Stopwatch watch;
+  begin_stage(observer, Stage::kNeighbors);
   KnnGraph graph =
       find_neighbors(X, neighbor_count(X.rows, perplexity), neighbors, n_threads, observer);
   if (locality_order != nullptr) *locality_order = std::move(graph.locality_order);
   const double t_knn = watch.lap();
   report_stage(observer, Stage::kNeighbors, t_knn);
+  begin_stage(observer, Stage::kAffinities);
   const CsrMatrix conditional = conditional_probabilities(graph, perplexity, n_threads, observer);
   CsrMatrix P = symmetrize(conditional, n_threads);
   const double t_aff = watch.lap();
@@ -140,9 +138,12 @@ namespace {
 class UnpermutingObserver final : public Observer {
  public:
   UnpermutingObserver(Observer* inner, const std::vector<std::int32_t>& order, index_t dims)
-      : inner_(inner), order_(order), buffer_(order.size() * static_cast<size_t>(dims)), dims_(dims) {}
+      : inner_(inner), order_(order), buffer_(order.size() * static_cast<size_t>(dims)), dims_(dims) {
+    if (inner != nullptr) set_stage(inner->stage());
+  }
   bool wants_kl(int iteration) const override { return inner_->wants_kl(iteration); }
   void on_stage(Stage stage, double seconds) override { inner_->on_stage(stage, seconds); }
+  void on_progress(const ProgressReport& report) override { inner_->on_progress(report); }
   void poll() override { inner_->poll(); }
   bool on_iteration(const IterationReport& report) override {
     IterationReport mine = report;
@@ -196,9 +197,11 @@ void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, Const
                              const TsneParams& params, Matrix Y, Observer* observer,
                              TsneResult& result) {
   Stopwatch watch;
+  begin_stage(observer, Stage::kInit);
   initialize(X, params.init, params.seed, Y, params.n_threads);
   result.timings.init = watch.lap();
   report_stage(observer, Stage::kInit, result.timings.init);
+  begin_stage(observer, Stage::kOptimize);
   const auto repulsion = make_repulsion(params.method, params.n_components,
                                         params.optimizer.dof, params.repulsion);
   OptimizeResult opt;

@@ -81,8 +81,19 @@ py::tuple csr_to_numpy(CsrMatrix&& P) {
 // batches of parallel work; takes the GIL only for that moment.
 class PyObserver final : public Observer {
  public:
-  PyObserver(py::object report, std::vector<int> report_every, py::object on_stage)
-      : report_(std::move(report)), every_(std::move(report_every)), on_stage_(std::move(on_stage)) {}
+  // report(iteration, kl, grad_norm, embedding) -> stop? on iterations that are a multiple of
+  // one of report_every; on_stage(name, seconds); on_progress(stage, unit, done, total,
+  // changed or None). Each may be None.
+  PyObserver(py::object report, std::vector<int> report_every, py::object on_stage,
+             py::object on_progress = py::none())
+      : report_(std::move(report)), every_(std::move(report_every)), on_stage_(std::move(on_stage)),
+        on_progress_(std::move(on_progress)) {}
+
+  // For a stage's function called on its own: progress only, reported as `stage`.
+  PyObserver(Stage stage, py::object on_progress)
+      : PyObserver(py::none(), {}, py::none(), std::move(on_progress)) {
+    set_stage(stage);
+  }
 
   bool wants_kl(int iteration) const override {
     for (int e : every_) {
@@ -110,6 +121,14 @@ class PyObserver final : public Observer {
     if (!on_stage_.is_none()) on_stage_(stage_name(stage), seconds);
   }
 
+  void on_progress(const ProgressReport& r) override {
+    if (on_progress_.is_none()) return;  // (a pointer comparison: no GIL needed)
+    py::gil_scoped_acquire gil;
+    check_signals();
+    on_progress_(stage_name(r.stage), r.unit, r.done, r.total,
+                 r.changed < 0.0 ? py::object(py::none()) : py::object(py::float_(r.changed)));
+  }
+
   void poll() override {
     py::gil_scoped_acquire gil;
     check_signals();
@@ -125,6 +144,7 @@ class PyObserver final : public Observer {
   py::object report_;
   std::vector<int> every_;
   py::object on_stage_;
+  py::object on_progress_;
 };
 
 // The graph's (indices, distances) as numpy arrays of shape (n, k).
@@ -173,10 +193,12 @@ py::dict result_to_dict(const TsneResult& result) {
 }
 
 py::dict run_tsne_py(const DoubleArray& X, DoubleArray& Y, const TsneParams& params,
-                     py::object report, std::vector<int> report_every, py::object on_stage) {
+                     py::object report, std::vector<int> report_every, py::object on_stage,
+                     py::object on_progress) {
   const ConstMatrix x = view(X, "X");
   const Matrix y = mutable_view(Y, "Y");
-  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage));
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
+                      std::move(on_progress));
   TsneResult result;
   {
     py::gil_scoped_release release;
@@ -188,7 +210,8 @@ py::dict run_tsne_py(const DoubleArray& X, DoubleArray& Y, const TsneParams& par
 py::dict run_tsne_from_affinities_py(const Int64Array& indptr, const Int32Array& indices,
                                      const DoubleArray& data, const DoubleArray& X, DoubleArray& Y,
                                      const TsneParams& params, py::object report,
-                                     std::vector<int> report_every, py::object on_stage) {
+                                     std::vector<int> report_every, py::object on_stage,
+                                     py::object on_progress) {
   const ConstMatrix x = view(X, "X");
   const Matrix y = mutable_view(Y, "Y");
   const CsrView p = csr_view(indptr, indices, data, y.rows);
@@ -197,7 +220,8 @@ py::dict run_tsne_from_affinities_py(const Int64Array& indptr, const Int32Array&
   P.indptr.assign(p.indptr, p.indptr + y.rows + 1);
   P.indices.assign(p.indices, p.indices + p.nnz());
   P.values.assign(p.values, p.values + p.nnz());
-  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage));
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
+                      std::move(on_progress));
   TsneResult result;
   {
     py::gil_scoped_release release;
@@ -221,12 +245,14 @@ py::dict contrastive_result_to_dict(const ContrastiveResult& result) {
 py::dict run_contrastive_py(const Int64Array& indptr, const Int32Array& indices,
                             const DoubleArray& data, const DoubleArray& X, DoubleArray& Y,
                             const ContrastiveParams& params, py::object report,
-                            std::vector<int> report_every, py::object on_stage) {
+                            std::vector<int> report_every, py::object on_stage,
+                            py::object on_progress) {
   const ConstMatrix x = view(X, "X");
   const Matrix y = mutable_view(Y, "Y");
   const bool given = indptr.size() > 0;
   const CsrView p = given ? csr_view(indptr, indices, data, y.rows) : CsrView{};
-  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage));
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
+                      std::move(on_progress));
   ContrastiveResult result;
   {
     py::gil_scoped_release release;
@@ -298,13 +324,15 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("tsne", &run_tsne_py, py::arg("X").noconvert(), py::arg("Y").noconvert(),
         py::arg("params"), py::arg("report"), py::arg("report_every"), py::arg("on_stage"),
+        py::arg("on_progress") = py::none(),
         "Runs the pipeline; Y (n, n_components) holds the initial embedding for init=given "
-        "and receives the result. report(iteration, kl, grad_norm, embedding) -> stop?");
+        "and receives the result. report(iteration, kl, grad_norm, embedding) -> stop?; "
+        "on_stage(name, seconds); on_progress(stage, unit, done, total, changed or None).");
 
   m.def("tsne_from_affinities", &run_tsne_from_affinities_py, py::arg("indptr").noconvert(),
         py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("X").noconvert(),
         py::arg("Y").noconvert(), py::arg("params"), py::arg("report"), py::arg("report_every"),
-        py::arg("on_stage"),
+        py::arg("on_stage"), py::arg("on_progress") = py::none(),
         "Like tsne from a symmetric CSR P summing to 1; X (n rows) is read only for init=pca "
         "and may have 0 rows otherwise.");
 
@@ -335,42 +363,48 @@ PYBIND11_MODULE(_core, m) {
      "Exact k nearest rows of reference for each row of queries: (indices int32 (m, k), "
      "distances (m, k)), rows sorted by (distance, index).");
 
-  m.def("neighbors_from_distance_matrix", [](const DoubleArray& D, int k, int n_threads) {
+  m.def("neighbors_from_distance_matrix", [](const DoubleArray& D, int k, int n_threads,
+                                             py::object on_progress) {
     const ConstMatrix d = view(D, "D");
+    PyObserver observer(Stage::kNeighbors, std::move(on_progress));
     KnnGraph g;
     {
       py::gil_scoped_release release;
-      g = neighbors_from_distance_matrix(d, k, n_threads);
+      g = neighbors_from_distance_matrix(d, k, n_threads, &observer);
     }
     return graph_to_numpy(std::move(g));
   }, py::arg("D").noconvert(), py::arg("k"), py::arg("n_threads"),
+     py::arg("on_progress") = py::none(),
      "The k nearest of each row of a dense square distance matrix (diagonal ignored).");
 
   m.def("neighbors_from_sparse_distances", [](const Int64Array& indptr, const Int32Array& indices,
-                                              const DoubleArray& data, int k, int n_threads) {
+                                              const DoubleArray& data, int k, int n_threads,
+                                              py::object on_progress) {
     const index_t n = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
     const CsrView d = csr_view(indptr, indices, data, n);
+    PyObserver observer(Stage::kNeighbors, std::move(on_progress));
     KnnGraph g;
     {
       py::gil_scoped_release release;
-      g = neighbors_from_sparse_distances(d, k, n_threads);
+      g = neighbors_from_sparse_distances(d, k, n_threads, &observer);
     }
     return graph_to_numpy(std::move(g));
   }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
-     py::arg("k"), py::arg("n_threads"),
+     py::arg("k"), py::arg("n_threads"), py::arg("on_progress") = py::none(),
      "The k nearest of each row of a sparse square CSR distance matrix (diagonal dropped).");
 
   m.def("affinities_from_neighbors", [](const Int32Array& indices, const DoubleArray& distances,
-                                        double perplexity, int n_threads) {
+                                        double perplexity, int n_threads, py::object on_progress) {
     const KnnGraph g = graph_from_numpy(indices, distances);
+    PyObserver observer(Stage::kAffinities, std::move(on_progress));
     CsrMatrix P;
     {
       py::gil_scoped_release release;
-      P = symmetrize(conditional_probabilities(g, perplexity, n_threads), n_threads);
+      P = symmetrize(conditional_probabilities(g, perplexity, n_threads, &observer), n_threads);
     }
     return csr_to_numpy(std::move(P));
   }, py::arg("indices").noconvert(), py::arg("distances").noconvert(), py::arg("perplexity"),
-     py::arg("n_threads"),
+     py::arg("n_threads"), py::arg("on_progress") = py::none(),
      "Symmetric joint P from a kNN graph (rows of (indices, distances)), as (indptr, indices, data).");
 
   py::class_<ApproximateKnnParams>(m, "ApproximateKnnParams")
@@ -426,21 +460,24 @@ PYBIND11_MODULE(_core, m) {
      "Per-row perplexity calibration: (P, beta, perplexity reached, converged).");
 
   m.def("affinities", [](const DoubleArray& X, double perplexity, const NeighborParams& neighbors,
-                         int n_threads, bool symmetric) {
+                         int n_threads, bool symmetric, py::object on_stage, py::object on_progress) {
     const ConstMatrix x = view(X, "X");
+    PyObserver observer(py::none(), {}, std::move(on_stage), std::move(on_progress));
     CsrMatrix P;
     {
       py::gil_scoped_release release;
       if (symmetric) {
-        P = joint_probabilities(x, perplexity, neighbors, n_threads);
+        P = joint_probabilities(x, perplexity, neighbors, n_threads, &observer);
       } else {
-        const KnnGraph g = find_neighbors(x, neighbor_count(x.rows, perplexity), neighbors, n_threads);
-        P = conditional_probabilities(g, perplexity, n_threads);
+        const KnnGraph g = find_neighbors(x, neighbor_count(x.rows, perplexity), neighbors,
+                                          n_threads, &observer);
+        begin_stage(&observer, Stage::kAffinities);
+        P = conditional_probabilities(g, perplexity, n_threads, &observer);
       }
     }
     return csr_to_numpy(std::move(P));
   }, py::arg("X").noconvert(), py::arg("perplexity"), py::arg("neighbors"), py::arg("n_threads"),
-     py::arg("symmetric"),
+     py::arg("symmetric"), py::arg("on_stage") = py::none(), py::arg("on_progress") = py::none(),
      "Symmetric joint P, or the conditional P (rows sum to 1), as (indptr, indices, data).");
 
   m.def("permute_symmetric", [](const Int64Array& indptr, const Int32Array& indices,
@@ -720,7 +757,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("contrastive", &run_contrastive_py, py::arg("indptr").noconvert(),
         py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("X").noconvert(),
         py::arg("Y").noconvert(), py::arg("params"), py::arg("report"), py::arg("report_every"),
-        py::arg("on_stage"),
+        py::arg("on_stage"), py::arg("on_progress") = py::none(),
         "Contrastive embedding of X (empty indptr) or from the CSR affinities (X then read only "
         "for init=pca); Y receives the result. report(epoch, loss, grad_norm, embedding) -> stop?");
   m.def("sampled_contrastive_loss", [](const Int64Array& indptr, const Int32Array& indices,

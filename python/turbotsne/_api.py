@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Callable, Optional, Union
 
 import numpy as np
 import scipy.sparse
 
 from . import _core
-from ._progress import Progress
+from ._progress import Progress, run_observed
 from ._validation import (
     check_affinities,
     check_affinity_matrix,
@@ -42,7 +43,6 @@ _NEIGHBORS = ("auto", "exact", "approx")
 _METRICS = ("euclidean", "cosine", "manhattan", "precomputed")
 
 _METHODS = ("auto", "exact", "barnes_hut", "fft")
-_VERBOSE_EVERY = 50
 
 
 def _check_perplexity(perplexity, n_samples: int, owner: str) -> float:
@@ -104,15 +104,15 @@ def _neighbor_count(n_samples: int, perplexity: float) -> int:
     return int(max(1, min(np.floor(3.0 * perplexity), n_samples - 1)))
 
 
-def _precomputed_affinities(D, perplexity: float, threads: int, owner: str):
-    """Joint P (CSR arrays) from a precomputed distance matrix, validated as check_precomputed."""
+def _precomputed_affinities(D, perplexity: float, owner: str):
+    """``(n, affinities)`` for a precomputed distance matrix, validated as check_precomputed:
+    ``affinities(threads, progress)`` computes the joint P (CSR arrays) and reports its two
+    stages, neighbours and affinities, to ``progress`` (a Progress, or None)."""
     kind, D = check_precomputed(D)
     n = D.shape[0]
     perplexity = _check_perplexity(perplexity, n, owner)
     k = _neighbor_count(n, perplexity)
-    if kind == "dense":
-        indices, distances = _core.neighbors_from_distance_matrix(D, k, threads)
-    else:
+    if kind == "sparse":
         # Candidates per row: distinct stored columns other than the row itself.
         coo = D.tocoo()
         off = coo.row != coo.col
@@ -128,11 +128,25 @@ def _precomputed_affinities(D, perplexity: float, threads: int, owner: str):
                 f"point at least floor(3 * perplexity) = {k} neighbours besides itself; row "
                 f"{row} has {counts[row]} (the fewest). {fix}"
             )
-        indices, distances = _core.neighbors_from_sparse_distances(
-            np.ascontiguousarray(D.indptr, dtype=np.int64),
-            np.ascontiguousarray(D.indices, dtype=np.int32), D.data, k, threads)
-    indptr, cols, data = _core.affinities_from_neighbors(indices, distances, perplexity, threads)
-    return indptr, cols, data, n
+        csr = (np.ascontiguousarray(D.indptr, dtype=np.int64),
+               np.ascontiguousarray(D.indices, dtype=np.int32), D.data)
+
+    def affinities(threads: int, progress: Optional[Progress] = None):
+        on_progress = progress.on_progress() if progress is not None else None
+        start = time.perf_counter()
+        if kind == "dense":
+            graph = _core.neighbors_from_distance_matrix(D, k, threads, on_progress)
+        else:
+            graph = _core.neighbors_from_sparse_distances(*csr, k, threads, on_progress)
+        lap = time.perf_counter()
+        if progress is not None:
+            progress.stage("neighbors", lap - start)
+        P = _core.affinities_from_neighbors(*graph, perplexity, threads, on_progress)
+        if progress is not None:
+            progress.stage("affinities", time.perf_counter() - lap)
+        return P
+
+    return n, affinities
 
 
 def tsne(
@@ -263,10 +277,15 @@ def tsne(
     n_jobs : int, default=-1
         Number of threads: -1 all CPUs, -2 all but one, and so on.
     verbose : bool, default=False
-        Report progress on stderr: stage timings, and every 50 iterations the KL divergence,
-        elapsed time and an estimate of the time left. On a terminal with tqdm installed
-        (``pip install "turbotsne[progress]"``) the iterations advance a progress bar;
-        otherwise they are plain lines.
+        Report progress on stderr: the settings, the progress of the neighbour search and of
+        the affinities (points done, elapsed time and time left, at most every 2 s; for the
+        approximate search the trees built and the share of entries each NN-descent round
+        updated), stage timings, the start and end of early exaggeration, and every 50
+        iterations the KL divergence (of the unexaggerated P), elapsed time and an estimate
+        of the time left. On a terminal with tqdm installed (``pip install
+        "turbotsne[progress]"``) the neighbour search and the iterations advance progress
+        bars; otherwise they are plain lines. The same messages are records of
+        ``logging.getLogger("turbotsne")`` whatever ``verbose`` says (see Notes).
     callback : callable, optional
         ``callback(iteration, kl_divergence, embedding)`` is called every ``callback_every``
         iterations with a copy of the current embedding; returning True stops the run early
@@ -281,6 +300,14 @@ def tsne(
     Notes
     -----
     Press Ctrl-C to interrupt a run: ``KeyboardInterrupt`` is raised within one iteration.
+
+    Logging: every message of ``verbose`` is also a record of the ``turbotsne`` logger,
+    INFO for the settings, stage timings, exaggeration marks and the summary, DEBUG for the
+    periodic lines (iterations, neighbour-search progress). The logger has only a
+    NullHandler, so nothing appears unless the application configures logging (e.g.
+    ``logging.basicConfig(level=logging.INFO)``). ``verbose=True`` writes to stderr itself,
+    not through logging: use one or the other, or a handler that does not write to stderr,
+    to see each message once. Progress costs nothing when neither wants it.
     """
     Y, _ = _tsne(
         X, n_components, perplexity=perplexity, method=method, neighbors=neighbors,
@@ -309,7 +336,8 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     set as they are after the checks, e.g. ``late_learning_rate`` or ``momentum_early``."""
     metric = check_choice(metric, "metric", _METRICS)
     n_jobs = check_n_jobs(n_jobs)
-    P = None  # (indptr, indices, data) when the affinities are not computed by _core.tsne
+    P = None  # (indptr, indices, data) of given affinities
+    precomputed = None  # for precomputed distances: computes P when the run starts
     if affinities is not None:
         if metric != "euclidean":
             raise ValueError(
@@ -328,7 +356,7 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
                 "init='pca' cannot be used with metric='precomputed': principal components "
                 "need the data, not distances. Pass init='random' or an initial embedding array."
             )
-        *P, n = _precomputed_affinities(X, perplexity, n_jobs, "tsne")
+        n, precomputed = _precomputed_affinities(X, perplexity, "tsne")
         X = None
     else:
         X = _checked_data(X, metric)
@@ -339,6 +367,7 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
             "init='pca' needs X: pass X along with affinities, or init='random' or an initial "
             "embedding array."
         )
+    from_data = P is None and precomputed is None  # the core computes P from X
     n_components = check_int(n_components, "n_components", min_value=1)
     method = _resolve_method(check_choice(method, "method", _METHODS), n, n_components)
     params = _core.TsneParams()
@@ -357,7 +386,7 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     params.repulsion = rep
     params.seed = check_seed(random_state)
     params.neighbors, neighbors = _neighbor_params(neighbors, n, params.seed, "tsne")
-    params.neighbors.metric = getattr(_core.Metric, "euclidean" if P is not None else metric)
+    params.neighbors.metric = getattr(_core.Metric, metric if from_data else "euclidean")
     params.n_threads = n_jobs
     opt = params.optimizer
     opt.n_iter = check_int(n_iter, "n_iter", min_value=1)
@@ -386,37 +415,26 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         Y = check_embedding(init, n, n_components, name="init")
         params.init = _core.Init.given
 
-    progress = Progress(opt.n_iter) if verbose else None
-
-    def report(iteration, kl, grad_norm, embedding):
-        stop = False
-        if progress is not None and iteration % _VERBOSE_EVERY == 0:
-            progress.iteration(iteration, kl, grad_norm)
-        if callback is not None and iteration % callback_every == 0:
-            stop = bool(callback(iteration, kl, embedding))
-        return stop
-
-    every = ([_VERBOSE_EVERY] if verbose else []) + ([callback_every] if callback is not None else [])
+    progress = Progress.create(opt.n_iter, verbose, early_exaggeration=opt.early_exaggeration,
+                               early_exaggeration_iter=opt.early_exaggeration_iter,
+                               exaggeration=opt.exaggeration)
     if progress is not None:
         lr = opt.resolved_learning_rate(n)
-        source = (f"{X.shape[1]} features" if P is None else
+        source = (f"{X.shape[1]} features" if from_data else
                   "precomputed distances" if affinities is None else "given affinities")
         progress.message(f"{n} samples x {source} -> {n_components}-D, method={method}, "
                          f"neighbors={neighbors}, metric={metric}, perplexity={perplexity:g}, "
                          f"learning_rate={lr:g}, threads={params.n_threads}")
-    observer = (report if every else None, every, progress.stage if progress is not None else None)
-    try:
-        if P is None:
-            info = _core.tsne(X, Y, params, *observer)
-        else:
-            X_init = X if X is not None else np.empty((0, 1))
-            info = _core.tsne_from_affinities(*P, X_init, Y, params, *observer)
-    finally:
-        if progress is not None:
-            progress.close()
-    if progress is not None:
-        progress.message(f"done in {progress.elapsed():.2f} s: KL {info['kl_divergence']:.4f} "
-                         f"after {info['n_iter']} iterations")
+
+    def run(*observer):
+        if from_data:
+            return _core.tsne(X, Y, params, *observer)
+        joint = P if precomputed is None else precomputed(n_jobs, progress)
+        X_init = X if X is not None else np.empty((0, 1))
+        return _core.tsne_from_affinities(*joint, X_init, Y, params, *observer)
+
+    info = run_observed(run, progress, callback, callback_every,
+                        lambda info: f"KL {info['kl_divergence']:.4f} after {info['n_iter']} iterations")
     info["method"] = method
     info["neighbors"] = neighbors
     return Y, info
@@ -455,7 +473,8 @@ def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighb
     threads = check_n_jobs(n_jobs, owner=owner)
     seed = check_seed(random_state, owner=owner)
     if metric == "precomputed":
-        indptr, indices, data, n = _precomputed_affinities(X, perplexity, threads, owner)
+        n, compute = _precomputed_affinities(X, perplexity, owner)
+        indptr, indices, data = compute(threads)
     else:
         X = _checked_data(X, metric)
         n = X.shape[0]

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _core
 from ._api import _check_perplexity, _checked_data, _METRICS, _neighbor_params, _precomputed_affinities
-from ._progress import Progress
+from ._progress import Progress, run_observed, stage_callbacks
 from ._validation import (
     check_affinities,
     check_choice,
@@ -31,7 +31,6 @@ from ._validation import (
 __all__ = ["contrastive_embedding", "spectrum", "plot_spectrum", "umap_z_bar", "tsne_z_bar"]
 
 _LOSSES = ("neg", "nce", "infonce")
-_VERBOSE_EVERY = 50
 _OWNER = "contrastive_embedding"
 
 
@@ -69,10 +68,11 @@ def _check_z_bar(z_bar, loss: str, owner: str):
 
 
 def _resolve_input(X, *, perplexity, neighbors, metric, affinities, init, n_jobs, seed, owner):
-    """(X or None, P as CSR arrays or None, n, neighbours used): what the core needs.
+    """(X or None, P, n, neighbour parameters, source in words): what the core needs.
 
-    The same sources as :func:`turbotsne.tsne`: data (P computed in the core), precomputed
-    distances or given affinities (P computed or checked here).
+    The same sources as :func:`turbotsne.tsne`: data (P None: computed in the core), given
+    affinities (P their checked CSR arrays) or precomputed distances (P a function
+    ``(threads, progress) -> CSR arrays``, to be called when the run starts).
     """
     pca = isinstance(init, str) and init == "pca"
     if affinities is not None:
@@ -89,7 +89,7 @@ def _resolve_input(X, *, perplexity, neighbors, metric, affinities, init, n_jobs
         if pca:
             raise ValueError("init='pca' cannot be used with metric='precomputed' (principal "
                              "components need the data): pass init='random' or an array.")
-        *P, n = _precomputed_affinities(X, perplexity, n_jobs, owner)
+        n, P = _precomputed_affinities(X, perplexity, owner)
         X, source = None, "precomputed distances"
     else:
         X = _checked_data(X, metric)
@@ -194,7 +194,9 @@ def contrastive_embedding(
         is bit-identical for a given seed whatever ``n_jobs``.
     n_jobs : int, default=-1
     verbose : bool, default=False
-        Stage timings and, every 50 epochs, the mean sampled loss per positive pair.
+        Progress on stderr as in :func:`turbotsne.tsne` (neighbour search, stage timings) and,
+        every 50 epochs, the mean sampled loss per positive pair; the messages are records of
+        the ``turbotsne`` logger either way.
     callback : callable, optional
         ``callback(epoch, loss, embedding)`` every ``callback_every`` epochs; returning True
         stops the run.
@@ -277,16 +279,7 @@ def _contrastive(X, n_components=2, *, loss="neg", z_bar=None, n_negatives=5, n_
         Y = check_embedding(init, n, n_components, name="init")
         params.init = _core.Init.given
 
-    progress = Progress(opt.n_epochs) if verbose else None
-
-    def report(epoch, value, grad_norm, embedding):
-        if progress is not None and epoch % _VERBOSE_EVERY == 0:
-            progress.iteration(epoch, value, grad_norm)
-        if callback is not None and epoch % callback_every == 0:
-            return bool(callback(epoch, value, embedding))
-        return False
-
-    every = ([_VERBOSE_EVERY] if verbose else []) + ([callback_every] if callback else [])
+    progress = Progress.create(opt.n_epochs, verbose)
     if progress is not None:
         z_text = "learned" if opt.loss == _core.ContrastiveLoss.nce else "-"
         if opt.loss == _core.ContrastiveLoss.neg:
@@ -294,18 +287,14 @@ def _contrastive(X, n_components=2, *, loss="neg", z_bar=None, n_negatives=5, n_
         progress.message(f"{n} samples x {source} -> {n_components}-D, loss={loss}, "
                          f"z_bar={z_text}, n_negatives={opt.n_negatives}, "
                          f"n_epochs={opt.n_epochs}, threads={n_jobs}")
-    empty = (np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.float64))
-    try:
-        info = _core.contrastive(*(empty if P is None else P),
-                                 X if X is not None else np.empty((0, 1)), Y, params,
-                                 report if every else None, every,
-                                 progress.stage if progress is not None else None)
-    finally:
-        if progress is not None:
-            progress.close()
-    if progress is not None:
-        progress.message(f"done in {progress.elapsed():.2f} s: loss {info['loss']:.4f} after "
-                         f"{info['n_epochs']} epochs")
+    def run(*observer):
+        empty = (np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.float64))
+        joint = P(n_jobs, progress) if callable(P) else empty if P is None else P
+        return _core.contrastive(*joint, X if X is not None else np.empty((0, 1)), Y, params,
+                                 *observer)
+
+    info = run_observed(run, progress, callback, callback_every,
+                        lambda info: f"loss {info['loss']:.4f} after {info['n_epochs']} epochs")
     return Y, info
 
 
@@ -341,6 +330,8 @@ def spectrum(
     init : {"pca", "random"} or ndarray, default="pca"
         Computed once (for "random", from ``random_state``) and used by every panel.
     verbose : bool, default=False
+        Progress of the affinities (computed once) and of every panel, as in
+        :func:`contrastive_embedding`.
 
     Returns
     -------
@@ -376,8 +367,15 @@ def spectrum(
                            for z in z_bars])
     if not isinstance(init, str):
         start = check_embedding(init, n, n_components, name="init")
-    if P is None:
-        P = _core.affinities(X, perplexity, neighbor_params, threads, True)
+    if P is None or callable(P):  # computed once, for every panel
+        progress = Progress.create(0, verbose)
+        try:
+            P = (P(threads, progress) if callable(P) else
+                 _core.affinities(X, perplexity, neighbor_params, threads, True,
+                                  *stage_callbacks(progress)))
+        finally:
+            if progress is not None:
+                progress.close()
     if isinstance(init, str):
         # "random" reads only the number of rows of X (which may be None with affinities).
         start = _core.initial_embedding(X if X is not None else np.zeros((n, 1)), n_components,

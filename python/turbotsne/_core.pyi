@@ -7,6 +7,10 @@ import numpy.typing as npt
 
 __version__: str
 
+# on_progress(stage, unit, done, total, changed): `done` of `total` units ("points", "trees",
+# "rounds") of a stage's step; changed: NN-descent's fraction of entries replaced by a round.
+OnProgress = Callable[[str, str, int, int, Optional[float]], None]
+
 class Method:
     exact: "Method"
     barnes_hut: "Method"
@@ -87,6 +91,7 @@ def tsne(
     report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
     report_every: Sequence[int],
     on_stage: Optional[Callable[[str, float], None]],
+    on_progress: Optional[OnProgress] = None,
 ) -> dict: ...
 def tsne_from_affinities(
     indptr: npt.NDArray[np.int64],
@@ -98,6 +103,7 @@ def tsne_from_affinities(
     report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
     report_every: Sequence[int],
     on_stage: Optional[Callable[[str, float], None]],
+    on_progress: Optional[OnProgress] = None,
 ) -> dict: ...
 def nearest_neighbors(
     X: npt.NDArray[np.float64], k: int, n_threads: int, metric: Metric = ...
@@ -106,14 +112,15 @@ def query_neighbors(
     reference: npt.NDArray[np.float64], queries: npt.NDArray[np.float64], k: int, metric: Metric, n_threads: int
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def neighbors_from_distance_matrix(
-    D: npt.NDArray[np.float64], k: int, n_threads: int
+    D: npt.NDArray[np.float64], k: int, n_threads: int, on_progress: Optional[OnProgress] = None
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def neighbors_from_sparse_distances(
     indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int32], data: npt.NDArray[np.float64], k: int,
-    n_threads: int
+    n_threads: int, on_progress: Optional[OnProgress] = None
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def affinities_from_neighbors(
-    indices: npt.NDArray[np.int32], distances: npt.NDArray[np.float64], perplexity: float, n_threads: int
+    indices: npt.NDArray[np.int32], distances: npt.NDArray[np.float64], perplexity: float, n_threads: int,
+    on_progress: Optional[OnProgress] = None
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def calibrate_rows(
     squared_distances: npt.NDArray[np.float64], perplexity: float
@@ -122,7 +129,8 @@ def approximate_neighbors(
     X: npt.NDArray[np.float64], k: int, params: ApproximateKnnParams, n_threads: int, metric: Metric = ...
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def affinities(
-    X: npt.NDArray[np.float64], perplexity: float, neighbors: NeighborParams, n_threads: int, symmetric: bool
+    X: npt.NDArray[np.float64], perplexity: float, neighbors: NeighborParams, n_threads: int, symmetric: bool,
+    on_stage: Optional[Callable[[str, float], None]] = None, on_progress: Optional[OnProgress] = None
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def permute_symmetric(
     indptr: npt.NDArray[np.int64],
@@ -237,6 +245,7 @@ def contrastive(
     report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
     report_every: Sequence[int],
     on_stage: Optional[Callable[[str, float], None]],
+    on_progress: Optional[OnProgress] = None,
 ) -> dict: ...
 def sampled_contrastive_loss(
     indptr: npt.NDArray[np.int64],

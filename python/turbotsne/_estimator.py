@@ -118,7 +118,8 @@ class TSNE(_Mixin, _Base):
         sparse matrix of k-nearest-neighbour distances).
     init : {"pca", "random"} or ndarray of shape (n_samples, n_components), default="pca"
     verbose : int, default=0
-        Progress output when > 0.
+        Progress on stderr when > 0 (as ``verbose=True`` in :func:`turbotsne.tsne`); the
+        messages are records of the ``turbotsne`` logger whatever its value.
     random_state : None, int, numpy.random.Generator or RandomState, default=None
         The same seed gives bit-identical output for any ``n_jobs``.
     method : {"auto", "barnes_hut", "exact", "fft"}, default="auto"

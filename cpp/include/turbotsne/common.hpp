@@ -62,6 +62,20 @@ struct IterationReport {
   ConstMatrix embedding;   // the embedding after the update; may be empty (0 rows) when !has_kl
 };
 
+// How far a long step of a stage has come: `done` of `total` units (a stage may have several
+// steps, e.g. the approximate search's trees, then its rounds; each counts from 0).
+struct ProgressReport {
+  Stage stage = Stage::kNeighbors;
+  // What done and total count, in words that start with a plural noun: "points", "trees",
+  // "rounds", "points (initial candidates)".
+  const char* unit = "points";
+  index_t done = 0;
+  index_t total = 0;            // for "rounds": at most (NN-descent may converge sooner)
+  // NN-descent rounds: the fraction of the n·k graph entries the round just done replaced
+  // (the search stops when it falls below ApproximateKnnParams::delta); -1 elsewhere.
+  double changed = -1.0;
+};
+
 // Receives progress on the calling thread, never from inside a parallel region. Every method
 // may throw to abort the run (the exception propagates to the caller of the core).
 class Observer {
@@ -73,12 +87,37 @@ class Observer {
   virtual bool on_iteration(const IterationReport& /*report*/) { return false; }
   // Called when a stage finishes.
   virtual void on_stage(Stage /*stage*/, double /*seconds*/) {}
+  // Called between batches of long work (parallel_for_polled) and after the steps of a
+  // stage, before poll(). Cheap to ignore: the default does nothing.
+  virtual void on_progress(const ProgressReport& /*report*/) {}
   // Polled between batches of long parallel work; throws to interrupt (e.g. on Ctrl-C).
   virtual void poll() {}
+
+  // The stage now computed, which progress reports carry: set by whoever starts a stage
+  // (begin_stage), so that generic loops report progress without knowing what they compute.
+  Stage stage() const { return stage_; }
+  void set_stage(Stage stage) { stage_ = stage; }
+
+ private:
+  Stage stage_ = Stage::kNeighbors;
 };
 
 inline void poll(Observer* observer) {
   if (observer != nullptr) observer->poll();
+}
+
+inline void begin_stage(Observer* observer, Stage stage) {
+  if (observer != nullptr) observer->set_stage(stage);
+}
+
+inline void report_stage(Observer* observer, Stage stage, double seconds) {
+  if (observer != nullptr) observer->on_stage(stage, seconds);
+}
+
+// Reports `done` of `total` units of the observer's current stage.
+inline void report_progress(Observer* observer, const char* unit, index_t done, index_t total,
+                            double changed = -1.0) {
+  if (observer != nullptr) observer->on_progress({observer->stage(), unit, done, total, changed});
 }
 
 }  // namespace turbotsne
