@@ -42,7 +42,7 @@ def test_fit_sets_the_scikit_learn_attributes(small):
     assert est.embedding_.shape == (240, 2) and np.isfinite(est.embedding_).all()
     assert est.n_iter_ == 300
     assert est.n_features_in_ == 8
-    assert est.learning_rate_ == pytest.approx(max(240 / 12 / 4, 50))
+    assert est.learning_rate_ == pytest.approx(max(240 / 12, 50) / 4)  # tsne()'s rule, sklearn's scale
     P = turbotsne.joint_probabilities(X, perplexity=30)
     assert est.kl_divergence_ == pytest.approx(turbotsne.kl_divergence(P, est.embedding_), rel=1e-6)
 

@@ -201,6 +201,19 @@ def test_auto_method_follows_the_documented_threshold(rng):
         assert info["method"] == expected, (n, dims)
 
 
+@pytest.mark.parametrize("n, exaggeration", [(1200, 1.0), (1200, 3.0), (300, 1.0)])
+def test_auto_learning_rate_is_n_over_each_phases_exaggeration(rng, n, exaggeration):
+    # n / 12 during early exaggeration, n / exaggeration after it, at least 50 (n = 300: 50
+    # early, 300 after).
+    X, _ = _small(rng, n=n)
+    kw = dict(n_iter=300, exaggeration=exaggeration, method="barnes_hut", random_state=0, n_jobs=1)
+    auto = turbotsne.tsne(X, **kw)
+    early, late = max(n / 12, 50), max(n / exaggeration, 50)
+    explicit, _ = turbotsne._api._tsne(X, learning_rate=early, _optimizer={"late_learning_rate": late}, **kw)
+    np.testing.assert_array_equal(auto, explicit)
+    assert not np.array_equal(auto, turbotsne.tsne(X, learning_rate=early, **kw))
+
+
 @pytest.mark.parametrize("case", ["duplicates", "constant_column", "huge", "tiny", "all_identical", "rank_one"])
 @pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
 def test_degenerate_data_gives_a_finite_embedding(rng, case, method):

@@ -109,8 +109,11 @@ class TSNE(_Mixin, _Base):
         Factor on the attraction during the first ``early_exaggeration_iter`` iterations.
     learning_rate : float or "auto", default="auto"
         On scikit-learn's scale (its gradient keeps a factor 4 that bhtsne, openTSNE and
-        :func:`turbotsne.tsne` leave out): the value passed on is 4 times this one. "auto"
-        is ``max(n_samples / early_exaggeration / 4, 50)``, as in scikit-learn.
+        :func:`turbotsne.tsne` leave out): the value passed on is 4 times this one, in both
+        phases. "auto" is the rule of :func:`turbotsne.tsne`: n_samples / early_exaggeration
+        during early exaggeration, n_samples / exaggeration after it (at least 50 on
+        turbotsne's scale; scikit-learn keeps n_samples / early_exaggeration / 4 throughout,
+        which leaves a higher KL after the same iterations).
     max_iter : int or None, default=None
         Total iterations, early exaggeration included; None means 750 (scikit-learn: 1000).
     metric : {"euclidean", "cosine", "manhattan", "precomputed"}, default="euclidean"
@@ -147,7 +150,8 @@ class TSNE(_Mixin, _Base):
         Iterations run.
     n_features_in_ : int
     learning_rate_ : float
-        The learning rate used, on scikit-learn's scale.
+        The learning rate used during early exaggeration, on scikit-learn's scale (with
+        "auto", the rate after it is ``n_samples / exaggeration / 4``).
 
     Examples
     --------
@@ -210,10 +214,12 @@ class TSNE(_Mixin, _Base):
                            min_open=True, owner="TSNE")
         if isinstance(self.learning_rate, str):
             check_choice(self.learning_rate, "learning_rate", ("auto",), owner="TSNE")
-            lr_sklearn = max(n / early / 4.0, 50.0)
+            learning_rate = "auto"  # tsne()'s rule; learning_rate_ reports its early phase
+            lr_sklearn = max(n / early, 50.0) / 4.0
         else:
             lr_sklearn = check_real(self.learning_rate, "learning_rate", min_value=0.0,
                                     min_open=True, owner="TSNE")
+            learning_rate = 4.0 * lr_sklearn
         max_iter = 750 if self.max_iter is None else check_int(self.max_iter, "max_iter",
                                                                 min_value=1, owner="TSNE")
         verbose = check_int(self.verbose, "verbose", min_value=0, owner="TSNE") > 0
@@ -221,7 +227,7 @@ class TSNE(_Mixin, _Base):
         Y, info = _tsne(
             data, self.n_components, perplexity=self.perplexity, method=method,
             neighbors=self.neighbors, metric=self.metric, init=self.init,
-            learning_rate=4.0 * lr_sklearn, n_iter=max_iter, early_exaggeration=early,
+            learning_rate=learning_rate, n_iter=max_iter, early_exaggeration=early,
             early_exaggeration_iter=self.early_exaggeration_iter,
             exaggeration=self.exaggeration, max_step_norm=self.max_step_norm, dof=self.dof,
             theta=self.angle, random_state=self.random_state, n_jobs=self._n_jobs(),
