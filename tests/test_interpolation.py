@@ -49,11 +49,32 @@ def test_error_decreases_with_more_interpolation_points(rng, kind, dims):
     assert all(b < a for a, b in zip(errors, errors[1:])), errors
 
 
-def _scheme_reference(Y, p, boxes, dof=1.0):
-    """The interpolation scheme written densely in numpy: nodes at the midpoints of p equal
-    sub-intervals of each box, Lagrange weights, all node pairs summed directly. Returns the
-    forces and Z, each point's Σ_j w_ij interpolated (dof = 1: through the squared kernel as
-    w = w² (1 + |y_i − y_j|²); otherwise through w itself), minus the n self-terms."""
+def _node_sums_by_numpy_fft(N, h, kernel):
+    """The node-node sums of a 2-D grid, K @ q for charges q of shape (N*N, c), as a linear
+    convolution done with numpy's FFT (zero-padded, so exact up to rounding): the same sums
+    as the dense product, without an (N²)² matrix."""
+    offsets = np.arange(-(N - 1), N) * h
+    gy, gx = np.meshgrid(offsets, offsets, indexing="ij")
+    K = kernel(gx**2 + gy**2)
+    size = 3 * N - 2
+    K_hat = np.fft.rfft2(K, s=(size, size))
+
+    def apply(q):
+        out = np.empty_like(q)
+        for c in range(q.shape[1]):
+            conv = np.fft.irfft2(np.fft.rfft2(q[:, c].reshape(N, N), s=(size, size)) * K_hat, s=(size, size))
+            out[:, c] = conv[N - 1:2 * N - 1, N - 1:2 * N - 1].ravel()
+        return out
+
+    return apply
+
+
+def _scheme_reference(Y, p, boxes, dof=1.0, dense=True):
+    """The interpolation scheme written in numpy: nodes at the midpoints of p equal
+    sub-intervals of each box, Lagrange weights, all node pairs summed directly (dense=False,
+    2-D: the same sums by numpy's FFT). Returns the forces and Z, each point's Σ_j w_ij
+    interpolated (dof = 1: through the squared kernel as w = w² (1 + |y_i − y_j|²); otherwise
+    through w itself), minus the n self-terms."""
     n, D = Y.shape
     lo, hi = Y.min(), Y.max()
     h = (hi - lo) / (boxes * p)
@@ -72,27 +93,39 @@ def _scheme_reference(Y, p, boxes, dof=1.0):
             Wd[np.arange(n), b * p + j] = v
         W.append(Wd)
     nodes = (np.arange(N) + 0.5) * h
+    def repulsive(d2):
+        return (1 + d2 / dof) ** (-(dof + 1))
+
+    def kernel(d2):
+        return (1 + d2 / dof) ** (-dof)
+
     if D == 1:
         S = W[0]
         diff2 = (nodes[:, None] - nodes[None, :]) ** 2
     else:
         S = np.einsum("ia,ib->iab", W[1], W[0]).reshape(n, N * N)  # node (row=y, col=x)
-        gy, gx = np.meshgrid(nodes, nodes, indexing="ij")
-        g = np.c_[gx.ravel(), gy.ravel()]
-        diff2 = ((g[:, None, :] - g[None, :, :]) ** 2).sum(-1)
-    K2 = (1 + diff2 / dof) ** (-(dof + 1))
-    phi0 = S @ (K2 @ S.sum(axis=0))
-    F = np.empty_like(Y)
-    cross = np.zeros(n)
-    for d in range(D):
-        phi_d = S @ (K2 @ (S.T @ Y[:, d]))
-        F[:, d] = Y[:, d] * phi0 - phi_d
-        cross += Y[:, d] * phi_d
-    r2 = (Y**2).sum(axis=1)
-    if dof == 1.0:
-        z = (1 + r2) * phi0 - 2 * cross + S @ (K2 @ (S.T @ r2))
+        if dense:
+            gy, gx = np.meshgrid(nodes, nodes, indexing="ij")
+            g = np.c_[gx.ravel(), gy.ravel()]
+            diff2 = ((g[:, None, :] - g[None, :, :]) ** 2).sum(-1)
+    if D == 1 or dense:
+        K2, Kw = repulsive(diff2), kernel(diff2)
+        def apply(q):
+            return K2 @ q
+
+        def apply_w(q):
+            return Kw @ q
     else:
-        z = S @ ((1 + diff2 / dof) ** (-dof) @ S.sum(axis=0))
+        apply, apply_w = _node_sums_by_numpy_fft(N, h, repulsive), _node_sums_by_numpy_fft(N, h, kernel)
+    r2 = (Y**2).sum(axis=1)
+    charges = np.c_[S.sum(axis=0), S.T @ Y, S.T @ r2]  # 1, y_1 .. y_D, |y|²
+    phi = S @ apply(charges)
+    F = Y * phi[:, :1] - phi[:, 1:1 + D]
+    cross = (Y * phi[:, 1:1 + D]).sum(axis=1)
+    if dof == 1.0:
+        z = (1 + r2) * phi[:, 0] - 2 * cross + phi[:, 1 + D]
+    else:
+        z = S @ apply_w(charges[:, :1])[:, 0]
     return F, z.sum() - n
 
 
@@ -104,6 +137,32 @@ def test_implements_the_interpolation_scheme_exactly(rng, dims, dof):
     ref, z_ref = _scheme_reference(Y, 3, 10, dof)
     np.testing.assert_allclose(G, ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
     np.testing.assert_allclose(Z, z_ref, rtol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["random", "clustered"])
+@pytest.mark.parametrize("dims", [1, 2])
+def test_error_at_the_defaults_is_no_larger_than_the_peers_scheme(rng, kind, dims):
+    # The defaults are the scheme of FIt-SNE and openTSNE (3 nodes per box, at least 50 boxes,
+    # boxes at most 1 wide). Written independently in numpy on the same layout, its forces and
+    # Z are off from the exact sums by as much as ours, not less: our transforms, grid sizes
+    # and caps add no error of their own.
+    Y = _layout(kind, dims, rng)
+    F, Z = _repulsion(Y, "exact")
+    G, W = _repulsion(Y, "fft")
+    boxes = _core.next_fast_size(max(50, int(np.ceil(Y.max() - Y.min()))))
+    R, z_ref = _scheme_reference(Y, 3, boxes, dense=False)
+    ours, peers = np.linalg.norm(G - F) / np.linalg.norm(F), np.linalg.norm(R - F) / np.linalg.norm(F)
+    assert ours <= peers * (1 + 1e-6), (ours, peers)
+    assert abs(W - Z) <= abs(z_ref - Z) * (1 + 1e-6) + 1e-9 * Z
+    assert 1e-3 < ours < 6e-2  # the scheme's error at these layouts' spans (and not zero)
+
+
+def test_dense_and_fft_references_agree(rng):
+    Y = rng.normal(size=(300, 2)) * 1.5
+    dense = _scheme_reference(Y, 3, 10)
+    by_fft = _scheme_reference(Y, 3, 10, dense=False)
+    np.testing.assert_allclose(by_fft[0], dense[0], rtol=1e-9, atol=1e-12 * np.abs(dense[0]).max())
+    np.testing.assert_allclose(by_fft[1], dense[1], rtol=1e-9)
 
 
 @pytest.mark.parametrize("dof", [0.5, 0.8, 2.0])
