@@ -17,10 +17,10 @@ Settings shared by all t-SNEs: 2-D, perplexity 30, 750 iterations of which 250 w
 exaggeration 12, momentum 0.5 then 0.8, and one learning rate lr = max(n / 12, 50) on the
 bhtsne/openTSNE/FIt-SNE scale in both phases. Each peer's convention:
 
-- turbotsne: lr as given; PCA init; method "fft" for n >= 10,000 and Barnes-Hut (theta 0.5,
-  full-side convention) below (openTSNE's own rule for its "auto"); neighbours exact below
-  20,000 points, RP forest + NN-descent above (turbotsne's "auto"). "turbotsne_auto" is the
-  same call with method="auto" (Barnes-Hut for all n > 150 at present).
+- turbotsne: lr as given; PCA init; momentum 0.5 early (its default is 0.8); method "fft" for
+  n >= 10,000 and Barnes-Hut (theta 0.5, full-side convention) below (openTSNE's own rule for
+  its "auto"); neighbours by turbotsne's "auto". "turbotsne_auto" is the same call with
+  method="auto".
 - FIt-SNE 1.2.1 (`fitsne.FItSNE`): its default lr is max(200, n / 12); passed explicitly. It
   gets a PCA start as openTSNE's (scores scaled to std 1e-4 in the first column), computed
   inside the timed call. Annoy neighbours, FFT repulsion (its defaults). It evaluates the KL
@@ -43,6 +43,12 @@ bhtsne/openTSNE/FIt-SNE scale in both phases. Each peer's convention:
 - scikit-learn TSNE: its gradient keeps the factor 4, so its learning rate is lr / 4; PCA
   init; Barnes-Hut, angle 0.5 (squared-width convention); its gradient's threads follow
   OMP_NUM_THREADS (set), n_jobs only the neighbour search.
+- "*_default" (turbotsne_default, fitsne_default, opentsne_default, h2pack_default): each
+  implementation's own defaults, what its users get, with only the thread count (and a seed,
+  where it takes one) set: turbotsne.tsne(X); FItSNE(X) (lr max(200, n/12) throughout,
+  momentum 0.5/0.8, PCA init, FFT); openTSNE.TSNE().fit(X) (lr n/12 then n, momentum 0.8, FFT
+  from 10,000 points); tsne_h2pack.TSNE().fit_transform(X) (1,000 iterations, random init,
+  scikit-learn's lr scale). Their time ratios are to turbotsne_default.
 - UMAP (not t-SNE): its defaults (15 neighbours, its own epochs and init); no random_state,
   which would make it single-threaded.
 
@@ -116,12 +122,12 @@ print("RESULT", json.dumps(dict(seconds=elapsed, vmhwm_mb=vmhwm_mb(), method=met
 """
 RUNNERS = {
     "turbotsne": """
-import turbotsne
+from turbotsne import _api
 method = "fft" if n >= 10000 else "barnes_hut"
 t0 = time.perf_counter()
-Y = turbotsne.tsne(X, 2, perplexity=30, n_iter={n_iter}, early_exaggeration_iter=250,
-                   learning_rate=lr, method=method, theta=0.5, init="pca", random_state=0,
-                   n_jobs={threads})
+Y, _ = _api._tsne(X, 2, perplexity=30, n_iter={n_iter}, early_exaggeration_iter=250,
+                  learning_rate=lr, method=method, theta=0.5, init="pca", random_state=0,
+                  n_jobs={threads}, _optimizer=dict(momentum_early=0.5))
 """,
     "turbotsne_auto": """
 import turbotsne
@@ -170,6 +176,31 @@ Y = TSNE(n_components=2, perplexity=30, max_iter={n_iter}, early_exaggeration=12
          learning_rate=lr / 4, init="pca", method="barnes_hut", angle=0.5, n_jobs={threads},
          random_state=0).fit_transform(X)
 """,
+    # Each at its own defaults (what its users get), threads and seed aside.
+    "turbotsne_default": """
+from turbotsne import _api
+t0 = time.perf_counter()
+Y, info = _api._tsne(X, random_state=0, n_jobs={threads})
+method = info["method"]
+""",
+    "fitsne_default": """
+from fitsne import FItSNE
+method = "fft"
+t0 = time.perf_counter()
+Y = FItSNE(np.ascontiguousarray(X, dtype=np.float64), nthreads={threads}, rand_seed=0)
+""",
+    "opentsne_default": """
+import openTSNE
+method = "fft" if n >= 10000 else "bh"
+t0 = time.perf_counter()
+Y = openTSNE.TSNE(n_jobs={threads}, random_state=0).fit(X)
+""",
+    "h2pack_default": """
+from tsne_h2pack import TSNE
+method = "h2pack"
+t0 = time.perf_counter()
+Y = TSNE(n_jobs={threads}, random_state=0).fit_transform(X)
+""",
     "umap": """
 import umap
 method = "umap"
@@ -186,9 +217,21 @@ LABELS = {
     "multicore": "MulticoreTSNE",
     "sklearn": "scikit-learn",
     "umap": "UMAP (not t-SNE)",
+    "turbotsne_default": "turbotsne default",
+    "fitsne_default": "FIt-SNE default",
+    "opentsne_default": "openTSNE default",
+    "h2pack_default": "tsne-h2pack default",
 }
 PEER_MODULES = {"turbotsne": "turbotsne", "turbotsne_auto": "turbotsne", "fitsne": "fitsne", "opentsne": "openTSNE", "h2pack": "tsne_h2pack",
-                "multicore": "MulticoreTSNE", "sklearn": "sklearn", "umap": "umap"}
+                "multicore": "MulticoreTSNE", "sklearn": "sklearn", "umap": "umap",
+                "turbotsne_default": "turbotsne", "fitsne_default": "fitsne",
+                "opentsne_default": "openTSNE", "h2pack_default": "tsne_h2pack"}
+
+
+def reference_impl(impl: str) -> str:
+    """The turbotsne run a peer's time is divided into: the default call for peers at their
+    defaults, the shared-settings run otherwise."""
+    return "turbotsne_default" if impl.endswith("_default") else "turbotsne"
 
 
 # ----------------------------------------------------------------------------- data
@@ -351,11 +394,11 @@ def render(results: dict, out_dir: Path) -> str:
               "| recall@10 | 10-NN acc | KL | measured |",
               "|---|---|---|---:|---|---:|---:|---:|---:|---:|---|"]
     for d in datasets:
-        ours = next((r for r in records if r["dataset"] == d and r["impl"] == "turbotsne"), None)
         for i in impls:
             rec = next((r for r in records if r["dataset"] == d and r["impl"] == i), None)
             if rec is None:
                 continue
+            ours = next((r for r in records if r["dataset"] == d and r["impl"] == reference_impl(i)), None)
             ratio = (seconds(ours) / seconds(rec)
                      if seconds(ours) is not None and seconds(rec) else None)
             runs = ", ".join(f"{t:.1f}" for t in rec.get("runs_s", []))
@@ -426,7 +469,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n-iter", type=int, default=750)
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of turbotsne and of the --repeat-peers (median reported)")
-    parser.add_argument("--repeat-peers", default="fitsne,h2pack",
+    parser.add_argument("--repeat-peers", default="fitsne,h2pack,fitsne_default,turbotsne_default",
                         help="peers that also get --repeats runs; the others run once")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     parser.add_argument("--peer-python", default=sys.executable,
@@ -444,7 +487,7 @@ def main(argv=None) -> int:
     for i in impls:
         if i not in RUNNERS:
             parser.error(f"unknown implementation {i!r}; choose from {', '.join(RUNNERS)}")
-    repeat_peers = set(args.repeat_peers.split(",")) | {"turbotsne"}
+    repeat_peers = set(args.repeat_peers.split(",")) | {"turbotsne", "turbotsne_default"}
 
     import turbotsne
 
