@@ -26,11 +26,18 @@ from ._validation import (
 )
 
 __all__ = ["tsne", "joint_probabilities", "kl_divergence", "EXACT_MAX_SAMPLES", "EXACT_SAMPLES_LIMIT",
-           "APPROX_MIN_SAMPLES"]
+           "APPROX_MIN_SAMPLES", "FFT_MIN_SAMPLES"]
 
 #: method="auto" uses the exact O(n²) gradient up to this many samples and Barnes-Hut above
 #: (measured with bench/choose_auto.py; see the README).
 EXACT_MAX_SAMPLES = 150
+#: method="auto" uses the FFT-accelerated interpolation for 1-D and 2-D embeddings of this many
+#: samples and more, Barnes-Hut below (and in 3-D). Quality first: at its defaults (FIt-SNE's and
+#: openTSNE's scheme) the FFT's forces are 2-3% off, which left the exact KL 0.4-0.6% above
+#: Barnes-Hut's at 20,000 points (Fashion-MNIST) and 1-3% above it at 3,000-15,000; from 25,000
+#: it is within 0.35% (and below it from 30,000 on MNIST), at the same 10-NN accuracy and
+#: recall@10, and 1.3-2.2x faster (bench/choose_auto.py method; see the README).
+FFT_MIN_SAMPLES = 25000
 #: method="exact" (O(n²) time per iteration, O(n) memory) refuses more samples than this: at
 #: 20,000 points a run of 750 iterations already takes minutes, and beyond it the approximate
 #: methods are as accurate as needed at a small fraction of the cost.
@@ -66,9 +73,12 @@ def _checked_data(X, metric: str) -> np.ndarray:
 
 def _resolve_method(method: str, n_samples: int, n_components: int) -> str:
     if method == "auto":
-        # The FFT method is not chosen automatically yet: at its defaults (those of FIt-SNE
-        # and openTSNE) its forces are ~3% off on a finished embedding, which costs final KL.
-        method = "exact" if n_samples <= EXACT_MAX_SAMPLES or n_components > 3 else "barnes_hut"
+        if n_samples <= EXACT_MAX_SAMPLES or n_components > 3:
+            method = "exact"
+        elif n_samples >= FFT_MIN_SAMPLES and n_components <= 2:
+            method = "fft"
+        else:
+            method = "barnes_hut"
     if method == "exact" and n_samples > EXACT_SAMPLES_LIMIT:
         hint = ("use method='barnes_hut' or 'fft'" if n_components <= 3 else
                 "embed in at most 3 components with method='barnes_hut' (1-3) or 'fft' (1-2)")
@@ -197,11 +207,12 @@ def tsne(
         the reference). "barnes_hut" approximates distant groups of points (O(n log n), 1-3
         components). "fft" interpolates the forces on a grid and convolves by FFT (O(n),
         FIt-SNE's method; 1 or 2 components); at its default grid its forces are as accurate
-        as FIt-SNE's and openTSNE's (about 3% relative error on a finished embedding, which
-        leaves the final KL a few percent above Barnes-Hut's); raise
-        ``n_interpolation_points`` for more accuracy. "auto" picks exact up to
-        ``EXACT_MAX_SAMPLES`` points (or for more than 3 components) and Barnes-Hut above;
-        the threshold was measured.
+        as FIt-SNE's and openTSNE's (2-3% relative error on a finished embedding, which
+        leaves the final KL 1-3% above Barnes-Hut's below 15,000 points and within 0.35% of
+        it from 25,000); raise ``n_interpolation_points`` for more accuracy (4 already gives
+        a lower KL than Barnes-Hut). "auto" picks exact up to ``EXACT_MAX_SAMPLES`` points
+        (or for more than 3 components), FFT for 1 or 2 components from ``FFT_MIN_SAMPLES``
+        points on, and Barnes-Hut otherwise; both thresholds were measured (see the README).
     neighbors : {"auto", "exact", "approx"}, default="auto"
         How the nearest neighbours of each point are found. "exact": a vantage-point tree.
         "approx": a random-projection forest refined by NN-descent, which finds over 99% of
@@ -335,7 +346,7 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
           _optimizer=None):
     """``tsne`` returning ``(embedding, info)``, info holding kl_divergence, n_iter, timings.
 
-    ``_optimizer`` (for bench/choose_defaults.py): a dict of ``_core.OptimizerParams`` fields
+    ``_optimizer`` (for bench/choose_auto.py): a dict of ``_core.OptimizerParams`` fields
     set as they are after the checks, e.g. ``late_learning_rate`` or ``momentum_early``."""
     metric = check_choice(metric, "metric", _METRICS)
     n_jobs = check_n_jobs(n_jobs)

@@ -25,7 +25,7 @@ struct OptimizerParams {
   // 0.8 in both phases (openTSNE's default; bhtsne and FIt-SNE use 0.5 early): with the
   // learning rate n after early exaggeration it reached a lower exact KL than 0.5 early on
   // CBMC (2.455 vs 2.499) with 10-NN accuracy and recall@10 as good, and as low a KL on digits,
-  // Zeisel and MNIST 20k (bench/choose_defaults.py lr; the README has the table).
+  // Zeisel and MNIST 20k (bench/choose_auto.py lr; the README has the table).
   double momentum_early = 0.8;
   double momentum_late = 0.8;
   double min_gain = 0.01;
