@@ -1,0 +1,28 @@
+// Exact Euclidean k-nearest neighbours by blocked brute force, for high-dimensional data where
+// a tree cannot prune. Blocks of queries meet tiles of reference rows in a cache-tiled product
+// (||x||² + ||y||² − 2 x·y over float coordinates, dot_tiles.hpp); every query keeps the
+// candidates whose approximate squared distance is within a rigorous error bound of its k-th
+// smallest upper bound, then recomputes them with squared_distance in the VP-tree's column
+// order and ranks by (distance, index). The result is therefore the VP-tree's, bit for bit,
+// for any thread count and instruction set. Memory: tiles and the float copy of the
+// reference (4 bytes per coordinate), never n².
+#pragma once
+
+#include "turbotsne/common.hpp"
+#include "turbotsne/dot_tiles.hpp"
+#include "turbotsne/vptree.hpp"
+
+namespace turbotsne {
+
+// Every row's k nearest other rows (self excluded, duplicates kept), rows sorted by
+// (distance, index). Data whose entries reach 2^500 (squared distances could overflow) is
+// handed to the VP-tree.
+KnnGraph brute_force_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
+                               SimdLevel simd = SimdLevel::kBest);
+
+// The k nearest rows of `reference` for every row of `queries` (none excluded).
+KnnGraph brute_force_query_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
+                                     int n_threads, Observer* observer,
+                                     SimdLevel simd = SimdLevel::kBest);
+
+}  // namespace turbotsne
