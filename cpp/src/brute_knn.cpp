@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -14,8 +15,7 @@
 namespace turbotsne {
 namespace {
 
-constexpr index_t kQueryBlock = 16 * kQueryPanelRows;  // queries per block (one task)
-constexpr index_t kReferenceTile = 512;  // reference rows per tile: a multiple of every panel
+constexpr index_t kBlock = 192;       // rows per block of a tile: a multiple of every panel
 constexpr int kMaxPreExponent = 500;     // beyond 2^500 squared distances may overflow
 
 // How far the approximate squared distance of a pair may lie from the exact one, in the
@@ -140,83 +140,168 @@ void rank_exactly(const std::vector<std::pair<double, std::int32_t>>& kept, Cons
   best.finish<EuclideanKeys>();
 }
 
-// queries == reference (same data pointer and shape) with self_excluded: the kNN graph.
-KnnGraph search(ConstMatrix reference, ConstMatrix queries, bool self_excluded, int k,
-                int n_threads, Observer* observer, SimdLevel simd) {
-  const index_t n = reference.rows, m = queries.rows, d = reference.cols;
-  const DotKernel kernel = dot_kernel(simd);
-  const FloatFrame frame = float_frame(reference, self_excluded ? ConstMatrix{} : queries);
-  if (frame.pre_exponent > kMaxPreExponent) {
-    return self_excluded
-               ? vptree_neighbors(reference, k, n_threads, observer, Metric::kEuclidean)
-               : vptree_query_neighbors(reference, queries, k, Metric::kEuclidean, n_threads,
-                                        observer);
-  }
-  // position[j]: where column j goes in the VP-tree's order (scattering reads each row in
-  // order, which the hardware prefetches; gathering by column order would not be).
-  const std::vector<index_t> columns = columns_by_variance(reference);
-  std::vector<index_t> position(static_cast<size_t>(d));
-  for (index_t j = 0; j < d; ++j) position[columns[j]] = j;
-  const PairErrorBound bound = pair_error_bound(d, frame);
+// A point set in the kernel's float panels, with the squared norms of its mapped rows.
+struct PackedRows {
+  std::vector<float> panels;
+  std::vector<double> norms;
+};
 
-  // The reference in panels of kernel.panel_rows rows, and the squared norms of its rows.
-  const int nr = kernel.panel_rows;
-  const index_t reference_panels = (n + nr - 1) / nr;
-  std::vector<float> packed(static_cast<size_t>(reference_panels * nr * d));
-  std::vector<double> norms(static_cast<size_t>(reference_panels * nr), 0.0);
-  parallel_for(0, reference_panels, n_threads, [&](index_t p) {
-    pack_panels(reference, p * nr, std::min<index_t>(nr, n - p * nr), nr, frame,
-                packed.data() + p * nr * d, norms.data() + p * nr);
+PackedRows pack_rows(ConstMatrix X, const FloatFrame& frame, int panel_rows, int n_threads) {
+  const index_t n = X.rows, d = X.cols;
+  const index_t panels = (n + panel_rows - 1) / panel_rows;
+  PackedRows packed;
+  packed.panels.resize(static_cast<size_t>(panels * panel_rows * d));
+  packed.norms.assign(static_cast<size_t>(panels * panel_rows), 0.0);
+  parallel_for(0, panels, n_threads, [&](index_t p) {
+    pack_panels(X, p * panel_rows, std::min<index_t>(panel_rows, n - p * panel_rows), panel_rows,
+                frame, packed.panels.data() + p * panel_rows * d,
+                packed.norms.data() + p * panel_rows);
   }, 16);
-  poll(observer);
+  return packed;
+}
 
-  KnnGraph graph = empty_graph(m, k);
-  const index_t blocks = (m + kQueryBlock - 1) / kQueryBlock;
-  // Batches of about 2^28 multiply-adds per thread between polls (a fraction of a second).
-  const double block_work = static_cast<double>(kQueryBlock) * n * std::max<index_t>(d, 1);
-  const index_t batch = std::max<index_t>(1, static_cast<index_t>(268435456.0 / block_work)) *
-                        std::max(n_threads, 1);
-  parallel_for_polled(blocks, n_threads, observer, [&](index_t b) {
-    const index_t first = b * kQueryBlock;
-    const index_t count = std::min(kQueryBlock, m - first);
-    const index_t query_panels = (count + kQueryPanelRows - 1) / kQueryPanelRows;
-    std::vector<float> query_packed(static_cast<size_t>(query_panels * kQueryPanelRows * d));
-    std::vector<double> query_norms(static_cast<size_t>(count));
-    pack_panels(queries, first, count, kQueryPanelRows, frame, query_packed.data(),
-                query_norms.data());
-    std::vector<double> tile(static_cast<size_t>(kQueryBlock * kReferenceTile));
-    std::vector<QueryCandidates> candidates(static_cast<size_t>(count), QueryCandidates(k));
-    for (index_t t0 = 0; t0 < n; t0 += kReferenceTile) {
-      const index_t width = std::min(kReferenceTile, n - t0);
-      const index_t panels = (width + nr - 1) / nr;
-      std::fill(tile.begin(), tile.end(), 0.0);
-      kernel.accumulate(query_packed.data(), packed.data() + t0 * d, query_panels, panels, d,
-                        tile.data(), kReferenceTile);
-      for (index_t q = 0; q < count; ++q) {
-        candidates[q].scan(tile.data() + q * kReferenceTile, norms.data() + t0, t0, width,
-                           query_norms[q], self_excluded ? first + q : -1, bound);
-      }
+// Everything a search needs besides the candidates: the data, its float panels, the bound.
+struct Search {
+  ConstMatrix reference, queries;
+  DotKernel kernel;
+  FloatFrame frame;
+  PairErrorBound bound;
+  std::vector<index_t> position;  // position[j]: where column j goes in the VP-tree's order
+  PackedRows packed_reference, packed_queries;  // packed_queries: empty for self search
+
+  index_t blocks(index_t rows) const { return (rows + kBlock - 1) / kBlock; }
+  index_t block_rows(index_t rows, index_t block) const {
+    return std::min(kBlock, rows - block * kBlock);
+  }
+  // tile = the dot products of query block `qb` (rows of `query_set`) with reference block
+  // `rb`, row-major kBlock x kBlock.
+  void dot_tile(const PackedRows& query_set, index_t query_rows, index_t qb, index_t rb,
+                double* tile) const {
+    const index_t d = reference.cols;
+    const int nr = kernel.panel_rows;
+    std::fill(tile, tile + kBlock * kBlock, 0.0);
+    kernel.accumulate(query_set.panels.data() + qb * kBlock * d,
+                      packed_reference.panels.data() + rb * kBlock * d,
+                      (block_rows(query_rows, qb) + nr - 1) / nr,
+                      (block_rows(reference.rows, rb) + nr - 1) / nr, d, tile, kBlock);
+  }
+  void rank(QueryCandidates& candidates, index_t query, int k, KnnGraph& graph) const {
+    rank_exactly(candidates.finish(), reference, queries.row(query), position,
+                 frame.total_exponent(), k, graph.indices.data() + query * k,
+                 graph.distances.data() + query * k);
+  }
+};
+
+Search prepare(ConstMatrix reference, ConstMatrix queries, bool self, SimdLevel simd,
+               int n_threads) {
+  Search s;
+  s.reference = reference;
+  s.queries = queries;
+  s.kernel = dot_kernel(simd);
+  s.frame = float_frame(reference, self ? ConstMatrix{} : queries);
+  s.bound = pair_error_bound(reference.cols, s.frame);
+  // Scattering each row to its position reads the row in order, which the hardware
+  // prefetches; gathering by column order would not.
+  const std::vector<index_t> columns = columns_by_variance(reference);
+  s.position.resize(columns.size());
+  for (size_t j = 0; j < columns.size(); ++j) s.position[columns[j]] = static_cast<index_t>(j);
+  s.packed_reference = pack_rows(reference, s.frame, s.kernel.panel_rows, n_threads);
+  if (!self) s.packed_queries = pack_rows(queries, s.frame, s.kernel.panel_rows, n_threads);
+  return s;
+}
+
+// About 2^28 multiply-adds per thread between polls (a fraction of a second).
+index_t poll_batch(index_t tiles_work, int n_threads) {
+  return std::max<index_t>(1, static_cast<index_t>(268435456.0 / static_cast<double>(tiles_work))) *
+         std::max(n_threads, 1);
+}
+
+// Self search: the tile of blocks (a, b) serves a's queries (references in b) and, read
+// transposed, b's queries (references in a), so only tiles with a <= b are computed. Tiles
+// run in any order on any thread, each block's candidates behind a mutex: the order of
+// offers moves tau only on the way, never the candidates that survive it, so the result
+// does not depend on the schedule.
+KnnGraph search_self(const Search& s, int k, int n_threads, Observer* observer) {
+  const index_t n = s.reference.rows;
+  const index_t blocks = s.blocks(n);
+  std::vector<std::pair<index_t, index_t>> tiles;
+  for (index_t a = 0; a < blocks; ++a)
+    for (index_t b = a; b < blocks; ++b) tiles.emplace_back(a, b);
+  std::vector<QueryCandidates> candidates(static_cast<size_t>(n), QueryCandidates(k));
+  std::vector<std::mutex> locks(static_cast<size_t>(blocks));
+  auto offer = [&](index_t qb, index_t rb, const double* tile) {
+    std::lock_guard<std::mutex> guard(locks[qb]);
+    const index_t rows = s.block_rows(n, qb), cols = s.block_rows(n, rb);
+    for (index_t r = 0; r < rows; ++r) {
+      const index_t i = qb * kBlock + r;
+      candidates[i].scan(tile + r * kBlock, s.packed_reference.norms.data() + rb * kBlock,
+                         rb * kBlock, cols, s.packed_reference.norms[i], i, s.bound);
     }
-    for (index_t q = 0; q < count; ++q) {
-      const index_t i = first + q;
-      rank_exactly(candidates[q].finish(), reference, queries.row(i), position,
-                   frame.total_exponent(), k, graph.indices.data() + i * k,
-                   graph.distances.data() + i * k);
-    }
-  }, 1, batch);
+  };
+  const index_t work = kBlock * kBlock * std::max<index_t>(s.reference.cols, 1);
+  parallel_for_polled(static_cast<index_t>(tiles.size()), n_threads, observer, [&](index_t t) {
+    const auto [a, b] = tiles[t];
+    std::vector<double> tile(static_cast<size_t>(kBlock * kBlock));
+    s.dot_tile(s.packed_reference, n, a, b, tile.data());
+    offer(a, b, tile.data());
+    if (a == b) return;
+    std::vector<double> transposed(tile.size());
+    for (index_t r = 0; r < kBlock; ++r)
+      for (index_t c = 0; c < kBlock; ++c) transposed[c * kBlock + r] = tile[r * kBlock + c];
+    offer(b, a, transposed.data());
+  }, 1, poll_batch(work, n_threads));
+  KnnGraph graph = empty_graph(n, k);
+  parallel_for_polled(n, n_threads, observer, [&](index_t i) {
+    s.rank(candidates[i], i, k, graph);
+  }, 64, 4096);
   return graph;
 }
+
+// Queries against the reference: one task per block of queries, over every reference block.
+KnnGraph search_queries(const Search& s, int k, int n_threads, Observer* observer) {
+  const index_t m = s.queries.rows, n = s.reference.rows;
+  KnnGraph graph = empty_graph(m, k);
+  const index_t work = kBlock * n * std::max<index_t>(s.reference.cols, 1);
+  parallel_for_polled(s.blocks(m), n_threads, observer, [&](index_t qb) {
+    const index_t rows = s.block_rows(m, qb);
+    std::vector<double> tile(static_cast<size_t>(kBlock * kBlock));
+    std::vector<QueryCandidates> candidates(static_cast<size_t>(rows), QueryCandidates(k));
+    for (index_t rb = 0; rb < s.blocks(n); ++rb) {
+      s.dot_tile(s.packed_queries, m, qb, rb, tile.data());
+      for (index_t r = 0; r < rows; ++r) {
+        candidates[r].scan(tile.data() + r * kBlock, s.packed_reference.norms.data() + rb * kBlock,
+                           rb * kBlock, s.block_rows(n, rb),
+                           s.packed_queries.norms[qb * kBlock + r], -1, s.bound);
+      }
+    }
+    for (index_t r = 0; r < rows; ++r) s.rank(candidates[r], qb * kBlock + r, k, graph);
+  }, 1, poll_batch(work, n_threads));
+  return graph;
+}
+
+// Squared distances could overflow: the VP-tree then (it ranks by the same keys).
+bool fits_brute_force(const FloatFrame& frame) { return frame.pre_exponent <= kMaxPreExponent; }
 
 }  // namespace
 
 KnnGraph brute_force_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
                                SimdLevel simd) {
-  return search(X, X, true, k, n_threads, observer, simd);
+  const Search s = prepare(X, X, true, simd, n_threads);
+  if (!fits_brute_force(s.frame)) {
+    return vptree_neighbors(X, k, n_threads, observer, Metric::kEuclidean);
+  }
+  poll(observer);
+  return search_self(s, k, n_threads, observer);
 }
 
 KnnGraph brute_force_query_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
                                      int n_threads, Observer* observer, SimdLevel simd) {
-  return search(reference, queries, false, k, n_threads, observer, simd);
+  const Search s = prepare(reference, queries, false, simd, n_threads);
+  if (!fits_brute_force(s.frame)) {
+    return vptree_query_neighbors(reference, queries, k, Metric::kEuclidean, n_threads, observer);
+  }
+  poll(observer);
+  return search_queries(s, k, n_threads, observer);
 }
 
 }  // namespace turbotsne

@@ -24,33 +24,33 @@
 namespace turbotsne {
 namespace {
 
-constexpr int kMr = kQueryPanelRows;
-
 #if defined(TURBOTSNE_VECTOR_EXTENSIONS)
 typedef float Float4 __attribute__((vector_size(16)));
 typedef float Float8 __attribute__((vector_size(32)));
 typedef float Float16 __attribute__((vector_size(64)));
 
-// One micro-tile: acc[r][c] = Σ_k q[k][r] · p[k][c] over kc coordinates, in float (each lane
-// sums its own products in order), then added to C in double. V holds W floats; a reference
-// panel has NV · W rows.
-template <class V, int NV>
+// One micro-tile: acc[r][c] = Σ_k q[k][r] · p[k][c] over kc coordinates for MR query rows
+// and the 2 W rows of a reference panel, in float (each lane sums its own products in
+// order), then added to C in double. Query rows are read with the panels' stride, 2 W.
+template <class V, int MR>
 TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* __restrict q, const float* __restrict p,
                                         index_t kc, double* __restrict c, index_t ldc) {
   constexpr int W = sizeof(V) / sizeof(float);
-  V acc[kMr][NV];
-  for (int r = 0; r < kMr; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = V{};
+  constexpr int kNr = 2 * W;
+  V acc[MR][2];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = V{};
   for (index_t k = 0; k < kc; ++k) {
-    V b[NV];
-    for (int v = 0; v < NV; ++v) std::memcpy(&b[v], p + (k * NV + v) * W, sizeof(V));
-    for (int r = 0; r < kMr; ++r) {
-      const V a = V{} + q[k * kMr + r];
-      for (int v = 0; v < NV; ++v) acc[r][v] += a * b[v];
+    V b0, b1;
+    std::memcpy(&b0, p + k * kNr, sizeof(V));
+    std::memcpy(&b1, p + k * kNr + W, sizeof(V));
+    for (int r = 0; r < MR; ++r) {
+      const V a = V{} + q[k * kNr + r];
+      acc[r][0] += a * b0;
+      acc[r][1] += a * b1;
     }
   }
-  for (int r = 0; r < kMr; ++r)
-    for (int v = 0; v < NV; ++v)
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < 2; ++v)
       for (int w = 0; w < W; ++w) c[r * ldc + v * W + w] += static_cast<double>(acc[r][v][w]);
 }
 
@@ -59,19 +59,19 @@ constexpr int panel_rows_of() {
   return 2 * static_cast<int>(sizeof(V) / sizeof(float));
 }
 #else
-// The same tile over plain arrays, a reference panel of 8 rows.
-template <class Unused, int NV>
+// The same tile over plain arrays: reference panels of 8 rows.
+template <class Unused, int MR>
 TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* q, const float* p, index_t kc, double* c,
                                         index_t ldc) {
   constexpr int kNr = 8;
-  float acc[kMr][kNr] = {};
+  float acc[MR][kNr] = {};
   for (index_t k = 0; k < kc; ++k) {
-    for (int r = 0; r < kMr; ++r) {
-      const float a = q[k * kMr + r];
+    for (int r = 0; r < MR; ++r) {
+      const float a = q[k * kNr + r];
       for (int j = 0; j < kNr; ++j) acc[r][j] += a * p[k * kNr + j];
     }
   }
-  for (int r = 0; r < kMr; ++r)
+  for (int r = 0; r < MR; ++r)
     for (int j = 0; j < kNr; ++j) c[r * ldc + j] += static_cast<double>(acc[r][j]);
 }
 struct Float4 {};
@@ -82,17 +82,21 @@ constexpr int panel_rows_of() {
 #endif
 
 // All tiles of C += Q · Rᵀ, chunk by chunk of coordinates: for each reference panel (kept in
-// L1 for one chunk), every query panel of the block.
-template <class V>
+// L1 for one chunk), every group of MR rows of every query panel.
+template <class V, int MR>
 TURBOTSNE_ALWAYS_INLINE void accumulate_tiles(const float* Q, const float* R, index_t n_qp,
                                               index_t n_rp, index_t d, double* C, index_t ldc) {
   constexpr int kNr = panel_rows_of<V>();
+  static_assert(kNr % MR == 0, "query row groups must tile a panel");
   for (index_t k0 = 0; k0 < d; k0 += kDotChunk) {
     const index_t kc = std::min(kDotChunk, d - k0);
     for (index_t jp = 0; jp < n_rp; ++jp) {
       const float* r = R + (jp * d + k0) * kNr;
       for (index_t ip = 0; ip < n_qp; ++ip) {
-        micro_tile<V, 2>(Q + (ip * d + k0) * kMr, r, kc, C + ip * kMr * ldc + jp * kNr, ldc);
+        const float* q = Q + (ip * d + k0) * kNr;
+        for (int g = 0; g < kNr; g += MR) {
+          micro_tile<V, MR>(q + g, r, kc, C + (ip * kNr + g) * ldc + jp * kNr, ldc);
+        }
       }
     }
   }
@@ -100,20 +104,20 @@ TURBOTSNE_ALWAYS_INLINE void accumulate_tiles(const float* Q, const float* R, in
 
 void accumulate_baseline(const float* Q, const float* R, index_t n_qp, index_t n_rp, index_t d,
                          double* C, index_t ldc) {
-  accumulate_tiles<Float4>(Q, R, n_qp, n_rp, d, C, ldc);
+  accumulate_tiles<Float4, 4>(Q, R, n_qp, n_rp, d, C, ldc);
 }
 
 #if defined(TURBOTSNE_X86_DISPATCH)
 __attribute__((target("avx2,fma"))) void accumulate_avx2(const float* Q, const float* R,
                                                          index_t n_qp, index_t n_rp, index_t d,
                                                          double* C, index_t ldc) {
-  accumulate_tiles<Float8>(Q, R, n_qp, n_rp, d, C, ldc);
+  accumulate_tiles<Float8, 4>(Q, R, n_qp, n_rp, d, C, ldc);
 }
 
 __attribute__((target("avx512f"))) void accumulate_avx512(const float* Q, const float* R,
                                                          index_t n_qp, index_t n_rp, index_t d,
                                                          double* C, index_t ldc) {
-  accumulate_tiles<Float16>(Q, R, n_qp, n_rp, d, C, ldc);
+  accumulate_tiles<Float16, 8>(Q, R, n_qp, n_rp, d, C, ldc);
 }
 #endif
 

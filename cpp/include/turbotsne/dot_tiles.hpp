@@ -15,7 +15,6 @@
 
 namespace turbotsne {
 
-constexpr int kQueryPanelRows = 6;  // rows per query panel of a tile
 constexpr index_t kDotChunk = 128;  // coordinates summed in float before one double addition
 
 // The instruction sets a tile can be computed with. kBaseline is what the compiler targets
@@ -52,13 +51,13 @@ FloatFrame float_frame(ConstMatrix reference, ConstMatrix queries);
 void pack_panels(ConstMatrix X, index_t begin, index_t count, int panel_rows,
                  const FloatFrame& frame, float* out, double* norms);
 
-// Computes tiles of C += Q · Rᵀ over packed panels (see pack_panels): Q of n_query_panels
-// panels of kQueryPanelRows rows, R of n_reference_panels panels of panel_rows rows, both
-// over d coordinates. C is row-major with leading dimension ldc (at least
-// n_reference_panels · panel_rows columns, n_query_panels · kQueryPanelRows rows).
+// Computes C += Q · Rᵀ over packed panels (see pack_panels), both with panel_rows rows per
+// panel: Q of n_query_panels panels, R of n_reference_panels, over d coordinates. C is
+// row-major with leading dimension ldc (at least n_reference_panels · panel_rows columns,
+// n_query_panels · panel_rows rows).
 struct DotKernel {
   SimdLevel level = SimdLevel::kBaseline;
-  int panel_rows = 8;  // rows per reference panel
+  int panel_rows = 8;
   void (*accumulate)(const float* query_panels, const float* reference_panels,
                      index_t n_query_panels, index_t n_reference_panels, index_t d, double* C,
                      index_t ldc) = nullptr;
