@@ -61,6 +61,14 @@ def test_pixel_like_integers_with_ties_and_duplicates(rng):
     np.testing.assert_array_equal(graph[1][:40, 0], 0.0)
 
 
+def test_many_duplicates(rng):
+    # Three rows repeated ~300 times each: every query has ~300 candidates at distance 0, more
+    # than a query keeps unranked (4 k + 64), so they are ranked exactly on the way (bounded
+    # memory).
+    X = np.vstack([rng.normal(size=(3, 40))[rng.integers(0, 3, size=900)], rng.normal(size=(20, 40))])
+    assert_matches_numpy(brute_equals_tree(X, 10), X, 10)
+
+
 def test_large_common_offset(rng):
     # 1e6 + small noise: ||x||² + ||y||² − 2 x·y would cancel catastrophically without the
     # search's centring; the exact ranking must hold either way.

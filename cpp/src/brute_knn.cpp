@@ -55,90 +55,135 @@ PairErrorBound pair_error_bound(index_t d, const FloatFrame& frame) {
   return bound;
 }
 
+// What exact recomputation needs: squared_distance over rows permuted to the VP-tree's
+// column order (so the same bits as the tree), and the frame's scale to compare exact keys
+// with the approximate ones.
+struct ExactKeys {
+  ConstMatrix reference;
+  std::vector<index_t> position;  // position[j]: where column j goes in the VP-tree's order
+  int total_exponent = 0;         // the frame's units are squared distances · 2^(-2 this)
+
+  // Scattering a row to its positions reads it in order, which the hardware prefetches.
+  void permute(const double* row, double* out) const {
+    for (size_t j = 0; j < position.size(); ++j) out[position[j]] = row[j];
+  }
+  // An exact key in the frame's units, or +inf where scaling it would round.
+  double scaled(double key) const {
+    const double s = std::ldexp(key, -2 * total_exponent);
+    return (s == 0.0 && key == 0.0) || std::isnormal(s) ? s : std::numeric_limits<double>::infinity();
+  }
+};
+
+// Bounds kept in float, rounded outwards so that they stay bounds (half the memory).
+float float_below(double x) {
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) > x) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+  return f;
+}
+float float_above(double x) {
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) < x) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+  return f;
+}
+
 // One query's search state: a max-heap of the k smallest upper bounds seen (their largest,
 // tau, bounds the k-th exact squared distance from above) and every candidate whose lower
 // bound was at most tau when it was seen. tau only decreases, so the candidates are a
-// superset of those with lower ≤ final tau, which include the true k nearest.
+// superset of those with lower ≤ final tau, which include the true k nearest. Where too many
+// candidates survive (many near-duplicates), they are ranked exactly on the way into a heap
+// of the k best, whose k-th exact key then also bounds tau: memory stays O(k) per query.
 class QueryCandidates {
  public:
-  explicit QueryCandidates(int k) : k_(k) { upper_.reserve(static_cast<size_t>(k)); }
+  explicit QueryCandidates(int k) : k_(k) {}
 
   // Offers reference rows [first, first + count) with dot products `dots` and squared norms
-  // `norms`; row `exclude` is skipped.
+  // `norms`; row `exclude` is skipped. `query` is the query's original row.
   void scan(const double* dots, const double* norms, index_t first, index_t count,
-            double query_norm, index_t exclude, const PairErrorBound& bound) {
+            double query_norm, index_t exclude, const PairErrorBound& bound,
+            const ExactKeys& exact, const double* query) {
     for (index_t c = 0; c < count; ++c) {
       const double sum = query_norm + norms[c];
       const double key = sum - 2.0 * dots[c];
       const double margin = bound.relative * sum + bound.absolute;
       if (key - margin <= tau_ && first + c != exclude) {
-        add(key - margin, key + margin, static_cast<std::int32_t>(first + c));
+        add(float_below(key - margin), float_above(key + margin),
+            static_cast<std::int32_t>(first + c), exact, query);
       }
     }
   }
 
-  // The candidates that can still be among the k nearest, sorted by (lower bound, index).
-  const std::vector<std::pair<double, std::int32_t>>& finish() {
-    prune();
+  // The k nearest by (exact distance, index), sorted, into indices and distances. Candidates
+  // are tried by increasing lower bound; once one's lower bound exceeds the k-th exact key
+  // (in the frame's units) so do all later ones.
+  void rank(const ExactKeys& exact, const double* query, std::int32_t* indices,
+            double* distances) {
+    drop_above_tau();
     std::sort(kept_.begin(), kept_.end());
-    return kept_;
+    Candidates best(k_, indices, distances);
+    for (int c = 0; c < exact_size_; ++c) best.offer(exact_keys_[c], exact_indices_[c]);
+    offer_exactly(best, exact, query);
+    best.finish<EuclideanKeys>();
   }
 
  private:
-  void add(double lower, double upper, std::int32_t j) {
+  void add(float lower, float upper, std::int32_t j, const ExactKeys& exact, const double* query) {
     kept_.emplace_back(lower, j);
     if (static_cast<int>(upper_.size()) < k_) {
       upper_.push_back(upper);
       std::push_heap(upper_.begin(), upper_.end());
-      if (static_cast<int>(upper_.size()) == k_) tau_ = upper_.front();
+      if (static_cast<int>(upper_.size()) == k_) tau_ = std::min<double>(tau_, upper_.front());
     } else if (upper < upper_.front()) {
       std::pop_heap(upper_.begin(), upper_.end());
       upper_.back() = upper;
       std::push_heap(upper_.begin(), upper_.end());
-      tau_ = upper_.front();
+      tau_ = std::min<double>(tau_, upper_.front());
     }
-    if (kept_.size() >= prune_at_) prune();
+    if (kept_.size() >= prune_at_) prune(exact, query);
   }
-  void prune() {
+  void drop_above_tau() {
     const double tau = tau_;
     kept_.erase(std::remove_if(kept_.begin(), kept_.end(),
                                [tau](const auto& c) { return c.first > tau; }),
                 kept_.end());
-    prune_at_ = std::max<size_t>(2 * kept_.size(), 4 * static_cast<size_t>(k_) + 64);
+  }
+  void prune(const ExactKeys& exact, const double* query) {
+    drop_above_tau();
+    const size_t most = 4 * static_cast<size_t>(k_) + 64;
+    if (kept_.size() > most) {  // rank them exactly now
+      exact_indices_.resize(static_cast<size_t>(k_));
+      exact_keys_.resize(static_cast<size_t>(k_));
+      std::sort(kept_.begin(), kept_.end());
+      Candidates best(k_, exact_indices_.data(), exact_keys_.data(), exact_size_);
+      offer_exactly(best, exact, query);
+      exact_size_ = best.size();
+      kept_.clear();
+      if (exact_size_ == k_) tau_ = std::min(tau_, exact.scaled(best.bound()));
+    }
+    prune_at_ = std::max<size_t>(2 * kept_.size(), static_cast<size_t>(k_) + 32);
+  }
+  // Offers kept_ (sorted) to best with exact keys.
+  void offer_exactly(Candidates& best, const ExactKeys& exact, const double* query) const {
+    const index_t d = exact.reference.cols;
+    std::vector<double> q(static_cast<size_t>(d)), r(static_cast<size_t>(d));
+    exact.permute(query, q.data());
+    for (const auto& [lower, i] : kept_) {
+      const double bound = best.bound();
+      if (lower > exact.scaled(bound)) break;
+      exact.permute(exact.reference.row(i), r.data());
+      const double d2 = squared_distance(r.data(), q.data(), d, bound);
+      if (d2 <= bound) best.offer(d2, i);
+    }
   }
 
   int k_;
   double tau_ = std::numeric_limits<double>::infinity();
-  std::vector<double> upper_;
-  std::vector<std::pair<double, std::int32_t>> kept_;
+  std::vector<float> upper_;
+  std::vector<std::pair<float, std::int32_t>> kept_;
   size_t prune_at_ = 0;
+  std::vector<std::int32_t> exact_indices_;  // the exactly ranked heap (empty until needed)
+  std::vector<double> exact_keys_;
+  int exact_size_ = 0;
 };
-
-// The exact k nearest among a query's candidates: squared_distance over the rows gathered
-// in the VP-tree's column order (so the same bits as the tree), ranked by (distance, index).
-// Candidates come sorted by lower bound; once one's lower bound exceeds the k-th exact
-// distance (in the frame's units) so do all later ones.
-void rank_exactly(const std::vector<std::pair<double, std::int32_t>>& kept, ConstMatrix reference,
-                  const double* query, const std::vector<index_t>& position, int total_exponent,
-                  int k, std::int32_t* indices, double* distances) {
-  const index_t d = reference.cols;
-  std::vector<double> q(static_cast<size_t>(d)), r(static_cast<size_t>(d));
-  for (index_t j = 0; j < d; ++j) q[position[j]] = query[j];
-  Candidates best(k, indices, distances);
-  for (const auto& [lower, i] : kept) {
-    const double bound = best.bound();
-    const double scaled = std::ldexp(bound, -2 * total_exponent);
-    // Only where scaling the bound was exact (no overflow, no subnormal rounding).
-    if ((scaled == 0.0 && bound == 0.0) || std::isnormal(scaled)) {
-      if (lower > scaled) break;
-    }
-    const double* row = reference.row(i);
-    for (index_t j = 0; j < d; ++j) r[position[j]] = row[j];
-    const double d2 = squared_distance(r.data(), q.data(), d, bound);
-    if (d2 <= bound) best.offer(d2, i);
-  }
-  best.finish<EuclideanKeys>();
-}
 
 // A point set in the kernel's float panels, with the squared norms of its mapped rows.
 struct PackedRows {
@@ -166,7 +211,7 @@ struct Search {
   DotKernel kernel;
   FloatFrame frame;
   PairErrorBound bound;
-  std::vector<index_t> position;  // position[j]: where column j goes in the VP-tree's order
+  ExactKeys exact;
   PackedRows packed_reference, packed_queries;  // packed_queries: empty for self search
 
   index_t blocks(index_t rows) const { return (rows + kBlock - 1) / kBlock; }
@@ -185,10 +230,16 @@ struct Search {
                       (block_rows(query_rows, qb) + nr - 1) / nr,
                       (block_rows(reference.rows, rb) + nr - 1) / nr, d, tile, kBlock);
   }
+  // Offers row r of a tile (query `query` against reference block rb) to its candidates.
+  void offer(QueryCandidates& candidates, const double* tile_row, double query_norm,
+             index_t query, index_t rb, bool self) const {
+    candidates.scan(tile_row, packed_reference.norms.data() + rb * kBlock, rb * kBlock,
+                    block_rows(reference.rows, rb), query_norm, self ? query : -1, bound, exact,
+                    queries.row(query));
+  }
   void rank(QueryCandidates& candidates, index_t query, int k, KnnGraph& graph) const {
-    rank_exactly(candidates.finish(), reference, queries.row(query), position,
-                 frame.total_exponent(), k, graph.indices.data() + query * k,
-                 graph.distances.data() + query * k);
+    candidates.rank(exact, queries.row(query), graph.indices.data() + query * k,
+                    graph.distances.data() + query * k);
   }
 };
 
@@ -200,11 +251,11 @@ Search prepare(ConstMatrix reference, ConstMatrix queries, bool self, SimdLevel 
   s.kernel = dot_kernel(simd);
   s.frame = float_frame(reference, self ? ConstMatrix{} : queries);
   s.bound = pair_error_bound(reference.cols, s.frame);
-  // Scattering each row to its position reads the row in order, which the hardware
-  // prefetches; gathering by column order would not.
   const std::vector<index_t> columns = columns_by_variance(reference);
-  s.position.resize(columns.size());
-  for (size_t j = 0; j < columns.size(); ++j) s.position[columns[j]] = static_cast<index_t>(j);
+  s.exact.reference = reference;
+  s.exact.position.resize(columns.size());
+  for (size_t j = 0; j < columns.size(); ++j) s.exact.position[columns[j]] = static_cast<index_t>(j);
+  s.exact.total_exponent = s.frame.total_exponent();
   s.packed_reference = pack_rows(reference, s.frame, s.kernel.panel_rows, n_threads);
   if (!self) s.packed_queries = pack_rows(queries, s.frame, s.kernel.panel_rows, n_threads);
   return s;
@@ -231,11 +282,10 @@ KnnGraph search_self(const Search& s, int k, int n_threads, Observer* observer) 
   std::vector<std::mutex> locks(static_cast<size_t>(blocks));
   auto offer = [&](index_t qb, index_t rb, const double* tile) {
     std::lock_guard<std::mutex> guard(locks[qb]);
-    const index_t rows = s.block_rows(n, qb), cols = s.block_rows(n, rb);
+    const index_t rows = s.block_rows(n, qb);
     for (index_t r = 0; r < rows; ++r) {
       const index_t i = qb * kBlock + r;
-      candidates[i].scan(tile + r * kBlock, s.packed_reference.norms.data() + rb * kBlock,
-                         rb * kBlock, cols, s.packed_reference.norms[i], i, s.bound);
+      s.offer(candidates[i], tile + r * kBlock, s.packed_reference.norms[i], i, rb, true);
     }
   };
   const index_t work = kBlock * kBlock * std::max<index_t>(s.reference.cols, 1);
@@ -269,9 +319,8 @@ KnnGraph search_queries(const Search& s, int k, int n_threads, Observer* observe
     for (index_t rb = 0; rb < s.blocks(n); ++rb) {
       s.dot_tile(s.packed_queries, m, qb, rb, tile.data());
       for (index_t r = 0; r < rows; ++r) {
-        candidates[r].scan(tile.data() + r * kBlock, s.packed_reference.norms.data() + rb * kBlock,
-                           rb * kBlock, s.block_rows(n, rb),
-                           s.packed_queries.norms[qb * kBlock + r], -1, s.bound);
+        const index_t i = qb * kBlock + r;
+        s.offer(candidates[r], tile.data() + r * kBlock, s.packed_queries.norms[i], i, rb, false);
       }
     }
     for (index_t r = 0; r < rows; ++r) s.rank(candidates[r], qb * kBlock + r, k, graph);

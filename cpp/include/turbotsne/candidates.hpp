@@ -12,10 +12,11 @@
 namespace turbotsne {
 
 // Max-heap of the k best candidates by (key, index) over caller-owned arrays of k entries:
-// the root is the worst kept.
+// the root is the worst kept. `size` > 0 resumes a heap an earlier Candidates left there.
 class Candidates {
  public:
-  Candidates(int k, std::int32_t* idx, double* dist) : k_(k), idx_(idx), dist_(dist) {}
+  Candidates(int k, std::int32_t* idx, double* dist, int size = 0)
+      : k_(k), size_(size), idx_(idx), dist_(dist) {}
 
   // The key a new candidate must not exceed to be kept: +inf until k are held.
   double bound() const {
@@ -66,7 +67,7 @@ class Candidates {
     return da > db || (da == db && ia > ib);
   }
   int k_;
-  int size_ = 0;
+  int size_;
   std::int32_t* idx_;
   double* dist_;
 };
