@@ -11,6 +11,7 @@
 #include "turbotsne/candidates.hpp"
 #include "turbotsne/distance.hpp"
 #include "turbotsne/parallel.hpp"
+#include "turbotsne/random.hpp"
 
 namespace turbotsne {
 namespace {
@@ -86,39 +87,48 @@ float float_above(double x) {
   return f;
 }
 
-// One query's search state: a max-heap of the k smallest upper bounds seen (their largest,
-// tau, bounds the k-th exact squared distance from above) and every candidate whose lower
-// bound was at most tau when it was seen. tau only decreases, so the candidates are a
-// superset of those with lower ≤ final tau, which include the true k nearest. Where too many
-// candidates survive (many near-duplicates), they are ranked exactly on the way into a heap
-// of the k best, whose k-th exact key then also bounds tau: memory stays O(k) per query.
+// One query's search state: the candidates whose lower bound was at most tau when they were
+// seen, with their upper bounds. tau is the k-th smallest upper bound among them, updated
+// whenever the list has doubled (so it may lag: it is always an upper bound of the k-th exact
+// squared distance, and only decreases). The candidates left at the end, lower ≤ final tau,
+// include the true k nearest. Where too many candidates survive (near-duplicates: all within
+// the error bound of each other), they are ranked exactly on the way into a heap of the k
+// best, whose k-th exact key then also bounds tau: memory stays O(k) per query.
 class QueryCandidates {
  public:
   explicit QueryCandidates(int k) : k_(k) {}
 
-  // Offers reference rows [first, first + count) with dot products `dots` and squared norms
-  // `norms`; row `exclude` is skipped. `query` is the query's original row.
-  void scan(const double* dots, const double* norms, index_t first, index_t count,
-            double query_norm, index_t exclude, const PairErrorBound& bound,
-            const ExactKeys& exact, const double* query) {
-    for (index_t c = 0; c < count; ++c) {
-      const double sum = query_norm + norms[c];
-      const double key = sum - 2.0 * dots[c];
-      const double margin = bound.relative * sum + bound.absolute;
-      if (key - margin <= tau_ && first + c != exclude) {
-        add(float_below(key - margin), float_above(key + margin),
-            static_cast<std::int32_t>(first + c), exact, query);
-      }
-    }
+  // Candidates need a lower bound at most this.
+  double tau() const { return tau_; }
+
+  // Offers reference row j at approximate key `key` (in the frame's units) with error bound
+  // `margin`; `query` is the query's original row (for ranking exactly on the way).
+  void consider(double key, double margin, std::int32_t j, const ExactKeys& exact,
+                const double* query) {
+    kept_.push_back({float_below(key - margin), float_above(key + margin), j});
+    if (kept_.size() >= prune_at_) prune(exact, query);
   }
 
-  // The k nearest by (exact distance, index), sorted, into indices and distances. Candidates
-  // are tried by increasing lower bound; once one's lower bound exceeds the k-th exact key
-  // (in the frame's units) so do all later ones.
-  void rank(const ExactKeys& exact, const double* query, std::int32_t* indices,
-            double* distances) {
+  // Applies the final tau and sorts the candidates left by (lower bound, index).
+  void settle() {
+    update_tau();
     drop_above_tau();
-    std::sort(kept_.begin(), kept_.end());
+    std::sort(kept_.begin(), kept_.end(), [](const Entry& x, const Entry& y) {
+      return x.lower < y.lower || (x.lower == y.lower && x.index < y.index);
+    });
+  }
+  // The rows that may be among the k nearest (after settle()), in no particular order.
+  template <class F>
+  void for_each_candidate(F&& f) const {
+    for (int c = 0; c < exact_size_; ++c) f(exact_indices_[c]);
+    for (const Entry& entry : kept_) f(entry.index);
+  }
+
+  // The k nearest by (exact distance, index), sorted, into indices and distances (after
+  // settle()). Candidates are tried by increasing lower bound; once one's lower bound exceeds
+  // the k-th exact key (in the frame's units) so do all later ones.
+  void rank(const ExactKeys& exact, const double* query, std::int32_t* indices,
+            double* distances) const {
     Candidates best(k_, indices, distances);
     for (int c = 0; c < exact_size_; ++c) best.offer(exact_keys_[c], exact_indices_[c]);
     offer_exactly(best, exact, query);
@@ -126,67 +136,105 @@ class QueryCandidates {
   }
 
  private:
-  void add(float lower, float upper, std::int32_t j, const ExactKeys& exact, const double* query) {
-    kept_.emplace_back(lower, j);
-    if (static_cast<int>(upper_.size()) < k_) {
-      upper_.push_back(upper);
-      std::push_heap(upper_.begin(), upper_.end());
-      if (static_cast<int>(upper_.size()) == k_) tau_ = std::min<double>(tau_, upper_.front());
-    } else if (upper < upper_.front()) {
-      std::pop_heap(upper_.begin(), upper_.end());
-      upper_.back() = upper;
-      std::push_heap(upper_.begin(), upper_.end());
-      tau_ = std::min<double>(tau_, upper_.front());
-    }
-    if (kept_.size() >= prune_at_) prune(exact, query);
+  struct Entry {
+    float lower, upper;  // bounds of the approximate key, rounded outwards
+    std::int32_t index;
+  };
+
+  // tau = min(tau, k-th smallest upper bound held): k rows are at most that far.
+  void update_tau() {
+    if (kept_.size() < static_cast<size_t>(k_)) return;
+    const auto kth = kept_.begin() + (k_ - 1);
+    std::nth_element(kept_.begin(), kth, kept_.end(),
+                     [](const Entry& x, const Entry& y) { return x.upper < y.upper; });
+    tau_ = std::min<double>(tau_, kth->upper);
   }
   void drop_above_tau() {
     const double tau = tau_;
     kept_.erase(std::remove_if(kept_.begin(), kept_.end(),
-                               [tau](const auto& c) { return c.first > tau; }),
+                               [tau](const Entry& e) { return e.lower > tau; }),
                 kept_.end());
   }
   void prune(const ExactKeys& exact, const double* query) {
+    update_tau();
     drop_above_tau();
     const size_t most = 4 * static_cast<size_t>(k_) + 64;
     if (kept_.size() > most) {  // rank them exactly now
       exact_indices_.resize(static_cast<size_t>(k_));
       exact_keys_.resize(static_cast<size_t>(k_));
-      std::sort(kept_.begin(), kept_.end());
+      settle();
       Candidates best(k_, exact_indices_.data(), exact_keys_.data(), exact_size_);
       offer_exactly(best, exact, query);
       exact_size_ = best.size();
       kept_.clear();
       if (exact_size_ == k_) tau_ = std::min(tau_, exact.scaled(best.bound()));
     }
-    prune_at_ = std::max<size_t>(2 * kept_.size(), static_cast<size_t>(k_) + 32);
+    prune_at_ = std::max<size_t>(2 * kept_.size(), 2 * static_cast<size_t>(k_) + 64);
   }
   // Offers kept_ (sorted) to best with exact keys.
   void offer_exactly(Candidates& best, const ExactKeys& exact, const double* query) const {
     const index_t d = exact.reference.cols;
     std::vector<double> q(static_cast<size_t>(d)), r(static_cast<size_t>(d));
     exact.permute(query, q.data());
-    for (const auto& [lower, i] : kept_) {
+    for (const Entry& e : kept_) {
       const double bound = best.bound();
-      if (lower > exact.scaled(bound)) break;
-      exact.permute(exact.reference.row(i), r.data());
+      if (e.lower > exact.scaled(bound)) break;
+      exact.permute(exact.reference.row(e.index), r.data());
       const double d2 = squared_distance(r.data(), q.data(), d, bound);
-      if (d2 <= bound) best.offer(d2, i);
+      if (d2 <= bound) best.offer(d2, e.index);
     }
   }
 
   int k_;
   double tau_ = std::numeric_limits<double>::infinity();
-  std::vector<float> upper_;
-  std::vector<std::pair<float, std::int32_t>> kept_;
+  std::vector<Entry> kept_;
   size_t prune_at_ = 0;
   std::vector<std::int32_t> exact_indices_;  // the exactly ranked heap (empty until needed)
   std::vector<double> exact_keys_;
   int exact_size_ = 0;
 };
 
-// A point set in the kernel's float panels, with the squared norms of its mapped rows.
+// An order of the rows in which every run of kBlock rows is compact: ranges are halved
+// (the first half a whole number of blocks) at the median of the projections on the
+// difference of two of their rows, chosen by hashing the range. Deterministic.
+std::vector<std::int32_t> locality_order(ConstMatrix X) {
+  const auto n = static_cast<std::int32_t>(X.rows);
+  const index_t d = X.cols;
+  std::vector<std::int32_t> order(static_cast<size_t>(n));
+  for (std::int32_t i = 0; i < n; ++i) order[i] = i;
+  std::vector<std::pair<double, std::int32_t>> keyed;
+  std::vector<double> direction(static_cast<size_t>(d));
+  std::vector<std::pair<std::int32_t, std::int32_t>> stack{{0, n}};
+  while (!stack.empty()) {
+    const auto [begin, end] = stack.back();
+    stack.pop_back();
+    const std::int32_t size = end - begin;
+    if (size <= kBlock) continue;
+    const std::uint64_t h = mix64((static_cast<std::uint64_t>(begin) << 32) ^
+                                  static_cast<std::uint32_t>(end));
+    const std::int32_t a = order[begin + static_cast<std::int32_t>(h % size)];
+    const std::int32_t b = order[begin + static_cast<std::int32_t>(mix64(h) % size)];
+    for (index_t j = 0; j < d; ++j) direction[j] = X(a, j) - X(b, j);
+    keyed.resize(static_cast<size_t>(size));
+    for (std::int32_t p = 0; p < size; ++p) {
+      const double* x = X.row(order[begin + p]);
+      double key = 0.0;
+      for (index_t j = 0; j < d; ++j) key += x[j] * direction[j];
+      keyed[p] = {key, order[begin + p]};
+    }
+    const std::int32_t half = static_cast<std::int32_t>((size / 2 + kBlock - 1) / kBlock * kBlock);
+    std::nth_element(keyed.begin(), keyed.begin() + half, keyed.end());
+    for (std::int32_t p = 0; p < size; ++p) order[begin + p] = keyed[p].second;
+    stack.push_back({begin + half, end});
+    stack.push_back({begin, begin + half});
+  }
+  return order;
+}
+
+// A point set in the kernel's float panels, rows in locality order, with the squared norms of
+// its mapped rows. Positions (in that order) index panels and norms; order maps them back.
 struct PackedRows {
+  std::vector<std::int32_t> order;  // position -> row
   std::vector<float> panels;
   std::vector<double> norms;
 };
@@ -195,14 +243,33 @@ PackedRows pack_rows(ConstMatrix X, const FloatFrame& frame, int panel_rows, int
   const index_t n = X.rows, d = X.cols;
   const index_t panels = (n + panel_rows - 1) / panel_rows;
   PackedRows packed;
+  packed.order = locality_order(X);
   packed.panels.resize(static_cast<size_t>(panels * panel_rows * d));
   packed.norms.assign(static_cast<size_t>(panels * panel_rows), 0.0);
   parallel_for(0, panels, n_threads, [&](index_t p) {
-    pack_panels(X, p * panel_rows, std::min<index_t>(panel_rows, n - p * panel_rows), panel_rows,
-                frame, packed.panels.data() + p * panel_rows * d,
-                packed.norms.data() + p * panel_rows);
+    pack_panels(X, packed.order.data() + p * panel_rows,
+                std::min<index_t>(panel_rows, n - p * panel_rows), panel_rows, frame,
+                packed.panels.data() + p * panel_rows * d, packed.norms.data() + p * panel_rows);
   }, 16);
   return packed;
+}
+
+// The centre (mean of the mapped rows) of every block of kBlock positions.
+std::vector<double> block_centres(const PackedRows& packed, index_t rows, index_t d,
+                                  int panel_rows) {
+  const index_t blocks = (rows + kBlock - 1) / kBlock;
+  std::vector<double> centres(static_cast<size_t>(blocks * d), 0.0);
+  for (index_t p = 0; p * panel_rows < rows; ++p) {
+    double* centre = centres.data() + (p * panel_rows / kBlock) * d;
+    const float* panel = packed.panels.data() + p * panel_rows * d;
+    for (index_t j = 0; j < d; ++j)
+      for (int r = 0; r < panel_rows; ++r) centre[j] += panel[j * panel_rows + r];
+  }
+  for (index_t b = 0; b < blocks; ++b) {
+    const double count = static_cast<double>(std::min(kBlock, rows - b * kBlock));
+    for (index_t j = 0; j < d; ++j) centres[b * d + j] /= count;
+  }
+  return centres;
 }
 
 // Everything a search needs besides the candidates: the data, its float panels, the bound.
@@ -219,27 +286,83 @@ struct Search {
     return std::min(kBlock, rows - block * kBlock);
   }
   // tile = the dot products of query block `qb` (rows of `query_set`) with reference block
-  // `rb`, row-major kBlock x kBlock.
+  // `rb`, row-major kBlock x kBlock (entries past the blocks' rows are left undefined).
   void dot_tile(const PackedRows& query_set, index_t query_rows, index_t qb, index_t rb,
                 double* tile) const {
     const index_t d = reference.cols;
     const int nr = kernel.panel_rows;
-    std::fill(tile, tile + kBlock * kBlock, 0.0);
     kernel.accumulate(query_set.panels.data() + qb * kBlock * d,
                       packed_reference.panels.data() + rb * kBlock * d,
                       (block_rows(query_rows, qb) + nr - 1) / nr,
                       (block_rows(reference.rows, rb) + nr - 1) / nr, d, tile, kBlock);
   }
-  // Offers row r of a tile (query `query` against reference block rb) to its candidates.
-  void offer(QueryCandidates& candidates, const double* tile_row, double query_norm,
-             index_t query, index_t rb, bool self) const {
-    candidates.scan(tile_row, packed_reference.norms.data() + rb * kBlock, rb * kBlock,
-                    block_rows(reference.rows, rb), query_norm, self ? query : -1, bound, exact,
-                    queries.row(query));
+  // Approximate key minus its error bound for each entry of a tile row (`norm` is the row
+  // point's squared norm, norms those of the columns' points); returns how many are at most
+  // their tau (one for all, or one per column), so that rows without any are skipped at once.
+  index_t lower_bounds(const double* dots, double norm, const double* norms, index_t count,
+                       const double* tau, double* lower) const {
+    index_t hits = 0;
+    for (index_t c = 0; c < count; ++c) {
+      const double sum = norm + norms[c];
+      lower[c] = (sum - 2.0 * dots[c]) - (bound.relative * sum + bound.absolute);
+      hits += lower[c] <= tau[c] ? 1 : 0;
+    }
+    return hits;
   }
-  void rank(QueryCandidates& candidates, index_t query, int k, KnnGraph& graph) const {
+  // Offers reference row j (original index) to the query of original row `query`.
+  void consider(QueryCandidates& candidates, double dot, double norm_sum, std::int32_t j,
+                std::int32_t query) const {
+    candidates.consider(norm_sum - 2.0 * dot, bound.relative * norm_sum + bound.absolute, j,
+                        exact, queries.row(query));
+  }
+  // Offers a tile to the queries of its rows (block qb of query_set, `candidates` theirs),
+  // the references being the columns (block rb); with `self`, a query skips itself.
+  void offer_rows(const double* tile, const PackedRows& query_set, index_t query_rows,
+                  index_t qb, index_t rb, bool self, QueryCandidates* candidates) const {
+    const index_t cols = block_rows(reference.rows, rb);
+    const double* norms = packed_reference.norms.data() + rb * kBlock;
+    const std::int32_t* rows = packed_reference.order.data() + rb * kBlock;
+    double lower[kBlock], tau[kBlock];
+    for (index_t r = 0; r < block_rows(query_rows, qb); ++r) {
+      const index_t i = qb * kBlock + r;
+      const double norm = query_set.norms[i];
+      const double* dots = tile + r * kBlock;
+      std::fill(tau, tau + cols, candidates[r].tau());
+      if (lower_bounds(dots, norm, norms, cols, tau, lower) == 0) continue;
+      for (index_t c = 0; c < cols; ++c) {
+        if (lower[c] <= candidates[r].tau() && !(self && rb * kBlock + c == i)) {
+          consider(candidates[r], dots[c], norm + norms[c], rows[c], query_set.order[i]);
+        }
+      }
+    }
+  }
+  // Self search: offers the tile of blocks (a, b) to b's queries, the references being a's
+  // rows (the tile read by rows, one tau per column).
+  void offer_columns(const double* tile, index_t a, index_t b, QueryCandidates* candidates) const {
+    const index_t rows = block_rows(reference.rows, a), cols = block_rows(reference.rows, b);
+    const double* norms = packed_reference.norms.data() + b * kBlock;
+    const std::int32_t* queries_of = packed_reference.order.data() + b * kBlock;
+    double lower[kBlock], tau[kBlock];
+    for (index_t c = 0; c < cols; ++c) tau[c] = candidates[c].tau();
+    for (index_t r = 0; r < rows; ++r) {
+      const index_t j = a * kBlock + r;
+      const double norm = packed_reference.norms[j];
+      const double* dots = tile + r * kBlock;
+      if (lower_bounds(dots, norm, norms, cols, tau, lower) == 0) continue;
+      for (index_t c = 0; c < cols; ++c) {
+        if (lower[c] <= tau[c]) {
+          consider(candidates[c], dots[c], norm + norms[c], packed_reference.order[j],
+                   queries_of[c]);
+          tau[c] = candidates[c].tau();
+        }
+      }
+    }
+  }
+  // Ranks the candidates of the query of original row `query` into its row of the graph.
+  void rank(QueryCandidates& candidates, std::int32_t query, int k, KnnGraph& graph) const {
+    candidates.settle();
     candidates.rank(exact, queries.row(query), graph.indices.data() + query * k,
-                    graph.distances.data() + query * k);
+                    graph.distances.data() + static_cast<index_t>(query) * k);
   }
 };
 
@@ -268,62 +391,69 @@ index_t poll_batch(index_t tiles_work, int n_threads) {
 }
 
 // Self search: the tile of blocks (a, b) serves a's queries (references in b) and, read
-// transposed, b's queries (references in a), so only tiles with a <= b are computed. Tiles
-// run in any order on any thread, each block's candidates behind a mutex: the order of
-// offers moves tau only on the way, never the candidates that survive it, so the result
-// does not depend on the schedule.
+// transposed, b's queries (references in a), so only tiles with a <= b are computed, nearest
+// the diagonal first (blocks close in the locality order are close in space, so tau falls
+// early). Tiles run in any order on any thread, each block's candidates behind a mutex: the
+// order of offers moves tau only on the way, never the candidates that survive it, so the
+// result does not depend on the schedule.
 KnnGraph search_self(const Search& s, int k, int n_threads, Observer* observer) {
   const index_t n = s.reference.rows;
   const index_t blocks = s.blocks(n);
   std::vector<std::pair<index_t, index_t>> tiles;
-  for (index_t a = 0; a < blocks; ++a)
-    for (index_t b = a; b < blocks; ++b) tiles.emplace_back(a, b);
+  for (index_t gap = 0; gap < blocks; ++gap)
+    for (index_t a = 0; a + gap < blocks; ++a) tiles.emplace_back(a, a + gap);
   std::vector<QueryCandidates> candidates(static_cast<size_t>(n), QueryCandidates(k));
   std::vector<std::mutex> locks(static_cast<size_t>(blocks));
-  auto offer = [&](index_t qb, index_t rb, const double* tile) {
-    std::lock_guard<std::mutex> guard(locks[qb]);
-    const index_t rows = s.block_rows(n, qb);
-    for (index_t r = 0; r < rows; ++r) {
-      const index_t i = qb * kBlock + r;
-      s.offer(candidates[i], tile + r * kBlock, s.packed_reference.norms[i], i, rb, true);
-    }
-  };
   const index_t work = kBlock * kBlock * std::max<index_t>(s.reference.cols, 1);
   parallel_for_polled(static_cast<index_t>(tiles.size()), n_threads, observer, [&](index_t t) {
     const auto [a, b] = tiles[t];
     std::vector<double> tile(static_cast<size_t>(kBlock * kBlock));
     s.dot_tile(s.packed_reference, n, a, b, tile.data());
-    offer(a, b, tile.data());
-    if (a == b) return;
-    std::vector<double> transposed(tile.size());
-    for (index_t r = 0; r < kBlock; ++r)
-      for (index_t c = 0; c < kBlock; ++c) transposed[c * kBlock + r] = tile[r * kBlock + c];
-    offer(b, a, transposed.data());
+    {
+      std::lock_guard<std::mutex> guard(locks[a]);
+      s.offer_rows(tile.data(), s.packed_reference, n, a, b, a == b, &candidates[a * kBlock]);
+    }
+    if (a != b) {
+      std::lock_guard<std::mutex> guard(locks[b]);
+      s.offer_columns(tile.data(), a, b, &candidates[b * kBlock]);
+    }
   }, 1, poll_batch(work, n_threads));
+  // Exact ranking in the locality order: consecutive queries share many candidates, so the
+  // rows they recompute are often still in cache.
   KnnGraph graph = empty_graph(n, k);
-  parallel_for_polled(n, n_threads, observer, [&](index_t i) {
-    s.rank(candidates[i], i, k, graph);
+  parallel_for_polled(n, n_threads, observer, [&](index_t p) {
+    s.rank(candidates[p], s.packed_reference.order[p], k, graph);
   }, 64, 4096);
   return graph;
 }
 
-// Queries against the reference: one task per block of queries, over every reference block.
+// Queries against the reference: one task per block of queries (in locality order), over the
+// reference blocks by increasing distance between block centres (so tau falls early).
 KnnGraph search_queries(const Search& s, int k, int n_threads, Observer* observer) {
-  const index_t m = s.queries.rows, n = s.reference.rows;
+  const index_t m = s.queries.rows, n = s.reference.rows, d = s.reference.cols;
+  const int nr = s.kernel.panel_rows;
+  const std::vector<double> query_centres = block_centres(s.packed_queries, m, d, nr);
+  const std::vector<double> reference_centres = block_centres(s.packed_reference, n, d, nr);
   KnnGraph graph = empty_graph(m, k);
-  const index_t work = kBlock * n * std::max<index_t>(s.reference.cols, 1);
+  const index_t work = kBlock * n * std::max<index_t>(d, 1);
   parallel_for_polled(s.blocks(m), n_threads, observer, [&](index_t qb) {
     const index_t rows = s.block_rows(m, qb);
+    std::vector<std::pair<double, index_t>> by_distance(static_cast<size_t>(s.blocks(n)));
+    for (index_t rb = 0; rb < s.blocks(n); ++rb) {
+      by_distance[rb] = {squared_distance(query_centres.data() + qb * d,
+                                          reference_centres.data() + rb * d, d),
+                         rb};
+    }
+    std::sort(by_distance.begin(), by_distance.end());
     std::vector<double> tile(static_cast<size_t>(kBlock * kBlock));
     std::vector<QueryCandidates> candidates(static_cast<size_t>(rows), QueryCandidates(k));
-    for (index_t rb = 0; rb < s.blocks(n); ++rb) {
+    for (const auto& [unused, rb] : by_distance) {
       s.dot_tile(s.packed_queries, m, qb, rb, tile.data());
-      for (index_t r = 0; r < rows; ++r) {
-        const index_t i = qb * kBlock + r;
-        s.offer(candidates[r], tile.data() + r * kBlock, s.packed_queries.norms[i], i, rb, false);
-      }
+      s.offer_rows(tile.data(), s.packed_queries, m, qb, rb, false, candidates.data());
     }
-    for (index_t r = 0; r < rows; ++r) s.rank(candidates[r], qb * kBlock + r, k, graph);
+    for (index_t r = 0; r < rows; ++r) {
+      s.rank(candidates[r], s.packed_queries.order[qb * kBlock + r], k, graph);
+    }
   }, 1, poll_batch(work, n_threads));
   return graph;
 }

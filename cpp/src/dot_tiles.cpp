@@ -34,7 +34,7 @@ typedef float Float16 __attribute__((vector_size(64)));
 // order), then added to C in double. Query rows are read with the panels' stride, 2 W.
 template <class V, int MR>
 TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* __restrict q, const float* __restrict p,
-                                        index_t kc, double* __restrict c, index_t ldc) {
+                                        index_t kc, bool add, double* __restrict c, index_t ldc) {
   constexpr int W = sizeof(V) / sizeof(float);
   constexpr int kNr = 2 * W;
   V acc[MR][2];
@@ -51,7 +51,10 @@ TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* __restrict q, const float* 
   }
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < 2; ++v)
-      for (int w = 0; w < W; ++w) c[r * ldc + v * W + w] += static_cast<double>(acc[r][v][w]);
+      for (int w = 0; w < W; ++w) {
+        double& out = c[r * ldc + v * W + w];
+        out = (add ? out : 0.0) + static_cast<double>(acc[r][v][w]);
+      }
 }
 
 template <class V>
@@ -61,8 +64,8 @@ constexpr int panel_rows_of() {
 #else
 // The same tile over plain arrays: reference panels of 8 rows.
 template <class Unused, int MR>
-TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* q, const float* p, index_t kc, double* c,
-                                        index_t ldc) {
+TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* q, const float* p, index_t kc, bool add,
+                                        double* c, index_t ldc) {
   constexpr int kNr = 8;
   float acc[MR][kNr] = {};
   for (index_t k = 0; k < kc; ++k) {
@@ -72,7 +75,7 @@ TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* q, const float* p, index_t 
     }
   }
   for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < kNr; ++j) c[r * ldc + j] += static_cast<double>(acc[r][j]);
+    for (int j = 0; j < kNr; ++j) c[r * ldc + j] = (add ? c[r * ldc + j] : 0.0) + acc[r][j];
 }
 struct Float4 {};
 template <class V>
@@ -81,7 +84,7 @@ constexpr int panel_rows_of() {
 }
 #endif
 
-// All tiles of C += Q · Rᵀ, chunk by chunk of coordinates: for each reference panel (kept in
+// All tiles of C = Q · Rᵀ, chunk by chunk of coordinates: for each reference panel (kept in
 // L1 for one chunk), every group of MR rows of every query panel.
 template <class V, int MR>
 TURBOTSNE_ALWAYS_INLINE void accumulate_tiles(const float* Q, const float* R, index_t n_qp,
@@ -95,7 +98,7 @@ TURBOTSNE_ALWAYS_INLINE void accumulate_tiles(const float* Q, const float* R, in
       for (index_t ip = 0; ip < n_qp; ++ip) {
         const float* q = Q + (ip * d + k0) * kNr;
         for (int g = 0; g < kNr; g += MR) {
-          micro_tile<V, MR>(q + g, r, kc, C + (ip * kNr + g) * ldc + jp * kNr, ldc);
+          micro_tile<V, MR>(q + g, r, kc, k0 > 0, C + (ip * kNr + g) * ldc + jp * kNr, ldc);
         }
       }
     }
@@ -216,7 +219,7 @@ FloatFrame float_frame(ConstMatrix reference, ConstMatrix queries) {
   return frame;
 }
 
-void pack_panels(ConstMatrix X, index_t begin, index_t count, int panel_rows,
+void pack_panels(ConstMatrix X, const std::int32_t* rows, index_t count, int panel_rows,
                  const FloatFrame& frame, float* out, double* norms) {
   const index_t d = X.cols;
   const index_t panels = (count + panel_rows - 1) / panel_rows;
@@ -230,7 +233,7 @@ void pack_panels(ConstMatrix X, index_t begin, index_t count, int panel_rows,
         for (index_t j = 0; j < d; ++j) panel[j * panel_rows + r] = 0.0f;
         continue;
       }
-      const double* x = X.row(begin + row);
+      const double* x = X.row(rows[row]);
       double norm = 0.0;
       for (index_t j = 0; j < d; ++j) {
         const float v = static_cast<float>((x[j] * pre_scale - frame.scaled_centre[j]) * scale);

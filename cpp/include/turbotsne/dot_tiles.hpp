@@ -8,6 +8,7 @@
 // exactly gives the same result everywhere.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -43,15 +44,15 @@ struct FloatFrame {
 // entry is not finite.
 FloatFrame float_frame(ConstMatrix reference, ConstMatrix queries);
 
-// Rows [begin, begin + count) of X mapped by the frame, in panels of panel_rows rows: panel p
-// holds X.cols groups of panel_rows floats (coordinate-major), rows past the end are zeros.
-// out has ceil(count / panel_rows) · panel_rows · X.cols entries. Also writes the squared
-// norm of every mapped row (summed in double: products of floats are exact in double) into
+// Rows rows[0, count) of X mapped by the frame, in panels of panel_rows rows: panel p holds
+// X.cols groups of panel_rows floats (coordinate-major), rows past the end are zeros. out has
+// ceil(count / panel_rows) · panel_rows · X.cols entries. Also writes the squared norm of
+// every mapped row (summed in double: products of floats are exact in double) into
 // norms[0, count) when norms is not null.
-void pack_panels(ConstMatrix X, index_t begin, index_t count, int panel_rows,
+void pack_panels(ConstMatrix X, const std::int32_t* rows, index_t count, int panel_rows,
                  const FloatFrame& frame, float* out, double* norms);
 
-// Computes C += Q · Rᵀ over packed panels (see pack_panels), both with panel_rows rows per
+// Computes C = Q · Rᵀ over packed panels (see pack_panels), both with panel_rows rows per
 // panel: Q of n_query_panels panels, R of n_reference_panels, over d coordinates. C is
 // row-major with leading dimension ldc (at least n_reference_panels · panel_rows columns,
 // n_query_panels · panel_rows rows).
