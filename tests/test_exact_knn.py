@@ -126,6 +126,8 @@ def test_query_neighbors(rng, metric):
 def test_auto_rule_and_its_limits(rng):
     choose = _core.choose_exact_algorithm
     assert choose(5000, 5000, 2, 90, EUCLIDEAN) == ALGO.vptree
+    assert choose(5000, 5000, 23, 90, EUCLIDEAN) == ALGO.vptree
+    assert choose(5000, 5000, 24, 90, EUCLIDEAN) == ALGO.brute_force
     assert choose(5000, 5000, 2000, 90, EUCLIDEAN) == ALGO.brute_force
     assert choose(20000, 20000, 784, 90, COSINE) == ALGO.brute_force
     assert choose(5000, 5000, 2000, 90, _core.Metric.manhattan) == ALGO.vptree

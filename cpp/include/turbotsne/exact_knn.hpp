@@ -22,6 +22,9 @@ struct ExactKnnParams {
   SimdLevel simd = SimdLevel::kBest;  // the brute force's instruction set (for tests)
 };
 
+// From this many dimensions kAuto takes the brute force (measured: see exact_knn.cpp).
+constexpr index_t kBruteForceMinDims = 24;
+
 // What kAuto means for n_reference rows searched by n_queries queries in d dimensions:
 // the measured rule (see exact_knn.cpp). Manhattan always gets the VP-tree.
 ExactKnnAlgorithm choose_exact_algorithm(index_t n_reference, index_t n_queries, index_t d, int k,
