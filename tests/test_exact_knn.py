@@ -1,5 +1,7 @@
 """The blocked brute-force exact kNN: bit-identical to the VP-tree, equal to numpy.
 
+Euclidean, cosine (Euclidean over normalised rows) and Manhattan (L1 tiles).
+
 Every case runs the brute force on each instruction set this processor has (SSE2 baseline,
 AVX2, AVX-512), since their approximate keys differ in rounding while the result must not.
 """
@@ -19,6 +21,9 @@ SIMD = _core.simd_levels()
 def assert_same(a, b):
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+MANHATTAN = _core.Metric.manhattan
 
 
 def brute_equals_tree(X, k, metric=EUCLIDEAN, threads=2):
@@ -86,6 +91,31 @@ def test_clusters_far_tighter_than_the_float_keys_resolve(rng):
     assert_matches_numpy(brute_equals_tree(X, 30), X, 30)
 
 
+def l1_knn(A, B, k, exclude_self):
+    """k nearest rows of B for each row of A by (L1 distance, index), one row at a time."""
+    cols = np.arange(len(B))
+    idx = np.empty((len(A), k), dtype=np.int64)
+    for i, a in enumerate(A):
+        D = np.abs(B - a).sum(axis=1)
+        others = cols[cols != i] if exclude_self else cols
+        idx[i] = others[np.lexsort((others, D[others]))[:k]]
+    return idx, np.array([np.abs(B[row] - a).sum(axis=1) for a, row in zip(A, idx)])
+
+
+@pytest.mark.parametrize("case", ["normal", "pixels", "clusters"])
+def test_manhattan(rng, case):
+    if case == "normal":
+        X = rng.normal(size=(300, 50))
+    elif case == "pixels":  # small integers: L1 distances tie often
+        X = (rng.integers(1, 4, size=(500, 784)) * (rng.random((500, 784)) < 0.03)).astype(np.float64)
+    else:  # tight clusters on an offset: the float tiles cannot order cluster mates
+        X = 1e3 + rng.normal(size=(10, 50))[np.arange(600) % 10] + rng.normal(size=(600, 50)) * 1e-6
+    graph = brute_equals_tree(X, 30, MANHATTAN)
+    ref_idx, ref_dist = l1_knn(X, X, 30, exclude_self=True)
+    np.testing.assert_array_equal(graph[0], ref_idx)
+    np.testing.assert_allclose(graph[1], ref_dist, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("offset", [0.0, 50.0])
 def test_cosine(rng, offset):
     X = offset + rng.normal(size=(300, 60))
@@ -104,18 +134,21 @@ def test_independent_of_thread_count(rng):
     assert_same(brute_equals_tree(X, 30, threads=3), one)
 
 
-@pytest.mark.parametrize("metric", [EUCLIDEAN, COSINE])
+@pytest.mark.parametrize("metric", [EUCLIDEAN, COSINE, MANHATTAN])
 def test_query_neighbors(rng, metric):
     ref = rng.normal(size=(700, 40))
     queries = np.vstack([rng.normal(size=(60, 40)), ref[:5]])  # also points of the reference
     tree = _core.query_neighbors(ref, queries, 25, metric, 2, ALGO.vptree)
     for simd in SIMD:
         assert_same(_core.query_neighbors(ref, queries, 25, metric, 2, ALGO.brute_force, simd), tree)
-    A = ref / np.linalg.norm(ref, axis=1, keepdims=True) if metric == COSINE else ref
-    B = queries / np.linalg.norm(queries, axis=1, keepdims=True) if metric == COSINE else queries
-    D = np.sqrt(((B[:, None, :] - A[None, :, :]) ** 2).sum(-1))
-    cols = np.arange(len(ref))
-    ref_idx = np.array([np.lexsort((cols, row))[:25] for row in D])
+    if metric == MANHATTAN:
+        ref_idx, _ = l1_knn(queries, ref, 25, exclude_self=False)
+    else:
+        A = ref / np.linalg.norm(ref, axis=1, keepdims=True) if metric == COSINE else ref
+        B = queries / np.linalg.norm(queries, axis=1, keepdims=True) if metric == COSINE else queries
+        D = np.sqrt(((B[:, None, :] - A[None, :, :]) ** 2).sum(-1))
+        cols = np.arange(len(ref))
+        ref_idx = np.array([np.lexsort((cols, row))[:25] for row in D])
     np.testing.assert_array_equal(tree[0], ref_idx)
     np.testing.assert_array_equal(tree[0][60:, 0], np.arange(5))  # a reference point finds itself
     # k = n_reference: every reference row, ranked
@@ -123,14 +156,12 @@ def test_query_neighbors(rng, metric):
                 _core.query_neighbors(ref[:50], queries, 50, metric, 2, ALGO.vptree))
 
 
-def test_auto_rule_and_its_limits(rng):
+def test_auto_rule():
     choose = _core.choose_exact_algorithm
     assert choose(5000, 5000, 2, 90, EUCLIDEAN) == ALGO.vptree
     assert choose(5000, 5000, 23, 90, EUCLIDEAN) == ALGO.vptree
     assert choose(5000, 5000, 24, 90, EUCLIDEAN) == ALGO.brute_force
     assert choose(5000, 5000, 2000, 90, EUCLIDEAN) == ALGO.brute_force
     assert choose(20000, 20000, 784, 90, COSINE) == ALGO.brute_force
-    assert choose(5000, 5000, 2000, 90, _core.Metric.manhattan) == ALGO.vptree
-    X = rng.normal(size=(50, 3))
-    with pytest.raises(ValueError, match="brute force supports"):
-        _core.nearest_neighbors(X, 5, 1, _core.Metric.manhattan, ALGO.brute_force)
+    assert choose(5000, 5000, 8, 90, MANHATTAN) == ALGO.vptree
+    assert choose(5000, 5000, 2000, 90, MANHATTAN) == ALGO.brute_force

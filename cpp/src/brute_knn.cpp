@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -34,21 +35,30 @@ constexpr int kMaxPreExponent = 500;     // beyond 2^500 squared distances may o
 //     plus (d + 1) 2^-1075 before scaling where squares underflow.
 // (u = 2^-53, γ_m = m u / (1 − m u).) The sum is doubled as a margin for the rounding of the
 // bound's own arithmetic and of key ± bound, which is far smaller than any term above.
+// Manhattan (keys in units of s, L1 norms Lq, Lr, S = Lq + Lr): |key − s D̂| ≤ relative · S,
+// key = the L1 tile, from the tile's l1.relative · ‖q − r‖₁ ≤ l1.relative · S, the map's
+// δ S + 2 d η, and manhattan_distance's γ_(d+1) D̂ ≤ 1.01 γ_(d+1) S (no products to
+// underflow), doubled likewise.
 struct PairErrorBound {
   double relative = 0.0;
   double absolute = 0.0;
 };
 
-PairErrorBound pair_error_bound(index_t d, const FloatFrame& frame) {
+PairErrorBound pair_error_bound(index_t d, const FloatFrame& frame, Metric metric) {
   const auto gamma = [](double m) {
     const double u = std::ldexp(1.0, -53);
     return m * u / (1.0 - m * u);
   };
   const double dd = static_cast<double>(d);
-  const DotErrorBound dot = dot_error_bound(d);
   const double delta = 1.01 * (std::ldexp(1.0, -24) + std::ldexp(1.0, -53));
   const double eta = std::ldexp(1.0, -149) + std::ldexp(1.0, -1074 - frame.exponent);
   PairErrorBound bound;
+  if (metric == Metric::kManhattan) {
+    bound.relative = 2.0 * (l1_error_bound(d).relative + delta + 1.01 * gamma(dd + 1.0));
+    bound.absolute = 2.0 * (2.0 * dd * eta);
+    return bound;
+  }
+  const DotErrorBound dot = dot_error_bound(d);
   bound.relative = 2.0 * (dot.relative + 4.01 * delta + gamma(dd) + 4.1 * std::ldexp(1.0, -53) +
                           2.01 * gamma(dd + 2.0));
   bound.absolute = 2.0 * (2.0 * dot.absolute + 8.1 * dd * eta +
@@ -56,13 +66,19 @@ PairErrorBound pair_error_bound(index_t d, const FloatFrame& frame) {
   return bound;
 }
 
-// What exact recomputation needs: squared_distance over rows permuted to the VP-tree's
-// column order (so the same bits as the tree), and the frame's scale to compare exact keys
-// with the approximate ones.
+// What exact recomputation needs: the metric's key (squared_distance or manhattan_distance)
+// over rows permuted to the VP-tree's column order (so the same bits as the tree), and the
+// frame's scale to compare exact keys with the approximate ones.
 struct ExactKeys {
   ConstMatrix reference;
+  Metric metric = Metric::kEuclidean;  // kEuclidean or kManhattan
   std::vector<index_t> position;  // position[j]: where column j goes in the VP-tree's order
-  int total_exponent = 0;         // the frame's units are squared distances · 2^(-2 this)
+  int total_exponent = 0;         // the frame's units are keys · 2^(-key_power · this)
+  int key_power = 2;              // Euclidean keys scale as s², Manhattan ones as s
+
+  double key(const double* a, const double* b, index_t d, double bound) const {
+    return with_metric_keys(metric, [&](auto keys) { return keys.key(a, b, d, bound); });
+  }
 
   // Scattering a row to its positions reads it in order, which the hardware prefetches.
   void permute(const double* row, double* out) const {
@@ -70,7 +86,7 @@ struct ExactKeys {
   }
   // An exact key in the frame's units, or +inf where scaling it would round.
   double scaled(double key) const {
-    const double s = std::ldexp(key, -2 * total_exponent);
+    const double s = std::ldexp(key, -key_power * total_exponent);
     return (s == 0.0 && key == 0.0) || std::isnormal(s) ? s : std::numeric_limits<double>::infinity();
   }
 };
@@ -132,7 +148,7 @@ class QueryCandidates {
     Candidates best(k_, indices, distances);
     for (int c = 0; c < exact_size_; ++c) best.offer(exact_keys_[c], exact_indices_[c]);
     offer_exactly(best, exact, query);
-    best.finish<EuclideanKeys>();
+    with_metric_keys(exact.metric, [&](auto keys) { best.finish<decltype(keys)>(); });
   }
 
  private:
@@ -180,7 +196,7 @@ class QueryCandidates {
       const double bound = best.bound();
       if (e.lower > exact.scaled(bound)) break;
       exact.permute(exact.reference.row(e.index), r.data());
-      const double d2 = squared_distance(r.data(), q.data(), d, bound);
+      const double d2 = exact.key(r.data(), q.data(), d, bound);
       if (d2 <= bound) best.offer(d2, e.index);
     }
   }
@@ -239,7 +255,8 @@ struct PackedRows {
   std::vector<double> norms;
 };
 
-PackedRows pack_rows(ConstMatrix X, const FloatFrame& frame, int panel_rows, int n_threads) {
+PackedRows pack_rows(ConstMatrix X, const FloatFrame& frame, int panel_rows, bool l1_norms,
+                     int n_threads) {
   const index_t n = X.rows, d = X.cols;
   const index_t panels = (n + panel_rows - 1) / panel_rows;
   PackedRows packed;
@@ -249,7 +266,8 @@ PackedRows pack_rows(ConstMatrix X, const FloatFrame& frame, int panel_rows, int
   parallel_for(0, panels, n_threads, [&](index_t p) {
     pack_panels(X, packed.order.data() + p * panel_rows,
                 std::min<index_t>(panel_rows, n - p * panel_rows), panel_rows, frame,
-                packed.panels.data() + p * panel_rows * d, packed.norms.data() + p * panel_rows);
+                packed.panels.data() + p * panel_rows * d, packed.norms.data() + p * panel_rows,
+                l1_norms);
   }, 16);
   return packed;
 }
@@ -273,8 +291,13 @@ std::vector<double> block_centres(const PackedRows& packed, index_t rows, index_
 }
 
 // Everything a search needs besides the candidates: the data, its float panels, the bound.
+// A pair's approximate key is norm_weight · (norm_q + norm_r) + tile_weight · tile: for
+// Euclidean Nq + Nr − 2 q·r (squared norms, dot-product tiles), for Manhattan the L1 tile
+// itself (0 · L1 norms + 1 · tile; the norms only enter the bound).
 struct Search {
   ConstMatrix reference, queries;
+  Metric metric = Metric::kEuclidean;
+  double norm_weight = 1.0, tile_weight = -2.0;
   DotKernel kernel;
   FloatFrame frame;
   PairErrorBound bound;
@@ -291,7 +314,8 @@ struct Search {
                 double* tile) const {
     const index_t d = reference.cols;
     const int nr = kernel.panel_rows;
-    kernel.accumulate(query_set.panels.data() + qb * kBlock * d,
+    (metric == Metric::kManhattan ? kernel.accumulate_l1 : kernel.accumulate)(
+                      query_set.panels.data() + qb * kBlock * d,
                       packed_reference.panels.data() + rb * kBlock * d,
                       (block_rows(query_rows, qb) + nr - 1) / nr,
                       (block_rows(reference.rows, rb) + nr - 1) / nr, d, tile, kBlock);
@@ -304,7 +328,8 @@ struct Search {
     index_t hits = 0;
     for (index_t c = 0; c < count; ++c) {
       const double sum = norm + norms[c];
-      lower[c] = (sum - 2.0 * dots[c]) - (bound.relative * sum + bound.absolute);
+      lower[c] = (norm_weight * sum + tile_weight * dots[c]) -
+                 (bound.relative * sum + bound.absolute);
       hits += lower[c] <= tau[c] ? 1 : 0;
     }
     return hits;
@@ -312,8 +337,8 @@ struct Search {
   // Offers reference row j (original index) to the query of original row `query`.
   void consider(QueryCandidates& candidates, double dot, double norm_sum, std::int32_t j,
                 std::int32_t query) const {
-    candidates.consider(norm_sum - 2.0 * dot, bound.relative * norm_sum + bound.absolute, j,
-                        exact, queries.row(query));
+    candidates.consider(norm_weight * norm_sum + tile_weight * dot,
+                        bound.relative * norm_sum + bound.absolute, j, exact, queries.row(query));
   }
   // Offers a tile to the queries of its rows (block qb of query_set, `candidates` theirs),
   // the references being the columns (block rb); with `self`, a query skips itself.
@@ -366,21 +391,30 @@ struct Search {
   }
 };
 
-Search prepare(ConstMatrix reference, ConstMatrix queries, bool self, SimdLevel simd,
-               int n_threads) {
+Search prepare(ConstMatrix reference, ConstMatrix queries, bool self, Metric metric,
+               SimdLevel simd, int n_threads) {
+  if (metric == Metric::kCosine) {
+    throw std::invalid_argument("brute force: search cosine as Euclidean over normalised rows");
+  }
+  const bool l1 = metric == Metric::kManhattan;
   Search s;
   s.reference = reference;
   s.queries = queries;
+  s.metric = metric;
+  s.norm_weight = l1 ? 0.0 : 1.0;
+  s.tile_weight = l1 ? 1.0 : -2.0;
   s.kernel = dot_kernel(simd);
   s.frame = float_frame(reference, self ? ConstMatrix{} : queries);
-  s.bound = pair_error_bound(reference.cols, s.frame);
+  s.bound = pair_error_bound(reference.cols, s.frame, metric);
   const std::vector<index_t> columns = columns_by_variance(reference);
   s.exact.reference = reference;
+  s.exact.metric = metric;
+  s.exact.key_power = l1 ? 1 : 2;
   s.exact.position.resize(columns.size());
   for (size_t j = 0; j < columns.size(); ++j) s.exact.position[columns[j]] = static_cast<index_t>(j);
   s.exact.total_exponent = s.frame.total_exponent();
-  s.packed_reference = pack_rows(reference, s.frame, s.kernel.panel_rows, n_threads);
-  if (!self) s.packed_queries = pack_rows(queries, s.frame, s.kernel.panel_rows, n_threads);
+  s.packed_reference = pack_rows(reference, s.frame, s.kernel.panel_rows, l1, n_threads);
+  if (!self) s.packed_queries = pack_rows(queries, s.frame, s.kernel.panel_rows, l1, n_threads);
   return s;
 }
 
@@ -464,20 +498,19 @@ bool fits_brute_force(const FloatFrame& frame) { return frame.pre_exponent <= kM
 }  // namespace
 
 KnnGraph brute_force_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
-                               SimdLevel simd) {
-  const Search s = prepare(X, X, true, simd, n_threads);
-  if (!fits_brute_force(s.frame)) {
-    return vptree_neighbors(X, k, n_threads, observer, Metric::kEuclidean);
-  }
+                               Metric metric, SimdLevel simd) {
+  const Search s = prepare(X, X, true, metric, simd, n_threads);
+  if (!fits_brute_force(s.frame)) return vptree_neighbors(X, k, n_threads, observer, metric);
   poll(observer);
   return search_self(s, k, n_threads, observer);
 }
 
 KnnGraph brute_force_query_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
-                                     int n_threads, Observer* observer, SimdLevel simd) {
-  const Search s = prepare(reference, queries, false, simd, n_threads);
+                                     int n_threads, Observer* observer, Metric metric,
+                                     SimdLevel simd) {
+  const Search s = prepare(reference, queries, false, metric, simd, n_threads);
   if (!fits_brute_force(s.frame)) {
-    return vptree_query_neighbors(reference, queries, k, Metric::kEuclidean, n_threads, observer);
+    return vptree_query_neighbors(reference, queries, k, metric, n_threads, observer);
   }
   poll(observer);
   return search_queries(s, k, n_threads, observer);

@@ -29,14 +29,32 @@ typedef float Float4 __attribute__((vector_size(16)));
 typedef float Float8 __attribute__((vector_size(32)));
 typedef float Float16 __attribute__((vector_size(64)));
 
-// One micro-tile: acc[r][c] = Σ_k q[k][r] · p[k][c] over kc coordinates for MR query rows
-// and the 2 W rows of a reference panel, in float (each lane sums its own products in
-// order), then added to C in double. Query rows are read with the panels' stride, 2 W.
-template <class V, int MR>
+// Integer vectors of the float vectors' size, for |x| as a mask of the sign bit.
+template <class V>
+struct BitsOf;
+template <>
+struct BitsOf<Float4> {
+  typedef std::int32_t type __attribute__((vector_size(16)));
+};
+template <>
+struct BitsOf<Float8> {
+  typedef std::int32_t type __attribute__((vector_size(32)));
+};
+template <>
+struct BitsOf<Float16> {
+  typedef std::int32_t type __attribute__((vector_size(64)));
+};
+
+// One micro-tile: acc[r][c] = Σ_k q[k][r] · p[k][c] (or, kL1, Σ_k |q[k][r] − p[k][c]|) over kc
+// coordinates for MR query rows and the 2 W rows of a reference panel, in float (each lane
+// sums its own terms in order), then added to C in double. Query rows are read with the
+// panels' stride, 2 W.
+template <class V, int MR, bool kL1>
 TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* __restrict q, const float* __restrict p,
                                         index_t kc, bool add, double* __restrict c, index_t ldc) {
   constexpr int W = sizeof(V) / sizeof(float);
   constexpr int kNr = 2 * W;
+  using Bits = typename BitsOf<V>::type;
   V acc[MR][2];
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = V{};
   for (index_t k = 0; k < kc; ++k) {
@@ -45,8 +63,13 @@ TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* __restrict q, const float* 
     std::memcpy(&b1, p + k * kNr + W, sizeof(V));
     for (int r = 0; r < MR; ++r) {
       const V a = V{} + q[k * kNr + r];
-      acc[r][0] += a * b0;
-      acc[r][1] += a * b1;
+      if constexpr (kL1) {
+        acc[r][0] += (V)((Bits)(a - b0) & 0x7fffffff);
+        acc[r][1] += (V)((Bits)(a - b1) & 0x7fffffff);
+      } else {
+        acc[r][0] += a * b0;
+        acc[r][1] += a * b1;
+      }
     }
   }
   for (int r = 0; r < MR; ++r)
@@ -63,7 +86,7 @@ constexpr int panel_rows_of() {
 }
 #else
 // The same tile over plain arrays: reference panels of 8 rows.
-template <class Unused, int MR>
+template <class Unused, int MR, bool kL1>
 TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* q, const float* p, index_t kc, bool add,
                                         double* c, index_t ldc) {
   constexpr int kNr = 8;
@@ -71,22 +94,27 @@ TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* q, const float* p, index_t 
   for (index_t k = 0; k < kc; ++k) {
     for (int r = 0; r < MR; ++r) {
       const float a = q[k * kNr + r];
-      for (int j = 0; j < kNr; ++j) acc[r][j] += a * p[k * kNr + j];
+      for (int j = 0; j < kNr; ++j) {
+        acc[r][j] += kL1 ? std::fabs(a - p[k * kNr + j]) : a * p[k * kNr + j];
+      }
     }
   }
   for (int r = 0; r < MR; ++r)
     for (int j = 0; j < kNr; ++j) c[r * ldc + j] = (add ? c[r * ldc + j] : 0.0) + acc[r][j];
 }
 struct Float4 {};
+struct Float8 {};
+struct Float16 {};
 template <class V>
 constexpr int panel_rows_of() {
   return 8;
 }
 #endif
 
-// All tiles of C = Q · Rᵀ, chunk by chunk of coordinates: for each reference panel (kept in
-// L1 for one chunk), every group of MR rows of every query panel.
-template <class V, int MR>
+// All tiles of C = Q · Rᵀ (kL1: C_ij = ‖q_i − r_j‖₁), chunk by chunk of coordinates: for
+// each reference panel (kept in L1 for one chunk), every group of MR rows of every query
+// panel.
+template <class V, int MR, bool kL1>
 TURBOTSNE_ALWAYS_INLINE void accumulate_tiles(const float* Q, const float* R, index_t n_qp,
                                               index_t n_rp, index_t d, double* C, index_t ldc) {
   constexpr int kNr = panel_rows_of<V>();
@@ -98,31 +126,28 @@ TURBOTSNE_ALWAYS_INLINE void accumulate_tiles(const float* Q, const float* R, in
       for (index_t ip = 0; ip < n_qp; ++ip) {
         const float* q = Q + (ip * d + k0) * kNr;
         for (int g = 0; g < kNr; g += MR) {
-          micro_tile<V, MR>(q + g, r, kc, k0 > 0, C + (ip * kNr + g) * ldc + jp * kNr, ldc);
+          micro_tile<V, MR, kL1>(q + g, r, kc, k0 > 0, C + (ip * kNr + g) * ldc + jp * kNr, ldc);
         }
       }
     }
   }
 }
 
-void accumulate_baseline(const float* Q, const float* R, index_t n_qp, index_t n_rp, index_t d,
-                         double* C, index_t ldc) {
-  accumulate_tiles<Float4, 4>(Q, R, n_qp, n_rp, d, C, ldc);
-}
-
+// One entry point per instruction set and tile kind (kL1: Manhattan).
+#define TURBOTSNE_TILE_FUNCTION(NAME, ATTRIBUTES, VECTOR, MR, L1)                              \
+  ATTRIBUTES void NAME(const float* Q, const float* R, index_t n_qp, index_t n_rp, index_t d, \
+                       double* C, index_t ldc) {                                              \
+    accumulate_tiles<VECTOR, MR, L1>(Q, R, n_qp, n_rp, d, C, ldc);                            \
+  }
+TURBOTSNE_TILE_FUNCTION(dot_baseline, , Float4, 4, false)
+TURBOTSNE_TILE_FUNCTION(l1_baseline, , Float4, 4, true)
 #if defined(TURBOTSNE_X86_DISPATCH)
-__attribute__((target("avx2,fma"))) void accumulate_avx2(const float* Q, const float* R,
-                                                         index_t n_qp, index_t n_rp, index_t d,
-                                                         double* C, index_t ldc) {
-  accumulate_tiles<Float8, 4>(Q, R, n_qp, n_rp, d, C, ldc);
-}
-
-__attribute__((target("avx512f"))) void accumulate_avx512(const float* Q, const float* R,
-                                                         index_t n_qp, index_t n_rp, index_t d,
-                                                         double* C, index_t ldc) {
-  accumulate_tiles<Float16, 8>(Q, R, n_qp, n_rp, d, C, ldc);
-}
+TURBOTSNE_TILE_FUNCTION(dot_avx2, __attribute__((target("avx2,fma"))), Float8, 4, false)
+TURBOTSNE_TILE_FUNCTION(l1_avx2, __attribute__((target("avx2,fma"))), Float8, 4, true)
+TURBOTSNE_TILE_FUNCTION(dot_avx512, __attribute__((target("avx512f"))), Float16, 8, false)
+TURBOTSNE_TILE_FUNCTION(l1_avx512, __attribute__((target("avx512f"))), Float16, 8, true)
 #endif
+#undef TURBOTSNE_TILE_FUNCTION
 
 bool level_available(SimdLevel level) {
   switch (level) {
@@ -180,14 +205,17 @@ DotKernel dot_kernel(SimdLevel level) {
   DotKernel kernel;
   kernel.level = level;
   kernel.panel_rows = panel_rows_of<Float4>();
-  kernel.accumulate = accumulate_baseline;
+  kernel.accumulate = dot_baseline;
+  kernel.accumulate_l1 = l1_baseline;
 #if defined(TURBOTSNE_X86_DISPATCH)
   if (level == SimdLevel::kAvx2) {
     kernel.panel_rows = panel_rows_of<Float8>();
-    kernel.accumulate = accumulate_avx2;
+    kernel.accumulate = dot_avx2;
+    kernel.accumulate_l1 = l1_avx2;
   } else if (level == SimdLevel::kAvx512) {
     kernel.panel_rows = panel_rows_of<Float16>();
-    kernel.accumulate = accumulate_avx512;
+    kernel.accumulate = dot_avx512;
+    kernel.accumulate_l1 = l1_avx512;
   }
 #endif
   return kernel;
@@ -220,7 +248,7 @@ FloatFrame float_frame(ConstMatrix reference, ConstMatrix queries) {
 }
 
 void pack_panels(ConstMatrix X, const std::int32_t* rows, index_t count, int panel_rows,
-                 const FloatFrame& frame, float* out, double* norms) {
+                 const FloatFrame& frame, float* out, double* norms, bool l1_norms) {
   const index_t d = X.cols;
   const index_t panels = (count + panel_rows - 1) / panel_rows;
   const double pre_scale = std::ldexp(1.0, -frame.pre_exponent);
@@ -238,11 +266,22 @@ void pack_panels(ConstMatrix X, const std::int32_t* rows, index_t count, int pan
       for (index_t j = 0; j < d; ++j) {
         const float v = static_cast<float>((x[j] * pre_scale - frame.scaled_centre[j]) * scale);
         panel[j * panel_rows + r] = v;
-        norm += static_cast<double>(v) * static_cast<double>(v);
+        norm += l1_norms ? std::fabs(static_cast<double>(v))
+                         : static_cast<double>(v) * static_cast<double>(v);
       }
       if (norms != nullptr) norms[row] = norm;
     }
   }
+}
+
+DotErrorBound l1_error_bound(index_t d) {
+  // Each term |fl(q − r)| errs by at most u |q − r| (a subtraction that underflows is exact),
+  // then the sums as for dot_error_bound, of terms at most (1 + u) |q − r|.
+  const DotErrorBound sums = dot_error_bound(d);
+  const double u = std::ldexp(1.0, -24);
+  DotErrorBound bound;
+  bound.relative = u + sums.relative * (1.0 + u);
+  return bound;
 }
 
 DotErrorBound dot_error_bound(index_t d) {

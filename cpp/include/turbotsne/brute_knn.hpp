@@ -1,4 +1,4 @@
-// Exact Euclidean k-nearest neighbours by blocked brute force, for high-dimensional data where
+// Exact Euclidean (and Manhattan) k-nearest neighbours by blocked brute force, for high-dimensional data where
 // a tree cannot prune. Blocks of queries meet tiles of reference rows in a cache-tiled product
 // (||x||² + ||y||² − 2 x·y over float coordinates, dot_tiles.hpp); every query keeps the
 // candidates whose approximate squared distance is within a rigorous error bound of its k-th
@@ -15,14 +15,18 @@
 namespace turbotsne {
 
 // Every row's k nearest other rows (self excluded, duplicates kept), rows sorted by
-// (distance, index). Data whose entries reach 2^500 (squared distances could overflow) is
-// handed to the VP-tree.
+// (distance, index). metric: kEuclidean or kManhattan (an L1 tile instead of the dot
+// product, recomputed with manhattan_distance); cosine is searched as Euclidean over
+// normalised rows by the caller. Data whose entries reach 2^500 (squared distances could
+// overflow) is handed to the VP-tree.
 KnnGraph brute_force_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
+                               Metric metric = Metric::kEuclidean,
                                SimdLevel simd = SimdLevel::kBest);
 
 // The k nearest rows of `reference` for every row of `queries` (none excluded).
 KnnGraph brute_force_query_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
                                      int n_threads, Observer* observer,
+                                     Metric metric = Metric::kEuclidean,
                                      SimdLevel simd = SimdLevel::kBest);
 
 }  // namespace turbotsne

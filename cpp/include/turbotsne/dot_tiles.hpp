@@ -46,22 +46,24 @@ FloatFrame float_frame(ConstMatrix reference, ConstMatrix queries);
 
 // Rows rows[0, count) of X mapped by the frame, in panels of panel_rows rows: panel p holds
 // X.cols groups of panel_rows floats (coordinate-major), rows past the end are zeros. out has
-// ceil(count / panel_rows) · panel_rows · X.cols entries. Also writes the squared norm of
-// every mapped row (summed in double: products of floats are exact in double) into
-// norms[0, count) when norms is not null.
+// ceil(count / panel_rows) · panel_rows · X.cols entries. Also writes the squared norm (with
+// l1_norms, the L1 norm) of every mapped row, summed in double (products of floats are exact
+// in double), into norms[0, count) when norms is not null.
 void pack_panels(ConstMatrix X, const std::int32_t* rows, index_t count, int panel_rows,
-                 const FloatFrame& frame, float* out, double* norms);
+                 const FloatFrame& frame, float* out, double* norms, bool l1_norms = false);
 
-// Computes C = Q · Rᵀ over packed panels (see pack_panels), both with panel_rows rows per
-// panel: Q of n_query_panels panels, R of n_reference_panels, over d coordinates. C is
-// row-major with leading dimension ldc (at least n_reference_panels · panel_rows columns,
-// n_query_panels · panel_rows rows).
+// Computes C = Q · Rᵀ (accumulate) or C_ij = ‖q_i − r_j‖₁ (accumulate_l1) over packed panels
+// (see pack_panels), both with panel_rows rows per panel: Q of n_query_panels panels, R of
+// n_reference_panels, over d coordinates. C is row-major with leading dimension ldc (at least
+// n_reference_panels · panel_rows columns, n_query_panels · panel_rows rows).
+using TileFunction = void (*)(const float* query_panels, const float* reference_panels,
+                              index_t n_query_panels, index_t n_reference_panels, index_t d,
+                              double* C, index_t ldc);
 struct DotKernel {
   SimdLevel level = SimdLevel::kBaseline;
   int panel_rows = 8;
-  void (*accumulate)(const float* query_panels, const float* reference_panels,
-                     index_t n_query_panels, index_t n_reference_panels, index_t d, double* C,
-                     index_t ldc) = nullptr;
+  TileFunction accumulate = nullptr;
+  TileFunction accumulate_l1 = nullptr;
 };
 
 // The kernel of a level (kBest: the widest this processor runs). Throws
@@ -76,5 +78,7 @@ struct DotErrorBound {
   double absolute = 0.0;
 };
 DotErrorBound dot_error_bound(index_t d);
+// The same for the L1 tiles: |computed − exact| ≤ relative · Σ_j |q_j − r_j|.
+DotErrorBound l1_error_bound(index_t d);
 
 }  // namespace turbotsne

@@ -14,7 +14,7 @@ namespace turbotsne {
 enum class ExactKnnAlgorithm {
   kAuto,        // choose_exact_algorithm
   kVpTree,      // vptree.hpp
-  kBruteForce,  // brute_knn.hpp (Euclidean and cosine only)
+  kBruteForce,  // brute_knn.hpp
 };
 
 struct ExactKnnParams {
@@ -26,7 +26,7 @@ struct ExactKnnParams {
 constexpr index_t kBruteForceMinDims = 24;
 
 // What kAuto means for n_reference rows searched by n_queries queries in d dimensions:
-// the measured rule (see exact_knn.cpp). Manhattan always gets the VP-tree.
+// the measured rule (see exact_knn.cpp), the same for every metric.
 ExactKnnAlgorithm choose_exact_algorithm(index_t n_reference, index_t n_queries, index_t d, int k,
                                          Metric metric);
 
