@@ -133,12 +133,6 @@ class QueryCandidates {
       return x.lower < y.lower || (x.lower == y.lower && x.index < y.index);
     });
   }
-  // The rows that may be among the k nearest (after settle()), in no particular order.
-  template <class F>
-  void for_each_candidate(F&& f) const {
-    for (int c = 0; c < exact_size_; ++c) f(exact_indices_[c]);
-    for (const Entry& entry : kept_) f(entry.index);
-  }
 
   // The k nearest by (exact distance, index), sorted, into indices and distances (after
   // settle()). Candidates are tried by increasing lower bound; once one's lower bound exceeds
