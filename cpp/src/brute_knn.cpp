@@ -241,8 +241,9 @@ std::vector<std::int32_t> locality_order(ConstMatrix X) {
   return order;
 }
 
-// A point set in the kernel's float panels, rows in locality order, with the squared norms of
-// its mapped rows. Positions (in that order) index panels and norms; order maps them back.
+// A point set in the kernel's float panels, rows in locality order, with the squared (or, for
+// Manhattan, L1) norms of its mapped rows. Positions (in that order) index panels and norms;
+// order maps them back to rows.
 struct PackedRows {
   std::vector<std::int32_t> order;  // position -> row
   std::vector<float> panels;

@@ -1,11 +1,12 @@
-// Exact Euclidean (and Manhattan) k-nearest neighbours by blocked brute force, for high-dimensional data where
-// a tree cannot prune. Blocks of queries meet tiles of reference rows in a cache-tiled product
-// (||x||² + ||y||² − 2 x·y over float coordinates, dot_tiles.hpp); every query keeps the
-// candidates whose approximate squared distance is within a rigorous error bound of its k-th
-// smallest upper bound, then recomputes them with squared_distance in the VP-tree's column
-// order and ranks by (distance, index). The result is therefore the VP-tree's, bit for bit,
-// for any thread count and instruction set. Memory: tiles and the float copy of the
-// reference (4 bytes per coordinate), never n².
+// Exact k-nearest neighbours by blocked brute force, for high-dimensional data where a tree
+// cannot prune. Blocks of queries meet blocks of reference rows in cache-tiled products over
+// float coordinates (dot_tiles.hpp): ||x||² + ||y||² − 2 x·y for Euclidean, Σ|x − y| for
+// Manhattan. Every query keeps the candidates whose approximate key is within a rigorous
+// error bound of its k-th smallest upper bound, then recomputes them with the metric's exact
+// key (squared_distance, manhattan_distance) in the VP-tree's column order and ranks by
+// (distance, index). The result is therefore the VP-tree's, bit for bit, for any thread count
+// and instruction set. Memory: the float copy of the rows (4 bytes per coordinate), tiles,
+// and O(k) per query, never n².
 #pragma once
 
 #include "turbotsne/common.hpp"
