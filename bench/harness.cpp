@@ -60,7 +60,7 @@ static const char* const kUsage =
     "  --perplexity P     default 30\n"
     "  --n-iter N         iterations of the whole run (default 750)\n"
     "  --methods LIST     comma separated, from exact, bh, fft (default bh)\n"
-    "  --neighbors KIND   exact (VP tree, default) or approx (RP forest + NN-descent)\n"
+    "  --neighbors KIND   exact (VP-tree or brute force by dimension, default) or approx (RP forest + NN-descent)\n"
     "  --dims D           embedding dimension, 1 to 3 (default 2; fft: 1 or 2)\n"
     "  --layout LIST      time only the repulsion, per iteration, on generated 2-D layouts\n"
     "                     of these sizes (clustered, spread like a late-stage embedding);\n"
@@ -620,7 +620,7 @@ static int run(const Options& opt) {
   std::printf("- data: %s, shape %lld x %lld\n", data.description.c_str(),
               static_cast<long long>(n), static_cast<long long>(d));
   std::printf("- embedding dimension: %d\n", dims);
-  std::printf("- neighbours: %s\n", opt.approximate ? "approximate (RP forest + NN-descent)" : "exact (VP tree)");
+  std::printf("- neighbours: %s\n", opt.approximate ? "approximate (RP forest + NN-descent)" : "exact (VP-tree below 24 dimensions, brute force from 24)");
   std::printf("- perplexity %g (k = %d neighbours), n_iter %d, theta %g, init PCA, seed %llu\n",
               opt.perplexity, k, opt.n_iter, base.repulsion.theta,
               static_cast<unsigned long long>(opt.seed));

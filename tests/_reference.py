@@ -14,17 +14,21 @@ def squared_distances(X: np.ndarray) -> np.ndarray:
 
 
 def brute_knn(X: np.ndarray, k: int):
-    """k nearest other rows by (distance, index): indices and Euclidean distances."""
-    D = np.sqrt(squared_distances(X))
+    """k nearest other rows by (distance, index): indices and Euclidean distances.
+
+    One row of distances at a time (O(n·d) memory), so that high-dimensional cases fit.
+    """
     n = len(X)
     idx = np.empty((n, k), dtype=np.int64)
     dist = np.empty((n, k))
     cols = np.arange(n)
     for i in range(n):
+        diff = X - X[i]
+        D = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         others = cols[cols != i]
-        order = np.lexsort((others, D[i, others]))[:k]  # primary key: distance, then index
+        order = np.lexsort((others, D[others]))[:k]  # primary key: distance, then index
         idx[i] = others[order]
-        dist[i] = D[i, others[order]]
+        dist[i] = D[others[order]]
     return idx, dist
 
 

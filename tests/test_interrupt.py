@@ -74,7 +74,8 @@ STAGE_SCRIPT = textwrap.dedent(
     from turbotsne import _progress
 
     neighbors = sys.argv[1]
-    X, _ = turbotsne.make_blobs(100_000, 3, random_state=0)
+    n, d = map(int, sys.argv[3].split("x"))
+    X, _ = turbotsne.make_blobs(n, d, random_state=0)
     kw = dict(perplexity=100, neighbors=neighbors, method="fft", random_state=0, n_jobs=2,
               verbose=True)
     durations, pending, sent = {}, {}, []
@@ -120,12 +121,14 @@ STAGE_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics differ on Windows")
-@pytest.mark.parametrize("neighbors, stages", [("exact", 2), ("approx", 1)])
-def test_sigint_interrupts_neighbors_and_affinities(neighbors, stages):
+# exact in 3-D: the VP-tree; exact in 64-D: the blocked brute force (its tiles poll too).
+@pytest.mark.parametrize("neighbors, stages, shape", [("exact", 2, "100000x3"), ("approx", 1, "100000x3"),
+                                                      ("exact", 1, "12000x48")])
+def test_sigint_interrupts_neighbors_and_affinities(neighbors, stages, shape):
     # (the affinities do not depend on how the neighbours were found: tested once)
     import json
 
-    proc = subprocess.run([sys.executable, "-c", STAGE_SCRIPT, neighbors, str(stages)],
+    proc = subprocess.run([sys.executable, "-c", STAGE_SCRIPT, neighbors, str(stages), shape],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -42,6 +43,21 @@ RowScale row_scale(const double* x, index_t d) {
 }
 
 }  // namespace
+
+std::vector<index_t> columns_by_variance(ConstMatrix X) {
+  const index_t d = X.cols;
+  std::vector<double> variance(static_cast<size_t>(d), 0.0), mean(static_cast<size_t>(d), 0.0);
+  for (index_t i = 0; i < X.rows; ++i)
+    for (index_t j = 0; j < d; ++j) mean[j] += X(i, j);
+  for (double& m : mean) m /= static_cast<double>(X.rows);
+  for (index_t i = 0; i < X.rows; ++i)
+    for (index_t j = 0; j < d; ++j) variance[j] += (X(i, j) - mean[j]) * (X(i, j) - mean[j]);
+  std::vector<index_t> columns(static_cast<size_t>(d));
+  std::iota(columns.begin(), columns.end(), 0);
+  std::stable_sort(columns.begin(), columns.end(),
+                   [&](index_t a, index_t b) { return variance[a] > variance[b]; });
+  return columns;
+}
 
 std::vector<double> normalized_rows(ConstMatrix X, int n_threads) {
   for (index_t i = 0; i < X.rows; ++i) {

@@ -11,7 +11,7 @@
 #include "turbotsne/pca.hpp"
 #include "turbotsne/random.hpp"
 #include "turbotsne/stopwatch.hpp"
-#include "turbotsne/vptree.hpp"
+#include "turbotsne/exact_knn.hpp"
 
 namespace turbotsne {
 namespace {
@@ -60,7 +60,7 @@ KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int 
     return find_approximate_neighbors(X, k, params.approximate, n_threads, observer,
                                       params.metric);
   }
-  return find_nearest_neighbors(X, k, n_threads, observer, params.metric);
+  return find_nearest_neighbors(X, k, n_threads, observer, params.metric, params.exact);
 }
 
 namespace {

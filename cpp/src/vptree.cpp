@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "turbotsne/candidates.hpp"
 #include "turbotsne/distance.hpp"
 #include "turbotsne/parallel.hpp"
 #include "turbotsne/random.hpp"
@@ -17,64 +17,6 @@ namespace {
 
 constexpr std::int32_t kLeafSize = 64;      // ranges this small are scanned directly
 constexpr std::int32_t kTaskCutoff = 4096;  // subtrees this large are built as OpenMP tasks
-
-// Max-heap of the k best candidates by (squared distance, index): the root is the worst kept.
-class Candidates {
- public:
-  Candidates(int k, std::int32_t* idx, double* dist) : k_(k), idx_(idx), dist_(dist) {}
-
-  double bound() const {
-    return size_ < k_ ? std::numeric_limits<double>::infinity() : dist_[0];
-  }
-  void offer(double d, std::int32_t i) {
-    if (size_ < k_) {
-      int c = size_++;
-      while (c > 0) {  // sift up
-        const int p = (c - 1) / 2;
-        if (!worse(d, i, dist_[p], idx_[p])) break;
-        dist_[c] = dist_[p];
-        idx_[c] = idx_[p];
-        c = p;
-      }
-      dist_[c] = d;
-      idx_[c] = i;
-    } else if (worse(dist_[0], idx_[0], d, i)) {
-      int c = 0;
-      for (;;) {  // sift down from the root
-        int w = 2 * c + 1;
-        if (w >= k_) break;
-        if (w + 1 < k_ && worse(dist_[w + 1], idx_[w + 1], dist_[w], idx_[w])) ++w;
-        if (!worse(dist_[w], idx_[w], d, i)) break;
-        dist_[c] = dist_[w];
-        idx_[c] = idx_[w];
-        c = w;
-      }
-      dist_[c] = d;
-      idx_[c] = i;
-    }
-  }
-  // Sorts the kept candidates ascending by (key, index) and turns keys into distances.
-  template <class Keys>
-  void finish() {
-    std::vector<std::pair<double, std::int32_t>> all(size_);
-    for (int c = 0; c < size_; ++c) all[c] = {dist_[c], idx_[c]};
-    std::sort(all.begin(), all.end());
-    for (int c = 0; c < size_; ++c) {
-      dist_[c] = Keys::to_distance(all[c].first);
-      idx_[c] = all[c].second;
-    }
-  }
-  int size() const { return size_; }
-
- private:
-  static bool worse(double da, std::int32_t ia, double db, std::int32_t ib) {
-    return da > db || (da == db && ia > ib);
-  }
-  int k_;
-  int size_ = 0;
-  std::int32_t* idx_;
-  double* dist_;
-};
 
 }  // namespace
 
@@ -105,16 +47,7 @@ VpTree::VpTree(ConstMatrix X, int n_threads, Metric metric) : X_(X), metric_(met
   // Search copy of the points: rows in tree order (leaves are contiguous in memory), columns
   // by decreasing variance (partial distances grow fastest, so early exits come sooner).
   const index_t d = X.cols;
-  std::vector<double> variance(static_cast<size_t>(d), 0.0), mean(static_cast<size_t>(d), 0.0);
-  for (index_t i = 0; i < X.rows; ++i)
-    for (index_t j = 0; j < d; ++j) mean[j] += X(i, j);
-  for (double& m : mean) m /= static_cast<double>(X.rows);
-  for (index_t i = 0; i < X.rows; ++i)
-    for (index_t j = 0; j < d; ++j) variance[j] += (X(i, j) - mean[j]) * (X(i, j) - mean[j]);
-  columns_.resize(static_cast<size_t>(d));
-  std::iota(columns_.begin(), columns_.end(), 0);
-  std::stable_sort(columns_.begin(), columns_.end(),
-                   [&](index_t a, index_t b) { return variance[a] > variance[b]; });
+  columns_ = columns_by_variance(X);
   points_.resize(static_cast<size_t>(n) * d);
   parallel_for(0, n, n_threads, [&](index_t p) {
     const double* src = X.row(order_[p]);
@@ -262,20 +195,8 @@ void VpTree::search_keys(const double* q, int k, index_t exclude, std::int32_t* 
   best.template finish<Keys>();
 }
 
-KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
-                                Metric metric) {
-  if (X.rows < 2) throw std::invalid_argument("find_nearest_neighbors: need at least 2 points");
-  if (k < 1 || k > X.rows - 1) {
-    throw std::invalid_argument("find_nearest_neighbors: k must be in [1, n - 1], got " +
-                                std::to_string(k));
-  }
-  if (metric == Metric::kCosine) {
-    const std::vector<double> unit = normalized_rows(X, n_threads);
-    KnnGraph graph = find_nearest_neighbors(ConstMatrix{unit.data(), X.rows, X.cols}, k,
-                                            n_threads, observer, Metric::kEuclidean);
-    euclidean_to_cosine(graph.distances);
-    return graph;
-  }
+KnnGraph vptree_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
+                          Metric metric) {
   const VpTree tree(X, n_threads, metric);
   poll(observer);
   KnnGraph graph = empty_graph(X.rows, k);
@@ -290,31 +211,8 @@ KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads, Observer* o
   return graph;
 }
 
-}  // namespace turbotsne
-
-namespace turbotsne {
-
-KnnGraph query_nearest_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
-                                 Metric metric, int n_threads, Observer* observer) {
-  if (reference.rows < 1) throw std::invalid_argument("query_nearest_neighbors: empty reference");
-  if (queries.cols != reference.cols) {
-    throw std::invalid_argument("query_nearest_neighbors: queries have " +
-                                std::to_string(queries.cols) + " columns, the reference " +
-                                std::to_string(reference.cols));
-  }
-  if (k < 1 || k > reference.rows) {
-    throw std::invalid_argument("query_nearest_neighbors: k must be in [1, n_reference], got " +
-                                std::to_string(k));
-  }
-  if (metric == Metric::kCosine) {
-    const std::vector<double> ref = normalized_rows(reference, n_threads);
-    const std::vector<double> qs = normalized_rows(queries, n_threads);
-    KnnGraph graph = query_nearest_neighbors(ConstMatrix{ref.data(), reference.rows, reference.cols},
-                                             ConstMatrix{qs.data(), queries.rows, queries.cols}, k,
-                                             Metric::kEuclidean, n_threads, observer);
-    euclidean_to_cosine(graph.distances);
-    return graph;
-  }
+KnnGraph vptree_query_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
+                                Metric metric, int n_threads, Observer* observer) {
   const VpTree tree(reference, n_threads, metric);
   poll(observer);
   KnnGraph graph = empty_graph(queries.rows, k);

@@ -16,6 +16,8 @@
 
 #include "turbotsne/affinities.hpp"
 #include "turbotsne/contrastive.hpp"
+#include "turbotsne/dot_tiles.hpp"
+#include "turbotsne/exact_knn.hpp"
 #include "turbotsne/fft.hpp"
 #include "turbotsne/gradient.hpp"
 #include "turbotsne/nndescent.hpp"
@@ -336,30 +338,54 @@ PYBIND11_MODULE(_core, m) {
         "Like tsne from a symmetric CSR P summing to 1; X (n rows) is read only for init=pca "
         "and may have 0 rows otherwise.");
 
-  m.def("nearest_neighbors", [](const DoubleArray& X, int k, int n_threads, Metric metric) {
+  py::enum_<ExactKnnAlgorithm>(m, "ExactKnnAlgorithm")
+      .value("auto", ExactKnnAlgorithm::kAuto)
+      .value("vptree", ExactKnnAlgorithm::kVpTree)
+      .value("brute_force", ExactKnnAlgorithm::kBruteForce);
+  py::enum_<SimdLevel>(m, "SimdLevel")
+      .value("best", SimdLevel::kBest)
+      .value("baseline", SimdLevel::kBaseline)
+      .value("avx2", SimdLevel::kAvx2)
+      .value("avx512", SimdLevel::kAvx512);
+  py::class_<ExactKnnParams>(m, "ExactKnnParams")
+      .def(py::init<>())
+      .def_readwrite("algorithm", &ExactKnnParams::algorithm)
+      .def_readwrite("simd", &ExactKnnParams::simd);
+  m.def("simd_levels", &available_simd_levels,
+        "The instruction sets the brute-force kNN can use in this build and on this processor.");
+  m.def("choose_exact_algorithm", &choose_exact_algorithm, py::arg("n_reference"),
+        py::arg("n_queries"), py::arg("d"), py::arg("k"), py::arg("metric"),
+        "The exact search ExactKnnAlgorithm.auto resolves to.");
+
+  m.def("nearest_neighbors", [](const DoubleArray& X, int k, int n_threads, Metric metric,
+                                ExactKnnAlgorithm algorithm, SimdLevel simd) {
     const ConstMatrix x = view(X, "X");
     KnnGraph g;
     {
       py::gil_scoped_release release;
-      g = find_nearest_neighbors(x, k, n_threads, nullptr, metric);
+      g = find_nearest_neighbors(x, k, n_threads, nullptr, metric, ExactKnnParams{algorithm, simd});
     }
     return graph_to_numpy(std::move(g));
   }, py::arg("X").noconvert(), py::arg("k"), py::arg("n_threads"),
-     py::arg("metric") = Metric::kEuclidean,
+     py::arg("metric") = Metric::kEuclidean, py::arg("algorithm") = ExactKnnAlgorithm::kAuto,
+     py::arg("simd") = SimdLevel::kBest,
      "Exact kNN (self excluded): (indices, distances), rows sorted by (distance, index).");
 
   m.def("query_neighbors", [](const DoubleArray& reference, const DoubleArray& queries, int k,
-                              Metric metric, int n_threads) {
+                              Metric metric, int n_threads, ExactKnnAlgorithm algorithm,
+                              SimdLevel simd) {
     const ConstMatrix r = view(reference, "reference");
     const ConstMatrix q = view(queries, "queries");
     KnnGraph g;
     {
       py::gil_scoped_release release;
-      g = query_nearest_neighbors(r, q, k, metric, n_threads);
+      g = query_nearest_neighbors(r, q, k, metric, n_threads, nullptr,
+                                  ExactKnnParams{algorithm, simd});
     }
     return graph_to_numpy(std::move(g));
   }, py::arg("reference").noconvert(), py::arg("queries").noconvert(), py::arg("k"),
-     py::arg("metric"), py::arg("n_threads"),
+     py::arg("metric"), py::arg("n_threads"), py::arg("algorithm") = ExactKnnAlgorithm::kAuto,
+     py::arg("simd") = SimdLevel::kBest,
      "Exact k nearest rows of reference for each row of queries: (indices int32 (m, k), "
      "distances (m, k)), rows sorted by (distance, index).");
 
@@ -423,6 +449,7 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init<>())
       .def_readwrite("method", &NeighborParams::method)
       .def_readwrite("metric", &NeighborParams::metric)
+      .def_readwrite("exact", &NeighborParams::exact)
       .def_readwrite("approximate", &NeighborParams::approximate);
 
   m.def("approximate_neighbors", [](const DoubleArray& X, int k, const ApproximateKnnParams& params,

@@ -214,7 +214,9 @@ def tsne(
         (or for more than 3 components), FFT for 1 or 2 components from ``FFT_MIN_SAMPLES``
         points on, and Barnes-Hut otherwise; both thresholds were measured (see the README).
     neighbors : {"auto", "exact", "approx"}, default="auto"
-        How the nearest neighbours of each point are found. "exact": a vantage-point tree.
+        How the nearest neighbours of each point are found. "exact": a vantage-point tree
+        below 24 dimensions, a blocked brute force from 24 (where a tree cannot prune; both
+        give the same neighbours and distances, bit for bit).
         "approx": a random-projection forest refined by NN-descent, which finds over 99% of
         the exact neighbours (99.8% on MNIST) in a fraction of the time for large data, and
         depends on ``random_state``. "auto": approx from ``APPROX_MIN_SAMPLES`` points on,

@@ -65,9 +65,26 @@ class NeighborMethod:
     exact: "NeighborMethod"
     approximate: "NeighborMethod"
 
+class ExactKnnAlgorithm:
+    auto: "ExactKnnAlgorithm"
+    vptree: "ExactKnnAlgorithm"
+    brute_force: "ExactKnnAlgorithm"
+
+class SimdLevel:
+    best: "SimdLevel"
+    baseline: "SimdLevel"
+    avx2: "SimdLevel"
+    avx512: "SimdLevel"
+
+class ExactKnnParams:
+    algorithm: ExactKnnAlgorithm
+    simd: SimdLevel
+    def __init__(self) -> None: ...
+
 class NeighborParams:
     method: NeighborMethod
     metric: Metric
+    exact: ExactKnnParams
     approximate: ApproximateKnnParams
     def __init__(self) -> None: ...
 
@@ -105,11 +122,15 @@ def tsne_from_affinities(
     on_stage: Optional[Callable[[str, float], None]],
     on_progress: Optional[OnProgress] = None,
 ) -> dict: ...
+def simd_levels() -> list[SimdLevel]: ...
+def choose_exact_algorithm(n_reference: int, n_queries: int, d: int, k: int, metric: Metric) -> ExactKnnAlgorithm: ...
 def nearest_neighbors(
-    X: npt.NDArray[np.float64], k: int, n_threads: int, metric: Metric = ...
+    X: npt.NDArray[np.float64], k: int, n_threads: int, metric: Metric = ...,
+    algorithm: ExactKnnAlgorithm = ..., simd: SimdLevel = ...
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def query_neighbors(
-    reference: npt.NDArray[np.float64], queries: npt.NDArray[np.float64], k: int, metric: Metric, n_threads: int
+    reference: npt.NDArray[np.float64], queries: npt.NDArray[np.float64], k: int, metric: Metric, n_threads: int,
+    algorithm: ExactKnnAlgorithm = ..., simd: SimdLevel = ...
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def neighbors_from_distance_matrix(
     D: npt.NDArray[np.float64], k: int, n_threads: int, on_progress: Optional[OnProgress] = None

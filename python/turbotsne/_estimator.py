@@ -132,7 +132,8 @@ class TSNE(_Mixin, _Base):
     n_jobs : int or None, default=None
         Threads; None or -1: all CPUs (scikit-learn: None means one).
     neighbors : {"auto", "exact", "approx"}, default="auto"
-        Exact (vantage-point tree) or approximate (NN-descent) neighbour search.
+        Exact (vantage-point tree, or brute force from 24 dimensions) or approximate
+        (NN-descent) neighbour search.
     early_exaggeration_iter : int, default=250
     exaggeration : float, default=1.0
         Factor on the attraction after the early phase.

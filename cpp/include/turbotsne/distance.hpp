@@ -121,6 +121,11 @@ decltype(auto) with_metric_keys(Metric metric, F&& f) {
   return f(EuclideanKeys{});
 }
 
+// The columns of X by decreasing variance (ties: the smaller column first): the order in which
+// the exact searches sum squared differences, so partial sums grow fastest (early exits come
+// sooner) and every exact search gets the same bits for the same pair.
+std::vector<index_t> columns_by_variance(ConstMatrix X);
+
 // The rows of X scaled to unit Euclidean norm (for the cosine metric). Throws
 // std::invalid_argument naming the first row of zero norm (its cosine is undefined).
 std::vector<double> normalized_rows(ConstMatrix X, int n_threads);

@@ -6,6 +6,7 @@
 
 #include "turbotsne/affinities.hpp"
 #include "turbotsne/common.hpp"
+#include "turbotsne/exact_knn.hpp"
 #include "turbotsne/nndescent.hpp"
 #include "turbotsne/optimizer.hpp"
 #include "turbotsne/repulsion.hpp"
@@ -21,13 +22,14 @@ enum class Init {
 constexpr double kInitStd = 1e-4;
 
 enum class NeighborMethod {
-  kExact,        // vantage-point tree
+  kExact,        // VP-tree or blocked brute force (ExactKnnParams)
   kApproximate,  // random-projection forest + NN-descent
 };
 
 struct NeighborParams {
   NeighborMethod method = NeighborMethod::kExact;
   Metric metric = Metric::kEuclidean;
+  ExactKnnParams exact;              // which exact search (kAuto: by dimension and size)
   ApproximateKnnParams approximate;  // its seed is set from TsneParams::seed by run_tsne
 };
 

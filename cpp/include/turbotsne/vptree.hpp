@@ -81,16 +81,14 @@ class VpTree {
   std::vector<double> radius_;  // during construction: radius of the node whose range starts here
 };
 
-// Exact k nearest neighbours of every row among the other rows (self excluded), in parallel,
-// by the given metric (distances in its units: cosine ones are 1 - cos).
-KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads,
-                                Observer* observer = nullptr,
-                                Metric metric = Metric::kEuclidean);
-
-// Exact k nearest rows of `reference` for every row of `queries` (no row is excluded): an
-// m x k graph (n = m) whose indices are rows of reference, each row sorted by (distance,
-// index). Parallel over the queries; the result does not depend on the thread count.
-KnnGraph query_nearest_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
-                                 Metric metric, int n_threads, Observer* observer = nullptr);
+// The exact searches by a VP-tree (see exact_knn.hpp for the entry points that validate, handle
+// cosine and choose between the tree and the brute force). metric: kEuclidean or kManhattan.
+// Every row's k nearest other rows (self excluded), rows of the graph sorted by
+// (distance, index):
+KnnGraph vptree_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
+                          Metric metric);
+// and the k nearest rows of `reference` for every row of `queries` (no row excluded).
+KnnGraph vptree_query_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
+                                Metric metric, int n_threads, Observer* observer);
 
 }  // namespace turbotsne

@@ -1,0 +1,514 @@
+#include "turbotsne/brute_knn.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "turbotsne/candidates.hpp"
+#include "turbotsne/distance.hpp"
+#include "turbotsne/parallel.hpp"
+#include "turbotsne/random.hpp"
+
+namespace turbotsne {
+namespace {
+
+constexpr index_t kBlock = 192;       // rows per block of a tile: a multiple of every panel
+constexpr int kMaxPreExponent = 500;     // beyond 2^500 squared distances may overflow
+
+// How far the approximate squared distance of a pair may lie from the exact one, in the
+// frame's units (squared distances times s², s = 2^-total_exponent): for the pair (q, r) of
+// mapped rows with computed squared norms Nq, Nr,
+//   |key − s² D̂| ≤ relative · (Nq + Nr) + absolute,
+// key = Nq + Nr − 2 q·r from the tiles and D̂ = squared_distance of the original rows.
+// With S = Nq + Nr and δ the per-coordinate rounding of the map (|q̂ − s(x − c)| ≤ δ|q̂| + η):
+//   * the tile's dot product errs by dot.relative · Σ|q r| ≤ dot.relative · S / 2, twice that
+//     in the key;
+//   * the mapped rows are s(x − c) perturbed by at most δ(‖q‖ + ‖r‖) + 2√d η in norm, which
+//     moves ‖q − r‖² by at most 4.01 δ S + 8.1 d η (‖q‖ + ‖r‖ ≤ √(2S), coordinates ≤ 1);
+//   * the norms, summed in double, err by γ_d S together; forming the key, by 4.1 u S;
+//   * squared_distance (differences, squares, d additions) errs by γ_(d+2) D̂ ≤ 2.01 γ_(d+2) S,
+//     plus (d + 1) 2^-1075 before scaling where squares underflow.
+// (u = 2^-53, γ_m = m u / (1 − m u).) The sum is doubled as a margin for the rounding of the
+// bound's own arithmetic and of key ± bound, which is far smaller than any term above.
+// Manhattan (keys in units of s, L1 norms Lq, Lr, S = Lq + Lr): |key − s D̂| ≤ relative · S,
+// key = the L1 tile, from the tile's l1.relative · ‖q − r‖₁ ≤ l1.relative · S, the map's
+// δ S + 2 d η, and manhattan_distance's γ_(d+1) D̂ ≤ 1.01 γ_(d+1) S (no products to
+// underflow), doubled likewise.
+struct PairErrorBound {
+  double relative = 0.0;
+  double absolute = 0.0;
+};
+
+PairErrorBound pair_error_bound(index_t d, const FloatFrame& frame, Metric metric) {
+  const auto gamma = [](double m) {
+    const double u = std::ldexp(1.0, -53);
+    return m * u / (1.0 - m * u);
+  };
+  const double dd = static_cast<double>(d);
+  const double delta = 1.01 * (std::ldexp(1.0, -24) + std::ldexp(1.0, -53));
+  const double eta = std::ldexp(1.0, -149) + std::ldexp(1.0, -1074 - frame.exponent);
+  PairErrorBound bound;
+  if (metric == Metric::kManhattan) {
+    bound.relative = 2.0 * (l1_error_bound(d).relative + delta + 1.01 * gamma(dd + 1.0));
+    bound.absolute = 2.0 * (2.0 * dd * eta);
+    return bound;
+  }
+  const DotErrorBound dot = dot_error_bound(d);
+  bound.relative = 2.0 * (dot.relative + 4.01 * delta + gamma(dd) + 4.1 * std::ldexp(1.0, -53) +
+                          2.01 * gamma(dd + 2.0));
+  bound.absolute = 2.0 * (2.0 * dot.absolute + 8.1 * dd * eta +
+                          (dd + 1.0) * std::ldexp(1.0, -1074 - 2 * frame.total_exponent()));
+  return bound;
+}
+
+// What exact recomputation needs: the metric's key (squared_distance or manhattan_distance)
+// over rows permuted to the VP-tree's column order (so the same bits as the tree), and the
+// frame's scale to compare exact keys with the approximate ones.
+struct ExactKeys {
+  ConstMatrix reference;
+  Metric metric = Metric::kEuclidean;  // kEuclidean or kManhattan
+  std::vector<index_t> position;  // position[j]: where column j goes in the VP-tree's order
+  int total_exponent = 0;         // the frame's units are keys · 2^(-key_power · this)
+  int key_power = 2;              // Euclidean keys scale as s², Manhattan ones as s
+
+  double key(const double* a, const double* b, index_t d, double bound) const {
+    return with_metric_keys(metric, [&](auto keys) { return keys.key(a, b, d, bound); });
+  }
+
+  // Scattering a row to its positions reads it in order, which the hardware prefetches.
+  void permute(const double* row, double* out) const {
+    for (size_t j = 0; j < position.size(); ++j) out[position[j]] = row[j];
+  }
+  // An exact key in the frame's units, or +inf where scaling it would round.
+  double scaled(double key) const {
+    const double s = std::ldexp(key, -key_power * total_exponent);
+    return (s == 0.0 && key == 0.0) || std::isnormal(s) ? s : std::numeric_limits<double>::infinity();
+  }
+};
+
+// Bounds kept in float, rounded outwards so that they stay bounds (half the memory).
+float float_below(double x) {
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) > x) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+  return f;
+}
+float float_above(double x) {
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) < x) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+  return f;
+}
+
+// One query's search state: the candidates whose lower bound was at most tau when they were
+// seen, with their upper bounds. tau is the k-th smallest upper bound among them, updated
+// whenever the list has doubled (so it may lag: it is always an upper bound of the k-th exact
+// squared distance, and only decreases). The candidates left at the end, lower ≤ final tau,
+// include the true k nearest. Where too many candidates survive (near-duplicates: all within
+// the error bound of each other), they are ranked exactly on the way into a heap of the k
+// best, whose k-th exact key then also bounds tau: memory stays O(k) per query.
+class QueryCandidates {
+ public:
+  explicit QueryCandidates(int k) : k_(k) {}
+
+  // Candidates need a lower bound at most this.
+  double tau() const { return tau_; }
+
+  // Offers reference row j at approximate key `key` (in the frame's units) with error bound
+  // `margin`; `query` is the query's original row (for ranking exactly on the way).
+  void consider(double key, double margin, std::int32_t j, const ExactKeys& exact,
+                const double* query) {
+    kept_.push_back({float_below(key - margin), float_above(key + margin), j});
+    if (kept_.size() >= prune_at_) prune(exact, query);
+  }
+
+  // Applies the final tau and sorts the candidates left by (lower bound, index).
+  void settle() {
+    update_tau();
+    drop_above_tau();
+    std::sort(kept_.begin(), kept_.end(), [](const Entry& x, const Entry& y) {
+      return x.lower < y.lower || (x.lower == y.lower && x.index < y.index);
+    });
+  }
+
+  // The k nearest by (exact distance, index), sorted, into indices and distances (after
+  // settle()). Candidates are tried by increasing lower bound; once one's lower bound exceeds
+  // the k-th exact key (in the frame's units) so do all later ones.
+  void rank(const ExactKeys& exact, const double* query, std::int32_t* indices,
+            double* distances) const {
+    Candidates best(k_, indices, distances);
+    for (int c = 0; c < exact_size_; ++c) best.offer(exact_keys_[c], exact_indices_[c]);
+    offer_exactly(best, exact, query);
+    with_metric_keys(exact.metric, [&](auto keys) { best.finish<decltype(keys)>(); });
+  }
+
+ private:
+  struct Entry {
+    float lower, upper;  // bounds of the approximate key, rounded outwards
+    std::int32_t index;
+  };
+
+  // tau = min(tau, k-th smallest upper bound held): k rows are at most that far.
+  void update_tau() {
+    if (kept_.size() < static_cast<size_t>(k_)) return;
+    const auto kth = kept_.begin() + (k_ - 1);
+    std::nth_element(kept_.begin(), kth, kept_.end(),
+                     [](const Entry& x, const Entry& y) { return x.upper < y.upper; });
+    tau_ = std::min<double>(tau_, kth->upper);
+  }
+  void drop_above_tau() {
+    const double tau = tau_;
+    kept_.erase(std::remove_if(kept_.begin(), kept_.end(),
+                               [tau](const Entry& e) { return e.lower > tau; }),
+                kept_.end());
+  }
+  void prune(const ExactKeys& exact, const double* query) {
+    update_tau();
+    drop_above_tau();
+    const size_t most = 4 * static_cast<size_t>(k_) + 64;
+    if (kept_.size() > most) {  // rank them exactly now
+      exact_indices_.resize(static_cast<size_t>(k_));
+      exact_keys_.resize(static_cast<size_t>(k_));
+      settle();
+      Candidates best(k_, exact_indices_.data(), exact_keys_.data(), exact_size_);
+      offer_exactly(best, exact, query);
+      exact_size_ = best.size();
+      kept_.clear();
+      if (exact_size_ == k_) tau_ = std::min(tau_, exact.scaled(best.bound()));
+    }
+    prune_at_ = std::max<size_t>(2 * kept_.size(), 2 * static_cast<size_t>(k_) + 64);
+  }
+  // Offers kept_ (sorted) to best with exact keys.
+  void offer_exactly(Candidates& best, const ExactKeys& exact, const double* query) const {
+    const index_t d = exact.reference.cols;
+    std::vector<double> q(static_cast<size_t>(d)), r(static_cast<size_t>(d));
+    exact.permute(query, q.data());
+    for (const Entry& e : kept_) {
+      const double bound = best.bound();
+      if (e.lower > exact.scaled(bound)) break;
+      exact.permute(exact.reference.row(e.index), r.data());
+      const double d2 = exact.key(r.data(), q.data(), d, bound);
+      if (d2 <= bound) best.offer(d2, e.index);
+    }
+  }
+
+  int k_;
+  double tau_ = std::numeric_limits<double>::infinity();
+  std::vector<Entry> kept_;
+  size_t prune_at_ = 0;
+  std::vector<std::int32_t> exact_indices_;  // the exactly ranked heap (empty until needed)
+  std::vector<double> exact_keys_;
+  int exact_size_ = 0;
+};
+
+// An order of the rows in which every run of kBlock rows is compact: ranges are halved
+// (the first half a whole number of blocks) at the median of the projections on the
+// difference of two of their rows, chosen by hashing the range. Deterministic.
+std::vector<std::int32_t> locality_order(ConstMatrix X) {
+  const auto n = static_cast<std::int32_t>(X.rows);
+  const index_t d = X.cols;
+  std::vector<std::int32_t> order(static_cast<size_t>(n));
+  for (std::int32_t i = 0; i < n; ++i) order[i] = i;
+  std::vector<std::pair<double, std::int32_t>> keyed;
+  std::vector<double> direction(static_cast<size_t>(d));
+  std::vector<std::pair<std::int32_t, std::int32_t>> stack{{0, n}};
+  while (!stack.empty()) {
+    const auto [begin, end] = stack.back();
+    stack.pop_back();
+    const std::int32_t size = end - begin;
+    if (size <= kBlock) continue;
+    const std::uint64_t h = mix64((static_cast<std::uint64_t>(begin) << 32) ^
+                                  static_cast<std::uint32_t>(end));
+    const std::int32_t a = order[begin + static_cast<std::int32_t>(h % size)];
+    const std::int32_t b = order[begin + static_cast<std::int32_t>(mix64(h) % size)];
+    for (index_t j = 0; j < d; ++j) direction[j] = X(a, j) - X(b, j);
+    keyed.resize(static_cast<size_t>(size));
+    for (std::int32_t p = 0; p < size; ++p) {
+      const double* x = X.row(order[begin + p]);
+      double key = 0.0;
+      for (index_t j = 0; j < d; ++j) key += x[j] * direction[j];
+      keyed[p] = {key, order[begin + p]};
+    }
+    const std::int32_t half = static_cast<std::int32_t>((size / 2 + kBlock - 1) / kBlock * kBlock);
+    std::nth_element(keyed.begin(), keyed.begin() + half, keyed.end());
+    for (std::int32_t p = 0; p < size; ++p) order[begin + p] = keyed[p].second;
+    stack.push_back({begin + half, end});
+    stack.push_back({begin, begin + half});
+  }
+  return order;
+}
+
+// A point set in the kernel's float panels, rows in locality order, with the squared (or, for
+// Manhattan, L1) norms of its mapped rows. Positions (in that order) index panels and norms;
+// order maps them back to rows.
+struct PackedRows {
+  std::vector<std::int32_t> order;  // position -> row
+  std::vector<float> panels;
+  std::vector<double> norms;
+};
+
+PackedRows pack_rows(ConstMatrix X, const FloatFrame& frame, int panel_rows, bool l1_norms,
+                     int n_threads) {
+  const index_t n = X.rows, d = X.cols;
+  const index_t panels = (n + panel_rows - 1) / panel_rows;
+  PackedRows packed;
+  packed.order = locality_order(X);
+  packed.panels.resize(static_cast<size_t>(panels * panel_rows * d));
+  packed.norms.assign(static_cast<size_t>(panels * panel_rows), 0.0);
+  parallel_for(0, panels, n_threads, [&](index_t p) {
+    pack_panels(X, packed.order.data() + p * panel_rows,
+                std::min<index_t>(panel_rows, n - p * panel_rows), panel_rows, frame,
+                packed.panels.data() + p * panel_rows * d, packed.norms.data() + p * panel_rows,
+                l1_norms);
+  }, 16);
+  return packed;
+}
+
+// The centre (mean of the mapped rows) of every block of kBlock positions.
+std::vector<double> block_centres(const PackedRows& packed, index_t rows, index_t d,
+                                  int panel_rows) {
+  const index_t blocks = (rows + kBlock - 1) / kBlock;
+  std::vector<double> centres(static_cast<size_t>(blocks * d), 0.0);
+  for (index_t p = 0; p * panel_rows < rows; ++p) {
+    double* centre = centres.data() + (p * panel_rows / kBlock) * d;
+    const float* panel = packed.panels.data() + p * panel_rows * d;
+    for (index_t j = 0; j < d; ++j)
+      for (int r = 0; r < panel_rows; ++r) centre[j] += panel[j * panel_rows + r];
+  }
+  for (index_t b = 0; b < blocks; ++b) {
+    const double count = static_cast<double>(std::min(kBlock, rows - b * kBlock));
+    for (index_t j = 0; j < d; ++j) centres[b * d + j] /= count;
+  }
+  return centres;
+}
+
+// Everything a search needs besides the candidates: the data, its float panels, the bound.
+// A pair's approximate key is norm_weight · (norm_q + norm_r) + tile_weight · tile: for
+// Euclidean Nq + Nr − 2 q·r (squared norms, dot-product tiles), for Manhattan the L1 tile
+// itself (0 · L1 norms + 1 · tile; the norms only enter the bound).
+struct Search {
+  ConstMatrix reference, queries;
+  Metric metric = Metric::kEuclidean;
+  double norm_weight = 1.0, tile_weight = -2.0;
+  DotKernel kernel;
+  FloatFrame frame;
+  PairErrorBound bound;
+  ExactKeys exact;
+  PackedRows packed_reference, packed_queries;  // packed_queries: empty for self search
+
+  index_t blocks(index_t rows) const { return (rows + kBlock - 1) / kBlock; }
+  index_t block_rows(index_t rows, index_t block) const {
+    return std::min(kBlock, rows - block * kBlock);
+  }
+  // tile = the dot products of query block `qb` (rows of `query_set`) with reference block
+  // `rb`, row-major kBlock x kBlock (entries past the blocks' rows are left undefined).
+  void dot_tile(const PackedRows& query_set, index_t query_rows, index_t qb, index_t rb,
+                double* tile) const {
+    const index_t d = reference.cols;
+    const int nr = kernel.panel_rows;
+    (metric == Metric::kManhattan ? kernel.accumulate_l1 : kernel.accumulate)(
+                      query_set.panels.data() + qb * kBlock * d,
+                      packed_reference.panels.data() + rb * kBlock * d,
+                      (block_rows(query_rows, qb) + nr - 1) / nr,
+                      (block_rows(reference.rows, rb) + nr - 1) / nr, d, tile, kBlock);
+  }
+  // Approximate key minus its error bound for each entry of a tile row (`norm` is the row
+  // point's squared norm, norms those of the columns' points); returns how many are at most
+  // their tau (one for all, or one per column), so that rows without any are skipped at once.
+  index_t lower_bounds(const double* dots, double norm, const double* norms, index_t count,
+                       const double* tau, double* lower) const {
+    index_t hits = 0;
+    for (index_t c = 0; c < count; ++c) {
+      const double sum = norm + norms[c];
+      lower[c] = (norm_weight * sum + tile_weight * dots[c]) -
+                 (bound.relative * sum + bound.absolute);
+      hits += lower[c] <= tau[c] ? 1 : 0;
+    }
+    return hits;
+  }
+  // Offers reference row j (original index) to the query of original row `query`.
+  void consider(QueryCandidates& candidates, double dot, double norm_sum, std::int32_t j,
+                std::int32_t query) const {
+    candidates.consider(norm_weight * norm_sum + tile_weight * dot,
+                        bound.relative * norm_sum + bound.absolute, j, exact, queries.row(query));
+  }
+  // Offers a tile to the queries of its rows (block qb of query_set, `candidates` theirs),
+  // the references being the columns (block rb); with `self`, a query skips itself.
+  void offer_rows(const double* tile, const PackedRows& query_set, index_t query_rows,
+                  index_t qb, index_t rb, bool self, QueryCandidates* candidates) const {
+    const index_t cols = block_rows(reference.rows, rb);
+    const double* norms = packed_reference.norms.data() + rb * kBlock;
+    const std::int32_t* rows = packed_reference.order.data() + rb * kBlock;
+    double lower[kBlock], tau[kBlock];
+    for (index_t r = 0; r < block_rows(query_rows, qb); ++r) {
+      const index_t i = qb * kBlock + r;
+      const double norm = query_set.norms[i];
+      const double* dots = tile + r * kBlock;
+      std::fill(tau, tau + cols, candidates[r].tau());
+      if (lower_bounds(dots, norm, norms, cols, tau, lower) == 0) continue;
+      for (index_t c = 0; c < cols; ++c) {
+        if (lower[c] <= candidates[r].tau() && !(self && rb * kBlock + c == i)) {
+          consider(candidates[r], dots[c], norm + norms[c], rows[c], query_set.order[i]);
+        }
+      }
+    }
+  }
+  // Self search: offers the tile of blocks (a, b) to b's queries, the references being a's
+  // rows (the tile read by rows, one tau per column).
+  void offer_columns(const double* tile, index_t a, index_t b, QueryCandidates* candidates) const {
+    const index_t rows = block_rows(reference.rows, a), cols = block_rows(reference.rows, b);
+    const double* norms = packed_reference.norms.data() + b * kBlock;
+    const std::int32_t* queries_of = packed_reference.order.data() + b * kBlock;
+    double lower[kBlock], tau[kBlock];
+    for (index_t c = 0; c < cols; ++c) tau[c] = candidates[c].tau();
+    for (index_t r = 0; r < rows; ++r) {
+      const index_t j = a * kBlock + r;
+      const double norm = packed_reference.norms[j];
+      const double* dots = tile + r * kBlock;
+      if (lower_bounds(dots, norm, norms, cols, tau, lower) == 0) continue;
+      for (index_t c = 0; c < cols; ++c) {
+        if (lower[c] <= tau[c]) {
+          consider(candidates[c], dots[c], norm + norms[c], packed_reference.order[j],
+                   queries_of[c]);
+          tau[c] = candidates[c].tau();
+        }
+      }
+    }
+  }
+  // Ranks the candidates of the query of original row `query` into its row of the graph.
+  void rank(QueryCandidates& candidates, std::int32_t query, int k, KnnGraph& graph) const {
+    candidates.settle();
+    candidates.rank(exact, queries.row(query), graph.indices.data() + query * k,
+                    graph.distances.data() + static_cast<index_t>(query) * k);
+  }
+};
+
+Search prepare(ConstMatrix reference, ConstMatrix queries, bool self, Metric metric,
+               SimdLevel simd, int n_threads) {
+  if (metric == Metric::kCosine) {
+    throw std::invalid_argument("brute force: search cosine as Euclidean over normalised rows");
+  }
+  const bool l1 = metric == Metric::kManhattan;
+  Search s;
+  s.reference = reference;
+  s.queries = queries;
+  s.metric = metric;
+  s.norm_weight = l1 ? 0.0 : 1.0;
+  s.tile_weight = l1 ? 1.0 : -2.0;
+  s.kernel = dot_kernel(simd);
+  s.frame = float_frame(reference, self ? ConstMatrix{} : queries);
+  s.bound = pair_error_bound(reference.cols, s.frame, metric);
+  const std::vector<index_t> columns = columns_by_variance(reference);
+  s.exact.reference = reference;
+  s.exact.metric = metric;
+  s.exact.key_power = l1 ? 1 : 2;
+  s.exact.position.resize(columns.size());
+  for (size_t j = 0; j < columns.size(); ++j) s.exact.position[columns[j]] = static_cast<index_t>(j);
+  s.exact.total_exponent = s.frame.total_exponent();
+  s.packed_reference = pack_rows(reference, s.frame, s.kernel.panel_rows, l1, n_threads);
+  if (!self) s.packed_queries = pack_rows(queries, s.frame, s.kernel.panel_rows, l1, n_threads);
+  return s;
+}
+
+// About 2^28 multiply-adds per thread between polls (a fraction of a second).
+index_t poll_batch(index_t tiles_work, int n_threads) {
+  return std::max<index_t>(1, static_cast<index_t>(268435456.0 / static_cast<double>(tiles_work))) *
+         std::max(n_threads, 1);
+}
+
+// Self search: the tile of blocks (a, b) serves a's queries (references in b) and, read
+// transposed, b's queries (references in a), so only tiles with a <= b are computed, nearest
+// the diagonal first (blocks close in the locality order are close in space, so tau falls
+// early). Tiles run in any order on any thread, each block's candidates behind a mutex: the
+// order of offers moves tau only on the way, never the candidates that survive it, so the
+// result does not depend on the schedule.
+KnnGraph search_self(const Search& s, int k, int n_threads, Observer* observer) {
+  const index_t n = s.reference.rows;
+  const index_t blocks = s.blocks(n);
+  std::vector<std::pair<index_t, index_t>> tiles;
+  for (index_t gap = 0; gap < blocks; ++gap)
+    for (index_t a = 0; a + gap < blocks; ++a) tiles.emplace_back(a, a + gap);
+  std::vector<QueryCandidates> candidates(static_cast<size_t>(n), QueryCandidates(k));
+  std::vector<std::mutex> locks(static_cast<size_t>(blocks));
+  const index_t work = kBlock * kBlock * std::max<index_t>(s.reference.cols, 1);
+  parallel_for_polled(static_cast<index_t>(tiles.size()), n_threads, observer, [&](index_t t) {
+    const auto [a, b] = tiles[t];
+    std::vector<double> tile(static_cast<size_t>(kBlock * kBlock));
+    s.dot_tile(s.packed_reference, n, a, b, tile.data());
+    {
+      std::lock_guard<std::mutex> guard(locks[a]);
+      s.offer_rows(tile.data(), s.packed_reference, n, a, b, a == b, &candidates[a * kBlock]);
+    }
+    if (a != b) {
+      std::lock_guard<std::mutex> guard(locks[b]);
+      s.offer_columns(tile.data(), a, b, &candidates[b * kBlock]);
+    }
+  }, 1, poll_batch(work, n_threads));
+  // Exact ranking in the locality order: consecutive queries share many candidates, so the
+  // rows they recompute are often still in cache.
+  KnnGraph graph = empty_graph(n, k);
+  parallel_for_polled(n, n_threads, observer, [&](index_t p) {
+    s.rank(candidates[p], s.packed_reference.order[p], k, graph);
+  }, 64, 4096);
+  return graph;
+}
+
+// Queries against the reference: one task per block of queries (in locality order), over the
+// reference blocks by increasing distance between block centres (so tau falls early).
+KnnGraph search_queries(const Search& s, int k, int n_threads, Observer* observer) {
+  const index_t m = s.queries.rows, n = s.reference.rows, d = s.reference.cols;
+  const int nr = s.kernel.panel_rows;
+  const std::vector<double> query_centres = block_centres(s.packed_queries, m, d, nr);
+  const std::vector<double> reference_centres = block_centres(s.packed_reference, n, d, nr);
+  KnnGraph graph = empty_graph(m, k);
+  const index_t work = kBlock * n * std::max<index_t>(d, 1);
+  parallel_for_polled(s.blocks(m), n_threads, observer, [&](index_t qb) {
+    const index_t rows = s.block_rows(m, qb);
+    std::vector<std::pair<double, index_t>> by_distance(static_cast<size_t>(s.blocks(n)));
+    for (index_t rb = 0; rb < s.blocks(n); ++rb) {
+      by_distance[rb] = {squared_distance(query_centres.data() + qb * d,
+                                          reference_centres.data() + rb * d, d),
+                         rb};
+    }
+    std::sort(by_distance.begin(), by_distance.end());
+    std::vector<double> tile(static_cast<size_t>(kBlock * kBlock));
+    std::vector<QueryCandidates> candidates(static_cast<size_t>(rows), QueryCandidates(k));
+    for (const auto& [unused, rb] : by_distance) {
+      s.dot_tile(s.packed_queries, m, qb, rb, tile.data());
+      s.offer_rows(tile.data(), s.packed_queries, m, qb, rb, false, candidates.data());
+    }
+    for (index_t r = 0; r < rows; ++r) {
+      s.rank(candidates[r], s.packed_queries.order[qb * kBlock + r], k, graph);
+    }
+  }, 1, poll_batch(work, n_threads));
+  return graph;
+}
+
+// Squared distances could overflow: the VP-tree then (it ranks by the same keys).
+bool fits_brute_force(const FloatFrame& frame) { return frame.pre_exponent <= kMaxPreExponent; }
+
+}  // namespace
+
+KnnGraph brute_force_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
+                               Metric metric, SimdLevel simd) {
+  const Search s = prepare(X, X, true, metric, simd, n_threads);
+  if (!fits_brute_force(s.frame)) return vptree_neighbors(X, k, n_threads, observer, metric);
+  poll(observer);
+  return search_self(s, k, n_threads, observer);
+}
+
+KnnGraph brute_force_query_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
+                                     int n_threads, Observer* observer, Metric metric,
+                                     SimdLevel simd) {
+  const Search s = prepare(reference, queries, false, metric, simd, n_threads);
+  if (!fits_brute_force(s.frame)) {
+    return vptree_query_neighbors(reference, queries, k, metric, n_threads, observer);
+  }
+  poll(observer);
+  return search_queries(s, k, n_threads, observer);
+}
+
+}  // namespace turbotsne
