@@ -199,6 +199,17 @@ def test_auto_method_follows_the_documented_threshold(rng):
     for (n, dims), expected in cases.items():
         _, info = turbotsne._api._tsne(X[:n], dims, n_iter=1)
         assert info["method"] == expected, (n, dims)
+    # FFT for 1 and 2 components from FFT_MIN_SAMPLES on, Barnes-Hut below it and in 3-D
+    fft = turbotsne.FFT_MIN_SAMPLES
+    assert turbotsne.EXACT_MAX_SAMPLES < fft <= turbotsne.EXACT_SAMPLES_LIMIT * 10
+    for (n, dims), expected in {(fft - 1, 2): "barnes_hut", (fft, 2): "fft", (fft, 1): "fft",
+                                (fft - 1, 1): "barnes_hut", (fft, 3): "barnes_hut",
+                                (fft, 4): "exact"}.items():
+        if expected == "exact":
+            with pytest.raises(ValueError, match="EXACT_SAMPLES_LIMIT"):
+                turbotsne._api._resolve_method("auto", n, dims)
+            continue
+        assert turbotsne._api._resolve_method("auto", n, dims) == expected, (n, dims)
 
 
 @pytest.mark.parametrize("n, exaggeration", [(1200, 1.0), (1200, 3.0), (300, 1.0)])
