@@ -15,6 +15,9 @@ seeded subsets of 20,000 rows (the subset changes with the seed), "mnist:N" any 
     # learning-rate schedules (lr="auto" of this checkout and explicit ones) against openTSNE
     python bench/choose_auto.py lr --datasets digits,zeisel,cbmc,mnist20k,fashion_mnist20k \
         --seeds 0,1,2 --schedules auto,n/12:n/12@0.5 --peer-python PEERS/bin/python
+    # exact against approximate neighbours (sets APPROX_MIN_SAMPLES)
+    python bench/choose_auto.py neighbors --datasets mnist,fashion_mnist,blobs \
+        --sizes 10000,20000,30000,50000,70000 --seeds 0 --repeats 3
     # the tables of everything measured so far
     python bench/choose_auto.py summary
 
@@ -57,6 +60,11 @@ def dataset(spec: str, seed: int, data_dir: Path):
         base, size = spec.split(":")[0], int(spec.split(":")[1])
     elif spec.endswith("20k"):
         base, size = spec[:-3], 20_000
+    if base == "blobs":  # turbotsne.make_blobs(N, 50): 10 Gaussian clusters, seeded
+        import turbotsne
+
+        X, labels = turbotsne.make_blobs(size or 20_000, 50, random_state=seed)
+        return f"blobs:{len(X)}", np.ascontiguousarray(X), labels
     x_path, labels = load_dataset(BASE[base], CACHE, data_dir)
     X = np.load(x_path)
     if size is not None and size < len(X):
@@ -138,9 +146,18 @@ def run_opentsne_default(X, seed, threads, python):
         return np.load(y_path), json.loads(line[7:])["seconds"]
 
 
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=BENCH).stdout.strip()
+    except OSError:
+        return "?"
+
+
 def record(**fields):
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     fields["load"] = os.getloadavg()[0]
+    fields["commit"] = commit()
     with open(RESULTS, "a") as f:
         f.write(json.dumps(fields) + "\n")
     kl = fields.get("kl")
@@ -180,6 +197,45 @@ def exact_vs_barnes_hut(args) -> None:
             crossover = len(X)
         print(f"{len(X):>6} {times['exact']:>9.3f} {times['barnes_hut']:>9.3f} {ratio:>9.2f}", flush=True)
     print(f"largest n where exact was not slower: {crossover}")
+
+
+def exact_vs_approximate(args, seeds) -> None:
+    """The neighbour search alone, k = 90 (perplexity 30): the exact search (its own rule for
+    VP-tree or brute force) against the RP forest + NN-descent, medians of --repeats, and the
+    fraction of the exact neighbours the approximate search finds."""
+    from turbotsne import _core
+
+    for spec in args.datasets.split(","):
+        for size in [int(s) for s in args.sizes.split(",")]:
+            for seed in seeds:
+                name, X, _ = dataset(f"{spec}:{size}", seed, args.data_dir)
+                if len(X) < size:
+                    continue
+                k = 90
+                times = {"exact": [], "approx": []}
+                for _ in range(args.repeats):
+                    t = time.perf_counter()
+                    exact, _ = _core.nearest_neighbors(X, k, args.threads)
+                    times["exact"].append(time.perf_counter() - t)
+                    params = _core.ApproximateKnnParams()
+                    params.seed = seed
+                    t = time.perf_counter()
+                    approx, _ = _core.approximate_neighbors(X, k, params, args.threads)
+                    times["approx"].append(time.perf_counter() - t)
+                found = np.mean([len(np.intersect1d(a, b)) for a, b in zip(approx, exact)]) / k
+                algorithm = str(_core.choose_exact_algorithm(len(X), len(X), X.shape[1], k, _core.Metric.euclidean))
+                for impl in ("exact", "approx"):
+                    fields = dict(experiment="neighbors", data=name, seed=seed, impl=impl,
+                                  algorithm=algorithm if impl == "exact" else "nndescent",
+                                  seconds=statistics.median(times[impl]), runs=times[impl],
+                                  recall=1.0 if impl == "exact" else float(found),
+                                  load=os.getloadavg()[0])
+                    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+                    with open(RESULTS, "a") as f:
+                        f.write(json.dumps(fields) + "\n")
+                print(f"neighbors {name:>20} seed {seed} exact ({algorithm.split('.')[-1]}) "
+                      f"{statistics.median(times['exact']):7.2f} s  approx {statistics.median(times['approx']):7.2f} s"
+                      f"  (finds {found:.4f})  load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def summary() -> None:
@@ -225,7 +281,7 @@ def summary() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiment", choices=["exact", "method", "lr", "summary"])
+    parser.add_argument("experiment", choices=["exact", "method", "lr", "neighbors", "summary"])
     parser.add_argument("--datasets", default="digits,zeisel,cbmc,mnist20k,fashion_mnist20k")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, default=2)
@@ -247,6 +303,8 @@ def main() -> None:
         exact_vs_barnes_hut(args)
     elif args.experiment == "summary":
         summary()
+    elif args.experiment == "neighbors":
+        exact_vs_approximate(args, seeds)
     elif args.experiment == "lr":
         for spec in args.datasets.split(","):
             for seed in seeds:
