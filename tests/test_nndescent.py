@@ -149,3 +149,17 @@ def test_permuting_affinities_is_a_relabelling(clustered):
     Q = csr_matrix((data, indices, indptr), shape=P.shape)
     np.testing.assert_array_equal(Q.toarray(), P.toarray()[np.ix_(order, order)])
     assert np.all(np.diff(indices[indptr[0]:indptr[1]]) > 0)  # rows sorted by column
+
+
+def test_auto_neighbours_follow_the_documented_thresholds():
+    # approx from APPROX_MIN_SAMPLES points with at most 100 features, from
+    # APPROX_MIN_SAMPLES_WIDE with more; exact below (measured: bench/choose_auto.py neighbors)
+    narrow, wide = turbotsne.APPROX_MIN_SAMPLES, turbotsne.APPROX_MIN_SAMPLES_WIDE
+    assert wide < narrow
+    for n, d, expected in [(narrow - 1, 50, "exact"), (narrow, 50, "approx"), (narrow, 100, "approx"),
+                           (wide, 100, "exact"), (wide - 1, 784, "exact"), (wide, 784, "approx"),
+                           (wide, 101, "approx")]:
+        params, used = turbotsne._api._neighbor_params("auto", n, 0, "tsne", d)
+        assert used == expected, (n, d)
+        method = turbotsne._core.NeighborMethod.approximate if expected == "approx" else turbotsne._core.NeighborMethod.exact
+        assert params.method == method

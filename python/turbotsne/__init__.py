@@ -9,8 +9,8 @@
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from ._api import (APPROX_MIN_SAMPLES, EXACT_MAX_SAMPLES, EXACT_SAMPLES_LIMIT, FFT_MIN_SAMPLES,
-                   joint_probabilities, kl_divergence, tsne)
+from ._api import (APPROX_MIN_SAMPLES, APPROX_MIN_SAMPLES_WIDE, EXACT_MAX_SAMPLES, EXACT_SAMPLES_LIMIT,
+                   FFT_MIN_SAMPLES, joint_probabilities, kl_divergence, tsne)
 from ._contrastive import contrastive_embedding, plot_spectrum, spectrum, tsne_z_bar, umap_z_bar
 from ._datasets import make_blobs
 from ._estimator import TSNE, NotFittedError
@@ -37,6 +37,7 @@ __all__ = [
     "EXACT_MAX_SAMPLES",
     "EXACT_SAMPLES_LIMIT",
     "APPROX_MIN_SAMPLES",
+    "APPROX_MIN_SAMPLES_WIDE",
     "FFT_MIN_SAMPLES",
     "__version__",
 ]

@@ -99,7 +99,7 @@ def _resolve_input(X, *, perplexity, neighbors, metric, affinities, init, n_jobs
     if X is None and pca:
         raise ValueError("init='pca' needs X: pass X along with affinities, or init='random' "
                          "or an initial embedding array.")
-    params, used = _neighbor_params(neighbors, n, seed, owner)
+    params, used = _neighbor_params(neighbors, n, seed, owner, 0 if X is None or P is not None else X.shape[1])
     params.metric = getattr(_core.Metric, "euclidean" if P is not None else metric)
     return X, P, n, params, (source if P is not None else f"{source}, neighbors={used}, "
                              f"metric={metric}")
