@@ -238,10 +238,9 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   timings.spread = watch.lap();
 
   // 3. Node-node sums: zero-padded circular convolutions, by FFT.
-  const index_t padded_size = D == 1 ? M : static_cast<index_t>(M) * M;
   const int n_conv = D + 1;
   potentials.resize(static_cast<size_t>(n_conv * grid_size));
-  const double z_grid = D == 1 ? convolve_1d(N, M, spacing) : convolve_2d(N, M, spacing, n_threads);
+  const double z_plus_n = D == 1 ? convolve_1d(N, M, spacing) : convolve_2d(N, M, spacing, n_threads);
   timings.fft = watch.lap();
 
   // 4. Back to the points, in sorted order: potentials and forces.
@@ -283,7 +282,7 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   // divided by it, which is tiny), instead of stopping the run: t-SNE embeddings have
   // Z / n of order 1 or more, so no run that works is changed.
   const double z_floor = 1e-10 * static_cast<double>(n);
-  const double total = std::max(z_grid / static_cast<double>(padded_size) - static_cast<double>(n), z_floor);
+  const double total = std::max(z_plus_n - static_cast<double>(n), z_floor);
   timings.interpolate = watch.lap();
   return total;
 }
@@ -317,7 +316,7 @@ inline double z_term(bool cauchy, int D, const Complex* const* q, index_t k) {
 //   dof = 1: z_i = (1 + |y_i|²) φ_1 − 2 y_i · φ_y + φ_{|y|²} through the squared kernel,
 //            so Z + n = Σ K (|Q_1|² − 2 Σ_d |Q_{y_d}|² + 2 Re(conj(Q_{|y|²}) Q_1));
 //   else:    z_i = φ_1 through w, so Z + n = Σ K_w |Q_1|².
-// Returns the grid's Z + n times M^D.
+// Returns the grid's Z + n.
 double FftRepulsion::Impl::convolve_1d(int N, int M, double spacing) {
   constexpr int D = 1;
   const bool cauchy = dof == 1.0;
@@ -358,7 +357,7 @@ double FftRepulsion::Impl::convolve_1d(int N, int M, double spacing) {
     fft1->inverse(spectrum.data(), padded.data(), work.data());
     for (int t = 0; t < N; ++t) potentials[static_cast<size_t>(t) * n_conv + c] = padded[t];
   }
-  return z_grid;
+  return z_grid / M;
 }
 
 // The same in 2-D, with the transforms arranged around the padding: the charge grids fill
@@ -367,11 +366,17 @@ double FftRepulsion::Impl::convolve_1d(int N, int M, double spacing) {
 // column is transformed, multiplied by the kernel's column, summed into Z and transformed
 // back while it is in cache; last, N rows per result are transformed back. Compared with three
 // passes of whole 2-D transforms, the spectra are never stored at full height.
+// Only the grids of 1 and y are transformed. For dof = 1, Z needs no spectrum at all: the
+// kernel is symmetric, so Σ_nodes q_{|y|²} · (K ∗ q_1) = Σ_nodes q_1 · (K ∗ q_{|y|²}), and
+//   Z + n = Σ_nodes (q_1 + 2 q_{|y|²}) φ_1 − 2 Σ_d q_{y_d} φ_{y_d}
+// over the node potentials φ that the forces need anyway (one forward transform fewer than
+// Parseval with the |y|² grid). For dof != 1, Z + n = Σ K_w |Q_1|² by Parseval as in 1-D.
+// Returns the grid's Z + n.
 double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threads) {
   constexpr int D = 2;
   const bool cauchy = dof == 1.0;
-  const int n_charges = cauchy ? D + 2 : D + 1;
-  const int n_conv = D + 1;
+  const int n_charges = cauchy ? D + 2 : D + 1;  // the spread charges, node by node
+  const int n_conv = D + 1;                      // the grids transformed: 1, y_1, y_2
   const int n_kernels = cauchy ? 1 : 2;
   const index_t sc = M / 2 + 1;    // spectrum columns
   const index_t half = M / 2 + 1;  // kernel spectrum rows kept: row M − r equals row r
@@ -380,7 +385,7 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
     row_plan = std::make_unique<RealFftPlan>(M);
     col_plan = std::make_unique<FftPlan>(M);
   }
-  row_spectra.resize(static_cast<size_t>(std::max<index_t>(n_charges * static_cast<index_t>(N), half) * sc));
+  row_spectra.resize(static_cast<size_t>(std::max<index_t>(n_conv * static_cast<index_t>(N), half) * sc));
   constexpr index_t kRowChunk = 8;
   // Transforms the rows s in [0, n_rows) that fill_row(s, row) writes into row dest(s) of
   // row_spectra, four at a time (RealFftPlan::forward4). The row buffers start at zero and
@@ -461,13 +466,13 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
     }, 1);
   }
 
-  // The charge grids' rows, taken in the nodes' order (s = r·n_charges + c: grid c's row r,
-  // so that four at a time read the same nodes): row r of grid c becomes row c·N + r of
+  // The charge grids' rows, taken in the nodes' order (s = r·n_conv + c: grid c's row r, so
+  // that four at a time read the same nodes): row r of grid c becomes row c·N + r of
   // row_spectra.
-  transform_rows(static_cast<index_t>(n_charges) * N, [&](index_t s, double* row) {
-    const double* src = charges.data() + (s / n_charges) * N * n_charges + s % n_charges;
+  transform_rows(static_cast<index_t>(n_conv) * N, [&](index_t s, double* row) {
+    const double* src = charges.data() + (s / n_conv) * N * n_charges + s % n_conv;
     for (index_t b = 0; b < N; ++b) row[b] = src[b * n_charges];
-  }, [&](index_t s) { return (s % n_charges) * N + s / n_charges; });
+  }, [&](index_t s) { return (s % n_conv) * N + s / n_conv; });
 
   // Columns: forward, Z, product with kernel 0, inverse; fixed blocks of columns, their Z
   // sums added in order (the same total for any thread count).
@@ -476,10 +481,10 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
   parallel_for(0, n_col_blocks, n_threads, [&](index_t blk) {
     const index_t j0 = blk * kCols, width = std::min(kCols, sc - j0);
     // Out-of-place transforms (through `staging`): an odd number of stages then needs no copy.
-    std::vector<Complex> cols(static_cast<size_t>(n_charges * kCols * M)), work(static_cast<size_t>(kCols * M));
+    std::vector<Complex> cols(static_cast<size_t>(n_conv * kCols * M)), work(static_cast<size_t>(kCols * M));
     std::vector<Complex> staging(static_cast<size_t>(kCols * M));  // rows N .. M − 1 stay zero until the inverses
     auto grid = [&](int c) { return cols.data() + static_cast<index_t>(c) * kCols * M; };
-    for (int c = 0; c < n_charges; ++c) {
+    for (int c = 0; c < n_conv; ++c) {
       for (index_t r = 0; r < N; ++r) {
         const Complex* src = row_spectra.data() + (c * static_cast<index_t>(N) + r) * sc + j0;
         for (index_t w = 0; w < kCols; ++w) staging[r * kCols + w] = w < width ? src[w] : Complex(0.0, 0.0);
@@ -489,13 +494,13 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
     const double* k0 = kernel_columns[0].data() + blk * kCols * half;
     const double* kz = kernel_columns[cauchy ? 0 : 1].data() + blk * kCols * half;
     const Complex* q[4] = {};
-    for (int c = 0; c < n_charges; ++c) q[c] = grid(c);
+    for (int c = 0; c < n_conv; ++c) q[c] = grid(c);
     double z_column[kCols] = {};
     for (index_t r = 0; r < M; ++r) {
       const index_t rr = r < half ? r : M - r;
       for (index_t w = 0; w < width; ++w) {
         const index_t e = r * kCols + w;
-        z_column[w] += kz[rr * kCols + w] * z_term(cauchy, D, q, e);
+        if (!cauchy) z_column[w] += kz[rr * kCols + w] * z_term(false, D, q, e);
         for (int c = 0; c < n_conv; ++c) grid(c)[e] *= k0[rr * kCols + w];
       }
     }
@@ -536,7 +541,17 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
       }
     }
   }, 1);
-  return z_grid;
+  if (!cauchy) return z_grid / (static_cast<double>(M) * M);
+  // dof = 1: Z + n over the nodes (see above), by fixed blocks of nodes.
+  return blocked_sum<double>(grid_size, n_threads, [&](index_t begin, index_t end) {
+    double z = 0.0;
+    for (index_t a = begin; a < end; ++a) {
+      const double* q = charges.data() + a * n_charges;  // 1, y_1, y_2, |y|²
+      const double* phi = potentials.data() + a * n_conv;  // K ∗ 1, K ∗ y_1, K ∗ y_2
+      z += (q[0] + 2.0 * q[3]) * phi[0] - 2.0 * (q[1] * phi[1] + q[2] * phi[2]);
+    }
+    return z;
+  });
 }
 
 }  // namespace turbotsne
