@@ -285,6 +285,24 @@ std::vector<double> block_centres(const PackedRows& packed, index_t rows, index_
   return centres;
 }
 
+// The lower bounds of the keys of one tile row (key = nw (|q|² + |r|²) + tw dot, less the
+// error bound) and how many are at most tau. Most of a search's time outside the tiles; on
+// x86-64 Linux also compiled for AVX2 (without FMA, so the same bits), chosen at run time.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+index_t tile_lower_bounds(const double* dots, double norm, const double* norms, index_t count,
+                          const double* tau, double nw, double tw, double relative, double absolute,
+                          double* lower) {
+  index_t hits = 0;
+  for (index_t c = 0; c < count; ++c) {
+    const double sum = norm + norms[c];
+    lower[c] = (nw * sum + tw * dots[c]) - (relative * sum + absolute);
+    hits += lower[c] <= tau[c] ? 1 : 0;
+  }
+  return hits;
+}
+
 // Everything a search needs besides the candidates: the data, its float panels, the bound.
 // A pair's approximate key is norm_weight · (norm_q + norm_r) + tile_weight · tile: for
 // Euclidean Nq + Nr − 2 q·r (squared norms, dot-product tiles), for Manhattan the L1 tile
@@ -320,14 +338,8 @@ struct Search {
   // their tau (one for all, or one per column), so that rows without any are skipped at once.
   index_t lower_bounds(const double* dots, double norm, const double* norms, index_t count,
                        const double* tau, double* lower) const {
-    index_t hits = 0;
-    for (index_t c = 0; c < count; ++c) {
-      const double sum = norm + norms[c];
-      lower[c] = (norm_weight * sum + tile_weight * dots[c]) -
-                 (bound.relative * sum + bound.absolute);
-      hits += lower[c] <= tau[c] ? 1 : 0;
-    }
-    return hits;
+    return tile_lower_bounds(dots, norm, norms, count, tau, norm_weight, tile_weight,
+                             bound.relative, bound.absolute, lower);
   }
   // Offers reference row j (original index) to the query of original row `query`.
   void consider(QueryCandidates& candidates, double dot, double norm_sum, std::int32_t j,
