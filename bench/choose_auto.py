@@ -60,6 +60,12 @@ def dataset(spec: str, seed: int, data_dir: Path):
         base, size = spec.split(":")[0], int(spec.split(":")[1])
     elif spec.endswith("20k"):
         base, size = spec[:-3], 20_000
+    if base == "mnist_raw":  # the 784 pixels as float64, a seeded subset of N rows
+        with np.load(data_dir / "mnist.npz") as archive:
+            X, labels = archive["X"], archive["y"]
+        rows = np.arange(len(X)) if size is None or size >= len(X) else \
+            np.sort(np.random.default_rng(seed).choice(len(X), size, replace=False))
+        return f"mnist_raw:{len(rows)}", np.ascontiguousarray(X[rows], dtype=np.float64), labels[rows]
     if base == "blobs":  # turbotsne.make_blobs(N, 50): 10 Gaussian clusters, seeded
         import turbotsne
 
