@@ -31,6 +31,10 @@ def brute_equals_tree(X, k, metric=EUCLIDEAN, threads=2):
     tree = _core.nearest_neighbors(X, k, threads, metric, ALGO.vptree)
     for simd in SIMD:
         assert_same(_core.nearest_neighbors(X, k, threads, metric, ALGO.brute_force, simd), tree)
+    # Candidates' keys recomputed from the rows in place (what data above 128 MiB gets) rather
+    # than from the column-permuted copy.
+    in_place = _core.nearest_neighbors(X, k, threads, metric, ALGO.brute_force, max_permuted_bytes=0)
+    assert_same(in_place, tree)
     return tree
 
 
@@ -141,6 +145,7 @@ def test_query_neighbors(rng, metric):
     tree = _core.query_neighbors(ref, queries, 25, metric, 2, ALGO.vptree)
     for simd in SIMD:
         assert_same(_core.query_neighbors(ref, queries, 25, metric, 2, ALGO.brute_force, simd), tree)
+    assert_same(_core.query_neighbors(ref, queries, 25, metric, 2, ALGO.brute_force, max_permuted_bytes=0), tree)
     if metric == MANHATTAN:
         ref_idx, _ = l1_knn(queries, ref, 25, exclude_self=False)
     else:

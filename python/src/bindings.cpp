@@ -350,7 +350,8 @@ PYBIND11_MODULE(_core, m) {
   py::class_<ExactKnnParams>(m, "ExactKnnParams")
       .def(py::init<>())
       .def_readwrite("algorithm", &ExactKnnParams::algorithm)
-      .def_readwrite("simd", &ExactKnnParams::simd);
+      .def_readwrite("simd", &ExactKnnParams::simd)
+      .def_readwrite("max_permuted_bytes", &ExactKnnParams::max_permuted_bytes);
   m.def("simd_levels", &available_simd_levels,
         "The instruction sets the brute-force kNN can use in this build and on this processor.");
   m.def("choose_exact_algorithm", &choose_exact_algorithm, py::arg("n_reference"),
@@ -358,34 +359,35 @@ PYBIND11_MODULE(_core, m) {
         "The exact search ExactKnnAlgorithm.auto resolves to.");
 
   m.def("nearest_neighbors", [](const DoubleArray& X, int k, int n_threads, Metric metric,
-                                ExactKnnAlgorithm algorithm, SimdLevel simd) {
+                                ExactKnnAlgorithm algorithm, SimdLevel simd,
+                                double max_permuted_bytes) {
     const ConstMatrix x = view(X, "X");
     KnnGraph g;
     {
       py::gil_scoped_release release;
-      g = find_nearest_neighbors(x, k, n_threads, nullptr, metric, ExactKnnParams{algorithm, simd});
+      g = find_nearest_neighbors(x, k, n_threads, nullptr, metric, ExactKnnParams{algorithm, simd, max_permuted_bytes});
     }
     return graph_to_numpy(std::move(g));
   }, py::arg("X").noconvert(), py::arg("k"), py::arg("n_threads"),
      py::arg("metric") = Metric::kEuclidean, py::arg("algorithm") = ExactKnnAlgorithm::kAuto,
-     py::arg("simd") = SimdLevel::kBest,
+     py::arg("simd") = SimdLevel::kBest, py::arg("max_permuted_bytes") = kDefaultMaxPermutedBytes,
      "Exact kNN (self excluded): (indices, distances), rows sorted by (distance, index).");
 
   m.def("query_neighbors", [](const DoubleArray& reference, const DoubleArray& queries, int k,
                               Metric metric, int n_threads, ExactKnnAlgorithm algorithm,
-                              SimdLevel simd) {
+                              SimdLevel simd, double max_permuted_bytes) {
     const ConstMatrix r = view(reference, "reference");
     const ConstMatrix q = view(queries, "queries");
     KnnGraph g;
     {
       py::gil_scoped_release release;
       g = query_nearest_neighbors(r, q, k, metric, n_threads, nullptr,
-                                  ExactKnnParams{algorithm, simd});
+                                  ExactKnnParams{algorithm, simd, max_permuted_bytes});
     }
     return graph_to_numpy(std::move(g));
   }, py::arg("reference").noconvert(), py::arg("queries").noconvert(), py::arg("k"),
      py::arg("metric"), py::arg("n_threads"), py::arg("algorithm") = ExactKnnAlgorithm::kAuto,
-     py::arg("simd") = SimdLevel::kBest,
+     py::arg("simd") = SimdLevel::kBest, py::arg("max_permuted_bytes") = kDefaultMaxPermutedBytes,
      "Exact k nearest rows of reference for each row of queries: (indices int32 (m, k), "
      "distances (m, k)), rows sorted by (distance, index).");
 

@@ -20,14 +20,24 @@ namespace turbotsne {
 // product, recomputed with manhattan_distance); cosine is searched as Euclidean over
 // normalised rows by the caller. Data whose entries reach 2^500 (squared distances could
 // overflow) is handed to the VP-tree.
+// The exact recomputation of the kept candidates' keys reads the reference rows in the
+// VP-tree's column order: from a permuted copy (vectorised) where it takes at most this many
+// bytes, else gathered from the rows in place. 8 · n · d bytes; 128 MiB is 20,000 x 800.
+constexpr double kDefaultMaxPermutedBytes = 128.0 * 1024 * 1024;
+
+struct BruteForceOptions {
+  SimdLevel simd = SimdLevel::kBest;                      // the tiles' instruction set
+  double max_permuted_bytes = kDefaultMaxPermutedBytes;  // 0: never copy (for tests)
+};
+
 KnnGraph brute_force_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
                                Metric metric = Metric::kEuclidean,
-                               SimdLevel simd = SimdLevel::kBest);
+                               const BruteForceOptions& options = {});
 
 // The k nearest rows of `reference` for every row of `queries` (none excluded).
 KnnGraph brute_force_query_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
                                      int n_threads, Observer* observer,
                                      Metric metric = Metric::kEuclidean,
-                                     SimdLevel simd = SimdLevel::kBest);
+                                     const BruteForceOptions& options = {});
 
 }  // namespace turbotsne

@@ -4,6 +4,7 @@
 // bit: rows sorted by (distance, index), ties broken by the smaller index.
 #pragma once
 
+#include "turbotsne/brute_knn.hpp"
 #include "turbotsne/common.hpp"
 #include "turbotsne/distance.hpp"
 #include "turbotsne/dot_tiles.hpp"
@@ -20,6 +21,7 @@ enum class ExactKnnAlgorithm {
 struct ExactKnnParams {
   ExactKnnAlgorithm algorithm = ExactKnnAlgorithm::kAuto;
   SimdLevel simd = SimdLevel::kBest;  // the brute force's instruction set (for tests)
+  double max_permuted_bytes = kDefaultMaxPermutedBytes;  // see BruteForceOptions (for tests)
 };
 
 // From this many dimensions kAuto takes the brute force (measured: see exact_knn.cpp).
