@@ -78,6 +78,7 @@ from turbotsne import _progress
 
 #: Few iterations, a small perplexity: runs of a few hundred milliseconds.
 QUICK = dict(perplexity=10, n_iter=60, random_state=0, n_jobs=2)
+BRUTE_FORCE_BLOCK = 192  # rows per block of the brute-force kNN (kBlock in brute_knn.cpp)
 _LINE = re.compile(r"\[turbotsne\] (\w+): ([\d,]+)/([\d,]+) (\w+)")
 
 
@@ -122,6 +123,22 @@ def test_exact_neighbour_search_and_affinities_report_points_done(blobs, every_r
     assert _before_stage_end(err, "neighbors", "points") and _before_stage_end(err, "affinities", "points")
     last = next(line for line in err.splitlines() if "neighbors: 3,000/3,000 points" in line)
     assert re.search(r", [\d.]+ s, ETA 0\.0 s$", last), last
+
+
+def test_brute_force_search_reports_tiles_then_points(every_report, capsys):
+    # 30 features: the exact search is the blocked brute force, which first computes the
+    # tiles of distances (block pairs) and then ranks every point's candidates.
+    X = turbotsne.make_blobs(3000, 30, random_state=1)[0]
+    turbotsne.tsne(X, neighbors="exact", verbose=True, **QUICK)
+    err = capsys.readouterr().err
+    blocks = -(-len(X) // BRUTE_FORCE_BLOCK)
+    tiles = _counts(err, "neighbors", "tiles")
+    assert tiles[-1] == (blocks * (blocks + 1) // 2,) * 2 and all(t == tiles[-1][1] for _, t in tiles)
+    _check_counts(_counts(err, "neighbors", "points"), len(X), partial=False)
+    lines = [line for line in err.splitlines() if _LINE.search(line) and "neighbors:" in line]
+    units = [_LINE.search(line)[4] for line in lines]
+    assert units == sorted(units, key=["tiles", "points"].index), units
+    assert _before_stage_end(err, "neighbors", "tiles") and _before_stage_end(err, "neighbors", "points")
 
 
 def test_approximate_search_reports_trees_candidates_and_rounds(blobs, every_report, capsys):

@@ -502,7 +502,7 @@ KnnGraph search_self(const Search& s, int k, int n_threads, Observer* observer) 
       std::lock_guard<std::mutex> guard(locks[b]);
       s.offer_columns(tile.data(), a, b, &candidates[b * kBlock]);
     }
-  }, 1, poll_batch(work, n_threads));
+  }, 1, poll_batch(work, n_threads), "tiles");  // then "points": the progress of two steps
   // Exact ranking in the locality order: consecutive queries share many candidates, so the
   // rows they recompute are often still in cache.
   KnnGraph graph = empty_graph(n, k);
