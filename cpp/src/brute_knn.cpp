@@ -113,8 +113,7 @@ struct ExactKeys {
     const index_t d = reference.cols;
     if (!permuted.empty()) {
       const double* a = permuted.data() + row * d;
-      return metric == Metric::kManhattan ? manhattan_distance(a, query, d, bound)
-                                          : squared_distance(a, query, d, bound);
+      return with_metric_keys(metric, [&](auto keys) { return keys.key(a, query, d, bound); });
     }
     const double* a = reference.row(row);
     return metric == Metric::kManhattan ? gathered_key<true>(a, columns.data(), query, d, bound)
@@ -450,11 +449,10 @@ Search prepare(ConstMatrix reference, ConstMatrix queries, bool self, Metric met
   s.kernel = dot_kernel(options.simd);
   s.frame = float_frame(reference, self ? ConstMatrix{} : queries);
   s.bound = pair_error_bound(reference.cols, s.frame, metric);
-  const std::vector<index_t> columns = columns_by_variance(reference);
   s.exact.reference = reference;
   s.exact.metric = metric;
   s.exact.key_power = l1 ? 1 : 2;
-  s.exact.columns = columns;
+  s.exact.columns = columns_by_variance(reference);
   // The recomputed keys read the reference rows in the tree's column order: a permuted copy
   // (contiguous, vectorised) where it is small enough, else gathered in place.
   if (static_cast<double>(reference.rows) * reference.cols * sizeof(double) <= options.max_permuted_bytes) {

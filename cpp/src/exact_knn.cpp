@@ -70,7 +70,7 @@ KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads, Observer* o
     return graph;
   }
   if (resolve(params, X.rows, X.rows, X.cols, k, metric) == ExactKnnAlgorithm::kBruteForce) {
-    return brute_force_neighbors(X, k, n_threads, observer, metric, BruteForceOptions{params.simd, params.max_permuted_bytes});
+    return brute_force_neighbors(X, k, n_threads, observer, metric, params.brute_force());
   }
   return vptree_neighbors(X, k, n_threads, observer, metric);
 }
@@ -100,7 +100,7 @@ KnnGraph query_nearest_neighbors(ConstMatrix reference, ConstMatrix queries, int
   if (resolve(params, reference.rows, queries.rows, reference.cols, k, metric) ==
       ExactKnnAlgorithm::kBruteForce) {
     return brute_force_query_neighbors(reference, queries, k, n_threads, observer, metric,
-                                       BruteForceOptions{params.simd, params.max_permuted_bytes});
+                                       params.brute_force());
   }
   return vptree_query_neighbors(reference, queries, k, metric, n_threads, observer);
 }

@@ -15,11 +15,6 @@
 
 namespace turbotsne {
 
-// Every row's k nearest other rows (self excluded, duplicates kept), rows sorted by
-// (distance, index). metric: kEuclidean or kManhattan (an L1 tile instead of the dot
-// product, recomputed with manhattan_distance); cosine is searched as Euclidean over
-// normalised rows by the caller. Data whose entries reach 2^500 (squared distances could
-// overflow) is handed to the VP-tree.
 // The exact recomputation of the kept candidates' keys reads the reference rows in the
 // VP-tree's column order: from a permuted copy (vectorised) where it takes at most this many
 // bytes, else gathered from the rows in place. 8 · n · d bytes; 128 MiB is 20,000 x 800.
@@ -30,6 +25,11 @@ struct BruteForceOptions {
   double max_permuted_bytes = kDefaultMaxPermutedBytes;  // 0: never copy (for tests)
 };
 
+// Every row's k nearest other rows (self excluded, duplicates kept), rows sorted by
+// (distance, index). metric: kEuclidean or kManhattan (an L1 tile instead of the dot
+// product, recomputed with manhattan_distance); cosine is searched as Euclidean over
+// normalised rows by the caller. Data whose entries reach 2^500 (squared distances could
+// overflow) is handed to the VP-tree.
 KnnGraph brute_force_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
                                Metric metric = Metric::kEuclidean,
                                const BruteForceOptions& options = {});

@@ -22,6 +22,8 @@ struct ExactKnnParams {
   ExactKnnAlgorithm algorithm = ExactKnnAlgorithm::kAuto;
   SimdLevel simd = SimdLevel::kBest;  // the brute force's instruction set (for tests)
   double max_permuted_bytes = kDefaultMaxPermutedBytes;  // see BruteForceOptions (for tests)
+
+  BruteForceOptions brute_force() const { return {simd, max_permuted_bytes}; }
 };
 
 // From this many dimensions kAuto takes the brute force (measured: see exact_knn.cpp).
