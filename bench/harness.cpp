@@ -30,11 +30,11 @@
 #include "turbotsne/common.hpp"
 #include "turbotsne/contrastive.hpp"
 #include "turbotsne/gradient.hpp"
-#include "turbotsne/interpolation.hpp"
+#include "turbotsne/knn.hpp"
 #include "turbotsne/random.hpp"
-#include "turbotsne/repulsion.hpp"
+#include "turbotsne/repulsion_fft.hpp"
+#include "turbotsne/repulsion_methods.hpp"
 #include "turbotsne/tsne.hpp"
-#include "turbotsne/vptree.hpp"
 
 using turbotsne::index_t;
 

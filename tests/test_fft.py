@@ -60,31 +60,3 @@ def test_real_forward_and_inverse(rng, n):
     X = _core.rfft(x)
     assert _rel(X, np.fft.rfft(x)) < 1e-12
     np.testing.assert_allclose(_core.irfft(np.fft.rfft(x), n), x, rtol=0, atol=1e-12 * np.abs(x).max())
-
-
-@pytest.mark.parametrize("rows,cols", [(300, 300), (320, 320), (360, 360), (400, 400), (600, 600), (90, 150), (16, 1000)])
-@pytest.mark.parametrize("threads", [1, 2])
-def test_real_2d(rng, rows, cols, threads):
-    x = rng.normal(size=(rows, cols))
-    X = _core.rfft2(x, threads)
-    assert _rel(X, np.fft.rfft2(x)) < 1e-12
-    back = _core.irfft2(np.fft.rfft2(x), cols, threads)
-    assert _rel(back, x) < 1e-12
-
-
-@pytest.mark.parametrize("N", [150, 160, 180, 300])
-def test_zero_padded_2d_convolution(rng, N):
-    """The Toeplitz product the interpolation does: kernel ⊛ charges on an N x N grid."""
-    M = 2 * N
-    charges = rng.normal(size=(N, N))
-    offsets = np.r_[np.arange(N), np.zeros(M - 2 * N + 1), np.arange(N - 1, 0, -1)]
-    kernel = 1.0 / (1.0 + 0.01 * (offsets[:, None] ** 2 + offsets[None, :] ** 2)) ** 2
-    padded = np.zeros((M, M))
-    padded[:N, :N] = charges
-    ours = _core.irfft2(_core.rfft2(padded, 2) * _core.rfft2(kernel, 2), M, 2)[:N, :N]
-    ref = np.fft.irfft2(np.fft.rfft2(padded) * np.fft.rfft2(kernel), s=(M, M))[:N, :N]
-    assert _rel(ours, ref) < 1e-12
-    # and it is the direct sum, checked on a few nodes
-    for i, j in [(0, 0), (N // 3, N - 1), (N - 1, N // 2)]:
-        direct = sum(charges[a, b] * kernel[(i - a) % M, (j - b) % M] for a in range(N) for b in range(N))
-        assert ours[i, j] == pytest.approx(direct, rel=1e-10)

@@ -92,9 +92,9 @@ def test_invalid_parameters(clustered, field, value):
 
 def test_tsne_uses_approximate_neighbours_when_asked(digits):
     X, labels = digits
-    _, info = turbotsne._api._tsne(X, neighbors="approx", n_iter=50, random_state=0)
+    _, info = turbotsne.tsne(X, neighbors="approx", n_iter=50, random_state=0, return_info=True)
     assert info["neighbors"] == "approx"
-    _, info = turbotsne._api._tsne(X, n_iter=50, random_state=0)
+    _, info = turbotsne.tsne(X, n_iter=50, random_state=0, return_info=True)
     assert info["neighbors"] == "exact"  # below APPROX_MIN_SAMPLES
     P_exact = turbotsne.joint_probabilities(X, neighbors="exact")
     P_approx = turbotsne.joint_probabilities(X, neighbors="approx", random_state=0)

@@ -47,7 +47,7 @@ def test_kl_decreases_over_a_run(rng, method):
 @pytest.fixture(scope="module")
 def digits_runs(digits):
     X, labels = digits
-    return {m: turbotsne._api._tsne(X, method=m, random_state=0) for m in ("exact", "barnes_hut", "fft")}
+    return {m: turbotsne.tsne(X, method=m, random_state=0, return_info=True) for m in ("exact", "barnes_hut", "fft")}
 
 
 @pytest.mark.slow
@@ -164,7 +164,7 @@ def test_callback_receives_copies_and_can_stop_the_run(rng):
     assert [s[0] for s in seen] == [20, 40, 60]
     assert all(np.isfinite(s[1]) and s[2].shape == (len(X), 2) for s in seen)
     assert np.abs(Y).max() < 1e3
-    _, info = turbotsne._api._tsne(X, random_state=0, callback=callback, callback_every=20)
+    _, info = turbotsne.tsne(X, random_state=0, callback=callback, callback_every=20, return_info=True)
     assert info["n_iter"] == 60 and info["stopped"]
 
 
@@ -197,7 +197,7 @@ def test_auto_method_follows_the_documented_threshold(rng):
         (turbotsne.EXACT_MAX_SAMPLES + 1, 4): "exact",
     }
     for (n, dims), expected in cases.items():
-        _, info = turbotsne._api._tsne(X[:n], dims, n_iter=1)
+        _, info = turbotsne.tsne(X[:n], dims, n_iter=1, return_info=True)
         assert info["method"] == expected, (n, dims)
     # FFT for 1 and 2 components from FFT_MIN_SAMPLES on, Barnes-Hut below it and in 3-D
     fft = turbotsne.FFT_MIN_SAMPLES
@@ -254,3 +254,9 @@ def test_tiny_inputs(n):
     for method in ("exact", "barnes_hut", "fft"):
         Y = turbotsne.tsne(X, method=method, perplexity=perplexity, n_iter=200, random_state=0)
         assert Y.shape == (n, 2) and np.isfinite(Y).all()
+
+
+def test_return_info_must_be_a_bool(digits):
+    X, _ = digits
+    with pytest.raises(TypeError, match="'return_info' parameter of tsne must be a bool"):
+        turbotsne.tsne(X[:100], n_iter=1, return_info=1)

@@ -116,6 +116,18 @@ RowCalibration calibrate_row(const double* squared_distances, int k, double perp
   return out;
 }
 
+void calibrate_rows(ConstMatrix squared_distances, double perplexity, double* p, double* beta,
+                    double* perplexity_reached, std::uint8_t* converged) {
+  const ConstMatrix d = squared_distances;
+  for (index_t i = 0; i < d.rows; ++i) {
+    const RowCalibration c =
+        calibrate_row(d.row(i), static_cast<int>(d.cols), perplexity, p + i * d.cols);
+    beta[i] = c.beta;
+    perplexity_reached[i] = c.perplexity;
+    converged[i] = c.converged;
+  }
+}
+
 CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, int n_threads,
                                     Observer* observer) {
   if (!(perplexity > 0.0) || !std::isfinite(perplexity)) {

@@ -13,6 +13,7 @@
 #include "turbotsne/distance.hpp"
 #include "turbotsne/parallel.hpp"
 #include "turbotsne/random.hpp"
+#include "turbotsne/vptree.hpp"
 
 namespace turbotsne {
 namespace {

@@ -16,12 +16,6 @@
 namespace turbotsne {
 namespace {
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw std::invalid_argument(message);
-}
-
-bool positive_finite(double x) { return x > 0.0 && std::isfinite(x); }
-
 // Draws positive partners: row i's cumulative distribution, normalised to end at exactly 1,
 // and the weight n·p_i of point i's positive terms.
 struct PositiveSampler {
@@ -400,7 +394,7 @@ ContrastiveResult optimize_contrastive_on_team(const CsrView& P, Matrix Y,
     const int it = epoch + 1;
     // The loss is evaluated where the observer asks for it, and in the last epoch (the result).
     const bool with_loss =
-        it == params.n_epochs || (observer != nullptr && observer->wants_kl(it));
+        it == params.n_epochs || (observer != nullptr && observer->wants_value(it));
     const double c = std::exp(log_c);
     const EpochContext ctx{P, sampler, ConstMatrix{current.data, n, dims}, c, params.dof, m,
                            params.positives_per_epoch, seed, epoch};
@@ -430,8 +424,8 @@ ContrastiveResult optimize_contrastive_on_team(const CsrView& P, Matrix Y,
       IterationReport report;
       report.iteration = it;
       report.n_iter = params.n_epochs;
-      report.has_kl = with_loss && observer->wants_kl(it);
-      report.kl = result.loss;
+      report.has_value = with_loss && observer->wants_value(it);
+      report.value = result.loss;
       report.grad_norm = std::sqrt(stats.grad2);
       report.embedding = next;
       if (observer->on_iteration(report)) {

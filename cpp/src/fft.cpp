@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "turbotsne/parallel.hpp"
+#include "turbotsne/common.hpp"
 
 // The transforms are compiled twice where GCC can dispatch at run time (ifunc on x86-64
 // Linux): for the baseline x86-64 and for AVX2, the version taken on CPUs that have it. The
@@ -395,83 +395,6 @@ TURBOTSNE_TARGET_CLONES void RealFftPlan::inverse4(const Complex* const in[4], d
     std::copy(row.begin(), row.begin() + count, out[b]);
   }
 #endif
-}
-
-RealFft2d::RealFft2d(int rows, int cols)
-    : rows_(rows), cols_(cols), row_plan_(cols), col_plan_(rows) {}
-
-namespace {
-
-constexpr int kColumnBlock = 8;  // columns gathered together: whole cache lines per row
-
-// Applies `transform(column, work)` to every column j of a rows x cols complex array in
-// place (out-of-place when src != dst), columns gathered kColumnBlock at a time. `scale`
-// multiplies the results.
-template <class F>
-void for_columns(const Complex* src, Complex* dst, int rows, int cols, int n_threads,
-                 double scale, F&& transform) {
-  const index_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
-  parallel_for(0, blocks, n_threads, [&](index_t blk) {
-    const int j0 = static_cast<int>(blk) * kColumnBlock;
-    const int width = std::min(kColumnBlock, cols - j0);
-    std::vector<Complex> buf(static_cast<size_t>(rows) * width), work(static_cast<size_t>(rows));
-    for (int i = 0; i < rows; ++i) {
-      const Complex* row = src + static_cast<size_t>(i) * cols + j0;
-      for (int c = 0; c < width; ++c) buf[static_cast<size_t>(c) * rows + i] = row[c];
-    }
-    for (int c = 0; c < width; ++c) {
-      Complex* column = buf.data() + static_cast<size_t>(c) * rows;
-      transform(column, work.data());
-    }
-    for (int i = 0; i < rows; ++i) {
-      Complex* row = dst + static_cast<size_t>(i) * cols + j0;
-      for (int c = 0; c < width; ++c) row[c] = scale * buf[static_cast<size_t>(c) * rows + i];
-    }
-  }, 1);
-}
-
-}  // namespace
-
-void RealFft2d::forward(const double* in, Complex* out, int n_threads, int nonzero_rows) const {
-  const int sc = spectrum_cols();
-  const int live = nonzero_rows < 0 ? rows_ : std::min(nonzero_rows, rows_);
-  parallel_for(0, rows_, n_threads, [&](index_t i) {
-    if (i >= live) {  // a zero row has a zero spectrum
-      std::fill(out + i * sc, out + (i + 1) * sc, Complex(0.0, 0.0));
-      return;
-    }
-    std::vector<Complex> work(static_cast<size_t>(cols_));
-    row_plan_.forward(in + i * cols_, out + i * sc, work.data());
-  }, 8);
-  for_columns(out, out, rows_, sc, n_threads, 1.0, [&](Complex* column, Complex* work) {
-    col_plan_.forward(column, column, work);
-  });
-}
-
-void RealFft2d::forward_even_rows(const double* in, Complex* out, int n_threads) const {
-  const int sc = spectrum_cols();
-  const int half = rows_ / 2;
-  parallel_for(0, half + 1, n_threads, [&](index_t i) {
-    std::vector<Complex> work(static_cast<size_t>(cols_));
-    row_plan_.forward(in + i * cols_, out + i * sc, work.data());
-  }, 8);
-  parallel_for(half + 1, rows_, n_threads, [&](index_t i) {
-    std::copy(out + (rows_ - i) * sc, out + (rows_ - i + 1) * sc, out + i * sc);
-  }, 64);
-  for_columns(out, out, rows_, sc, n_threads, 1.0, [&](Complex* column, Complex* work) {
-    col_plan_.forward(column, column, work);
-  });
-}
-
-void RealFft2d::inverse(Complex* spectrum, double* out, int n_threads, int needed_rows) const {
-  const int sc = spectrum_cols();
-  const int live = needed_rows < 0 ? rows_ : std::min(needed_rows, rows_);
-  for_columns(spectrum, spectrum, rows_, sc, n_threads, 1.0 / rows_,
-              [&](Complex* column, Complex* work) { col_plan_.inverse(column, column, work); });
-  parallel_for(0, live, n_threads, [&](index_t i) {
-    std::vector<Complex> work(static_cast<size_t>(cols_));
-    row_plan_.inverse(spectrum + i * sc, out + i * cols_, work.data());
-  }, 8);
 }
 
 }  // namespace turbotsne

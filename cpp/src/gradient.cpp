@@ -61,9 +61,8 @@ double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix force
 // division's latency is what the scalar loop waits on). Even and odd entries go to separate
 // accumulators that are added at the end of the row; the KL term uses the same b values. The
 // arithmetic depends on nothing but the row, so it is the same for every thread count.
-// The random reads of Y wait longest (MNIST 70k: 15.5 ms per pass on one thread, 6.8 ms
-// without them): the rows of Y that entry e + kAhead needs are prefetched (kAhead = 32
-// measured best among 8 to 64: 8.1 -> 6.9 ms on two threads).
+// The random reads of Y wait longest: the rows of Y that entry e + kAhead needs are
+// prefetched (kAhead = 32 was the fastest of 8 to 64 on MNIST 70k).
 // kF32: the forces use P.values_f32 (each value widened exactly to double).
 template <bool kWithKl, bool kF32>
 double attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
@@ -178,6 +177,15 @@ GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repul
     timings->attraction += t_attraction + watch.lap();
     timings->repulsion += t_repulsion;
   }
+  return stats;
+}
+
+GradientStats kl_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion, double dof,
+                          double exaggeration, Matrix grad, int n_threads) {
+  std::vector<double> work(static_cast<size_t>(Y.size()));
+  const GradientStats stats = compute_gradient(P, Y, repulsion, dof, exaggeration, true, grad,
+                                               Matrix{work.data(), Y.rows, Y.cols}, n_threads);
+  for (index_t e = 0; e < grad.size(); ++e) grad.data[e] *= 4.0;
   return stats;
 }
 

@@ -93,8 +93,9 @@ RpTree build_rp_tree(ConstMatrix X, std::uint64_t seed, int tree, int leaf_size)
   return t;
 }
 
-// Neighbour lists: row i holds k entries sorted by (squared distance, index); unused slots
-// have index -1 and distance +inf. `fresh` marks entries not yet used in a local join.
+// Neighbour lists: row i holds k entries sorted by (key, index), keys being the metric's
+// (distance.hpp: squared distances for Euclidean); unused slots have index -1 and key +inf.
+// `fresh` marks entries not yet used in a local join.
 struct Lists {
   index_t n = 0;
   int k = 0;
@@ -178,9 +179,6 @@ struct Update {
 }  // namespace
 
 void ApproximateKnnParams::validate() const {
-  auto require = [](bool ok, const std::string& message) {
-    if (!ok) throw std::invalid_argument(message);
-  };
   require(n_trees >= 1, "n_trees must be >= 1, got " + std::to_string(n_trees));
   require(leaf_size >= 0, "leaf_size must be >= 0 (0: automatic), got " + std::to_string(leaf_size));
   require(max_candidates >= 0, "max_candidates must be >= 0 (0: automatic)");

@@ -13,12 +13,6 @@
 namespace turbotsne {
 namespace {
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw std::invalid_argument(message);
-}
-
-bool positive_finite(double x) { return x > 0.0 && std::isfinite(x); }
-
 // Subtracts the column means from Y (sums over fixed blocks: independent of threads).
 void recentre(Matrix Y, int n_threads) {
   const index_t dims = Y.cols;
@@ -76,8 +70,7 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
                                 const OptimizerParams& params, int n_threads, Observer* observer) {
   if (P_in.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
   // In 2-D the attraction streams P's values as float32: half the bytes, and a relative
-  // change of the forces below 1e-7, far inside the repulsion's approximation error
-  // (MNIST 70k: 8.1 -> 5.1 ms per pass on two threads, with the prefetch of Y).
+  // change of the forces below 1e-7, far inside the repulsion's approximation error.
   CsrView P = P_in;
   std::vector<float> values_f32;
   if (Y.cols == 2 && P.values_f32 == nullptr) {
@@ -101,7 +94,7 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
     const double exaggeration = early ? params.early_exaggeration : params.exaggeration;
     const double momentum = early ? params.momentum_early : params.momentum_late;
     const double learning_rate = early ? early_learning_rate : late_learning_rate;
-    const bool with_kl = observer != nullptr && observer->wants_kl(it);
+    const bool with_kl = observer != nullptr && observer->wants_value(it);
     const GradientStats stats = compute_gradient(P, Y, repulsion, params.dof, exaggeration,
                                                  with_kl, G, W, n_threads, &gradient_time);
     Stopwatch update_watch;
@@ -122,8 +115,8 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
       IterationReport report;
       report.iteration = it;
       report.n_iter = params.n_iter;
-      report.has_kl = with_kl;
-      report.kl = stats.kl;
+      report.has_value = with_kl;
+      report.value = stats.kl;
       report.grad_norm = std::sqrt(grad_norm2);
       report.embedding = Y;
       if (observer->on_iteration(report)) {

@@ -6,19 +6,9 @@
 
 #include "turbotsne/optimizer.hpp"
 #include "turbotsne/parallel.hpp"
-#include "turbotsne/repulsion.hpp"
+#include "turbotsne/repulsion_barnes_hut.hpp"
 
 namespace turbotsne {
-
-namespace {
-
-bool positive_finite(double x) { return x > 0.0 && std::isfinite(x); }
-
-void require(bool ok, const char* message) {
-  if (!ok) throw std::invalid_argument(message);
-}
-
-}  // namespace
 
 void TransformParams::validate() const {
   require(n_iter >= 0, "n_iter must be >= 0");
@@ -86,15 +76,15 @@ TransformResult optimize_new_points_on_team(const CsrView& P, ConstMatrix refere
 
   TransformResult result;
   for (int it = 1; it <= params.n_iter; ++it) {
-    const bool with_kl = observer != nullptr && observer->wants_kl(it);
+    const bool with_kl = observer != nullptr && observer->wants_value(it);
     iterate(true, with_kl);
     result.n_iter = it;
     if (observer != nullptr) {
       IterationReport report;
       report.iteration = it;
       report.n_iter = params.n_iter;
-      report.has_kl = with_kl;
-      report.kl = with_kl ? sum_in_blocks(kl_per_point.data(), m) / static_cast<double>(m) : 0.0;
+      report.has_value = with_kl;
+      report.value = with_kl ? sum_in_blocks(kl_per_point.data(), m) / static_cast<double>(m) : 0.0;
       report.embedding = Y;
       if (observer->on_iteration(report)) {
         result.stopped = true;

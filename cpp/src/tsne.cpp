@@ -7,11 +7,11 @@
 #include <utility>
 #include <vector>
 
+#include "turbotsne/exact_knn.hpp"
 #include "turbotsne/parallel.hpp"
 #include "turbotsne/pca.hpp"
 #include "turbotsne/random.hpp"
 #include "turbotsne/stopwatch.hpp"
-#include "turbotsne/exact_knn.hpp"
 
 namespace turbotsne {
 namespace {
@@ -28,9 +28,6 @@ double column_std(ConstMatrix Y, index_t c) {
 }  // namespace
 
 void TsneParams::validate(index_t n_samples, bool affinities_computed_here) const {
-  auto require = [](bool ok, const std::string& message) {
-    if (!ok) throw std::invalid_argument(message);
-  };
   require(n_samples >= 2, "need at least 2 samples, got " + std::to_string(n_samples));
   require(n_components >= 1, "n_components must be >= 1, got " + std::to_string(n_components));
   require(method != Method::kBarnesHut || n_components <= 3,
@@ -47,20 +44,6 @@ void TsneParams::validate(index_t n_samples, bool affinities_computed_here) cons
   neighbors.approximate.validate();
   require(n_threads >= 1, "n_threads must be >= 1");
   optimizer.validate();
-}
-
-int neighbor_count(index_t n_samples, double perplexity) {
-  const double k = std::floor(3.0 * perplexity);
-  return static_cast<int>(std::max<double>(1.0, std::min<double>(k, n_samples - 1)));
-}
-
-KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int n_threads,
-                        Observer* observer) {
-  if (params.method == NeighborMethod::kApproximate) {
-    return find_approximate_neighbors(X, k, params.approximate, n_threads, observer,
-                                      params.metric);
-  }
-  return find_nearest_neighbors(X, k, n_threads, observer, params.metric, params.exact);
 }
 
 namespace {
@@ -99,9 +82,25 @@ CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborPa
   });
 }
 
+CsrMatrix conditional_probabilities(ConstMatrix X, double perplexity,
+                                    const NeighborParams& neighbors, int n_threads,
+                                    Observer* observer) {
+  const KnnGraph g =
+      find_neighbors(X, neighbor_count(X.rows, perplexity), neighbors, n_threads, observer);
+  begin_stage(observer, Stage::kAffinities);
+  return conditional_probabilities(g, perplexity, n_threads, observer);
+}
+
 CsrMatrix permute_symmetric(const CsrMatrix& P, const std::vector<std::int32_t>& order,
                             int n_threads) {
   const index_t n = P.n_rows;
+  std::vector<char> seen(static_cast<size_t>(n), 0);
+  require(static_cast<index_t>(order.size()) == n,
+          "permute_symmetric: order must have one entry per row");
+  for (std::int32_t v : order) {
+    require(v >= 0 && v < n && !seen[v], "order must be a permutation of 0 .. n-1");
+    seen[v] = 1;
+  }
   std::vector<std::int32_t> inv(static_cast<size_t>(n));
   for (index_t r = 0; r < n; ++r) inv[order[r]] = static_cast<std::int32_t>(r);
   CsrMatrix Q;
@@ -141,13 +140,13 @@ class UnpermutingObserver final : public Observer {
       : inner_(inner), order_(order), buffer_(order.size() * static_cast<size_t>(dims)), dims_(dims) {
     if (inner != nullptr) set_stage(inner->stage());
   }
-  bool wants_kl(int iteration) const override { return inner_->wants_kl(iteration); }
+  bool wants_value(int iteration) const override { return inner_->wants_value(iteration); }
   void on_stage(Stage stage, double seconds) override { inner_->on_stage(stage, seconds); }
   void on_progress(const ProgressReport& report) override { inner_->on_progress(report); }
   void poll() override { inner_->poll(); }
   bool on_iteration(const IterationReport& report) override {
     IterationReport mine = report;
-    if (report.has_kl) {
+    if (report.has_value) {
       for (size_t r = 0; r < order_.size(); ++r) {
         for (index_t c = 0; c < dims_; ++c) {
           buffer_[static_cast<size_t>(order_[r]) * dims_ + c] = report.embedding(static_cast<index_t>(r), c);

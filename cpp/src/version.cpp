@@ -8,14 +8,4 @@ namespace turbotsne {
 
 const char* version() { return TURBOTSNE_VERSION; }
 
-const char* stage_name(Stage stage) {
-  switch (stage) {
-    case Stage::kNeighbors: return "neighbors";
-    case Stage::kAffinities: return "affinities";
-    case Stage::kInit: return "init";
-    case Stage::kOptimize: return "optimize";
-  }
-  return "?";
-}
-
 }  // namespace turbotsne

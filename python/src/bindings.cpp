@@ -20,11 +20,13 @@
 #include "turbotsne/exact_knn.hpp"
 #include "turbotsne/fft.hpp"
 #include "turbotsne/gradient.hpp"
+#include "turbotsne/knn.hpp"
 #include "turbotsne/nndescent.hpp"
 #include "turbotsne/parallel.hpp"
 #include "turbotsne/pca.hpp"
 #include "turbotsne/precomputed.hpp"
 #include "turbotsne/random.hpp"
+#include "turbotsne/repulsion_methods.hpp"
 #include "turbotsne/transform.hpp"
 #include "turbotsne/tsne.hpp"
 #include "turbotsne/vptree.hpp"
@@ -97,7 +99,7 @@ class PyObserver final : public Observer {
     set_stage(stage);
   }
 
-  bool wants_kl(int iteration) const override {
+  bool wants_value(int iteration) const override {
     for (int e : every_) {
       if (e > 0 && iteration % e == 0) return true;
     }
@@ -107,11 +109,11 @@ class PyObserver final : public Observer {
   bool on_iteration(const IterationReport& r) override {
     py::gil_scoped_acquire gil;
     check_signals();
-    if (!r.has_kl || report_.is_none()) return false;
+    if (!r.has_value || report_.is_none()) return false;
     DoubleArray embedding({r.embedding.rows, r.embedding.cols});
     std::memcpy(embedding.mutable_data(), r.embedding.data,
                 sizeof(double) * static_cast<size_t>(r.embedding.size()));
-    py::object stop = report_(r.iteration, r.kl, r.grad_norm, embedding);
+    py::object stop = report_(r.iteration, r.value, r.grad_norm, embedding);
     const int truth = PyObject_IsTrue(stop.ptr());
     if (truth < 0) throw py::error_already_set();
     return truth == 1;
@@ -365,7 +367,8 @@ PYBIND11_MODULE(_core, m) {
     KnnGraph g;
     {
       py::gil_scoped_release release;
-      g = find_nearest_neighbors(x, k, n_threads, nullptr, metric, ExactKnnParams{algorithm, simd, max_permuted_bytes});
+      g = find_exact_neighbors(x, k, n_threads, nullptr, metric,
+                               ExactKnnParams{algorithm, simd, max_permuted_bytes});
     }
     return graph_to_numpy(std::move(g));
   }, py::arg("X").noconvert(), py::arg("k"), py::arg("n_threads"),
@@ -381,7 +384,7 @@ PYBIND11_MODULE(_core, m) {
     KnnGraph g;
     {
       py::gil_scoped_release release;
-      g = query_nearest_neighbors(r, q, k, metric, n_threads, nullptr,
+      g = query_exact_neighbors(r, q, k, metric, n_threads, nullptr,
                                   ExactKnnParams{algorithm, simd, max_permuted_bytes});
     }
     return graph_to_numpy(std::move(g));
@@ -421,6 +424,8 @@ PYBIND11_MODULE(_core, m) {
      py::arg("k"), py::arg("n_threads"), py::arg("on_progress") = py::none(),
      "The k nearest of each row of a sparse square CSR distance matrix (diagonal dropped).");
 
+  m.def("neighbor_count", &neighbor_count, py::arg("n_samples"), py::arg("perplexity"),
+        "Neighbours per point for a perplexity: min(n_samples - 1, floor(3 * perplexity)), at least 1.");
   m.def("affinities_from_neighbors", [](const Int32Array& indices, const DoubleArray& distances,
                                         double perplexity, int n_threads, py::object on_progress) {
     const KnnGraph g = graph_from_numpy(indices, distances);
@@ -473,13 +478,7 @@ PYBIND11_MODULE(_core, m) {
     std::vector<std::uint8_t> converged(d.rows);
     {
       py::gil_scoped_release release;
-      for (index_t i = 0; i < d.rows; ++i) {
-        const RowCalibration c =
-            calibrate_row(d.row(i), static_cast<int>(d.cols), perplexity, p.data() + i * d.cols);
-        beta[i] = c.beta;
-        perp[i] = c.perplexity;
-        converged[i] = c.converged;
-      }
+      calibrate_rows(d, perplexity, p.data(), beta.data(), perp.data(), converged.data());
     }
     const auto n = static_cast<py::ssize_t>(d.rows);
     return py::make_tuple(to_numpy(std::move(p), {n, static_cast<py::ssize_t>(d.cols)}),
@@ -495,14 +494,8 @@ PYBIND11_MODULE(_core, m) {
     CsrMatrix P;
     {
       py::gil_scoped_release release;
-      if (symmetric) {
-        P = joint_probabilities(x, perplexity, neighbors, n_threads, &observer);
-      } else {
-        const KnnGraph g = find_neighbors(x, neighbor_count(x.rows, perplexity), neighbors,
-                                          n_threads, &observer);
-        begin_stage(&observer, Stage::kAffinities);
-        P = conditional_probabilities(g, perplexity, n_threads, &observer);
-      }
+      P = symmetric ? joint_probabilities(x, perplexity, neighbors, n_threads, &observer)
+                    : conditional_probabilities(x, perplexity, neighbors, n_threads, &observer);
     }
     return csr_to_numpy(std::move(P));
   }, py::arg("X").noconvert(), py::arg("perplexity"), py::arg("neighbors"), py::arg("n_threads"),
@@ -514,11 +507,6 @@ PYBIND11_MODULE(_core, m) {
     const index_t n = order.shape(0);
     const CsrView view = csr_view(indptr, indices, data, n);
     std::vector<std::int32_t> perm(order.data(), order.data() + n);
-    std::vector<char> seen(static_cast<size_t>(n), 0);
-    for (std::int32_t v : perm) {
-      if (v < 0 || v >= n || seen[v]) throw py::value_error("order must be a permutation of 0 .. n-1");
-      seen[v] = 1;
-    }
     CsrMatrix P;
     P.n_rows = P.n_cols = n;
     P.indptr.assign(view.indptr, view.indptr + n + 1);
@@ -545,15 +533,12 @@ PYBIND11_MODULE(_core, m) {
       P.values_f32 = values_f32.data();
     }
     DoubleArray grad({y.rows, y.cols});
-    std::vector<double> work(static_cast<size_t>(y.size()));
     GradientStats stats;
     {
       py::gil_scoped_release release;
       const auto repulsion = make_repulsion(method, static_cast<int>(y.cols), dof, params);
-      Matrix g{grad.mutable_data(), y.rows, y.cols};
-      stats = compute_gradient(P, y, *repulsion, dof, exaggeration, true, g,
-                               Matrix{work.data(), y.rows, y.cols}, n_threads);
-      for (index_t e = 0; e < g.size(); ++e) g.data[e] *= 4.0;  // the true ∂KL/∂Y
+      stats = kl_gradient(P, y, *repulsion, dof, exaggeration,
+                          Matrix{grad.mutable_data(), y.rows, y.cols}, n_threads);
     }
     return py::make_tuple(grad, stats.kl, stats.z);
   }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
@@ -701,30 +686,6 @@ PYBIND11_MODULE(_core, m) {
     plan.inverse4(in, o, count, work.data());
     return out;
   }, py::arg("X").noconvert(), py::arg("n"), py::arg("count"), "The first count values of irfft of X's 4 rows at once.");
-  m.def("rfft2", [](const DoubleArray& x, int n_threads) {
-    const ConstMatrix v = view(x, "x");
-    const RealFft2d plan(static_cast<int>(v.rows), static_cast<int>(v.cols));
-    py::array_t<Complex> out({static_cast<py::ssize_t>(v.rows), static_cast<py::ssize_t>(plan.spectrum_cols())});
-    Complex* o = out.mutable_data();
-    {
-      py::gil_scoped_release release;
-      plan.forward(v.data, o, n_threads);
-    }
-    return out;
-  }, py::arg("x").noconvert(), py::arg("n_threads"));
-  m.def("irfft2", [](const py::array_t<Complex, py::array::c_style>& X, int cols, int n_threads) {
-    if (X.ndim() != 2) throw std::invalid_argument("X must be 2-D");
-    const RealFft2d plan(static_cast<int>(X.shape(0)), cols);
-    if (X.shape(1) != plan.spectrum_cols()) throw std::invalid_argument("X must have cols/2 + 1 columns");
-    DoubleArray out({static_cast<py::ssize_t>(X.shape(0)), static_cast<py::ssize_t>(cols)});
-    double* o = out.mutable_data();
-    std::vector<Complex> spectrum(X.data(), X.data() + X.size());  // the inverse overwrites it
-    {
-      py::gil_scoped_release release;
-      plan.inverse(spectrum.data(), o, n_threads);
-    }
-    return out;
-  }, py::arg("X").noconvert(), py::arg("cols"), py::arg("n_threads"));
 
   m.def("kl_divergence", [](const Int64Array& indptr, const Int32Array& indices,
                             const DoubleArray& data, const DoubleArray& Y, double dof, int n_threads) {
@@ -812,7 +773,6 @@ PYBIND11_MODULE(_core, m) {
   m.def("umap_z_bar", &umap_z_bar, py::arg("n_samples"), py::arg("n_negatives"),
         "|X| / m = n (n - 1) / m: the Z̄ with which NEG is UMAP's loss.");
 
-  m.def("resolve_threads", &resolve_threads, py::arg("n_jobs"));
   m.attr("openmp_version") = openmp_version();
   m.def("parallel_team_size", &parallel_team_size, py::arg("n_threads"),
         "Threads a parallel region asked for n_threads gets (checks that OpenMP really runs).");

@@ -13,6 +13,7 @@ from ._progress import Progress, run_observed
 from ._validation import (
     check_affinities,
     check_affinity_matrix,
+    check_bool,
     check_choice,
     check_cosine_rows,
     check_data,
@@ -122,10 +123,6 @@ def _neighbor_params(neighbors: str, n_samples: int, seed: int, owner: str, n_fe
     return params, neighbors
 
 
-def _neighbor_count(n_samples: int, perplexity: float) -> int:
-    return int(max(1, min(np.floor(3.0 * perplexity), n_samples - 1)))
-
-
 def _precomputed_affinities(D, perplexity: float, owner: str):
     """``(n, affinities)`` for a precomputed distance matrix, validated as check_precomputed:
     ``affinities(threads, progress)`` computes the joint P (CSR arrays) and reports its two
@@ -133,7 +130,7 @@ def _precomputed_affinities(D, perplexity: float, owner: str):
     kind, D = check_precomputed(D)
     n = D.shape[0]
     perplexity = _check_perplexity(perplexity, n, owner)
-    k = _neighbor_count(n, perplexity)
+    k = _core.neighbor_count(n, perplexity)
     if kind == "sparse":
         # Candidates per row: distinct stored columns other than the row itself.
         coo = D.tocoo()
@@ -197,7 +194,8 @@ def tsne(
     verbose: bool = False,
     callback: Optional[Callable[[int, float, np.ndarray], bool]] = None,
     callback_every: int = 50,
-) -> np.ndarray:
+    return_info: bool = False,
+):
     """Embed the rows of ``X`` with t-SNE.
 
     Parameters
@@ -321,10 +319,19 @@ def tsne(
         (the embedding at that point is returned). Exceptions it raises propagate.
     callback_every : int, default=50
         Period of the callback; the KL divergence is computed only on those iterations.
+    return_info : bool, default=False
+        Also return a dict describing the run (see Returns).
 
     Returns
     -------
     embedding : ndarray of shape (n_samples, n_components), float64
+    info : dict, only with ``return_info=True``
+        ``"kl_divergence"`` (exact KL(P‖Q) of the unexaggerated P at the end for
+        method="exact", the repulsion's estimate of it otherwise), ``"n_iter"`` (iterations
+        run), ``"stopped"`` (whether the callback stopped the run), ``"method"`` and
+        ``"neighbors"`` (what "auto" resolved to) and ``"timings"``: seconds per stage
+        (``"neighbors"``, ``"affinities"``, ``"init"``, ``"optimize"``, and within the
+        optimisation ``"attraction"``, ``"repulsion"``, ``"update"``).
 
     Notes
     -----
@@ -338,7 +345,8 @@ def tsne(
     not through logging: use one or the other, or a handler that does not write to stderr,
     to see each message once. Progress costs nothing when neither wants it.
     """
-    Y, _ = _tsne(
+    check_bool(return_info, "return_info", owner="tsne")
+    Y, info = _tsne(
         X, n_components, perplexity=perplexity, method=method, neighbors=neighbors,
         metric=metric, affinities=affinities, init=init,
         learning_rate=learning_rate, n_iter=n_iter, early_exaggeration=early_exaggeration,
@@ -349,7 +357,7 @@ def tsne(
         random_state=random_state, n_jobs=n_jobs, verbose=verbose,
         callback=callback, callback_every=callback_every,
     )
-    return Y
+    return (Y, info) if return_info else Y
 
 
 def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto",

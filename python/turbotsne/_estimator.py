@@ -315,7 +315,8 @@ class TSNE(_Mixin, _Base):
             perplexity = min(float(self.perplexity), (n_ref - 1) / 3.0)
         perplexity = _check_perplexity(perplexity, n_ref, "TSNE.transform")
         threads = self._n_jobs()
-        k = min(n_ref, max(1, int(3 * perplexity)))
+        # Every reference point is a candidate (none is the query itself): n_ref + 1 points.
+        k = _core.neighbor_count(n_ref + 1, perplexity)
         if self.metric == "precomputed":
             part = np.argpartition(D, k - 1, axis=1)[:, :k] if k < n_ref else \
                 np.tile(np.arange(n_ref), (D.shape[0], 1))

@@ -206,6 +206,12 @@ def check_choice(value, name: str, choices, *, owner: str = "tsne") -> str:
     return value
 
 
+def check_bool(value, name: str, *, owner: str = "tsne") -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"The '{name}' parameter of {owner} must be a bool. Got {_fmt(value)} instead.")
+    return bool(value)
+
+
 def check_seed(random_state, *, owner: str = "tsne") -> int:
     """A 64-bit seed from None (fresh entropy), an int >= 0, or a numpy Generator/RandomState."""
     if random_state is None:

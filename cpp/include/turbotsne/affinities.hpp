@@ -2,8 +2,11 @@
 // symmetric joint distribution P = (P_cond + P_condᵀ) / 2n over the kNN graph.
 #pragma once
 
+#include <cstdint>
+
 #include "turbotsne/common.hpp"
-#include "turbotsne/vptree.hpp"
+#include "turbotsne/knn_graph.hpp"
+#include "turbotsne/progress.hpp"
 
 namespace turbotsne {
 
@@ -27,6 +30,11 @@ struct RowCalibration {
 // negative, NaN or infinite.
 RowCalibration calibrate_row(const double* squared_distances, int k, double perplexity,
                              double* p);
+
+// calibrate_row for every row of a dense n x k matrix of squared distances: p (n x k, row by
+// row) and, per row, beta, the perplexity reached and whether it converged (0 or 1).
+void calibrate_rows(ConstMatrix squared_distances, double perplexity, double* p, double* beta,
+                    double* perplexity_reached, std::uint8_t* converged);
 
 // Conditional probabilities p_{j|i} on the kNN graph: row i holds the k neighbours of i,
 // sorted by column index. Every row sums to 1.

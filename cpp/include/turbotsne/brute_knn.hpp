@@ -10,8 +10,10 @@
 #pragma once
 
 #include "turbotsne/common.hpp"
+#include "turbotsne/distance.hpp"
 #include "turbotsne/dot_tiles.hpp"
-#include "turbotsne/vptree.hpp"
+#include "turbotsne/knn_graph.hpp"
+#include "turbotsne/progress.hpp"
 
 namespace turbotsne {
 

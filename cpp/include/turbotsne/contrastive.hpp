@@ -30,6 +30,7 @@
 #include <optional>
 
 #include "turbotsne/common.hpp"
+#include "turbotsne/progress.hpp"
 #include "turbotsne/tsne.hpp"
 
 namespace turbotsne {

@@ -8,6 +8,7 @@
 #include "turbotsne/common.hpp"
 #include "turbotsne/distance.hpp"
 #include "turbotsne/dot_tiles.hpp"
+#include "turbotsne/progress.hpp"
 #include "turbotsne/vptree.hpp"
 
 namespace turbotsne {
@@ -37,7 +38,7 @@ ExactKnnAlgorithm choose_exact_algorithm(index_t n_reference, index_t n_queries,
 // Exact k nearest neighbours of every row among the other rows (self excluded, duplicates
 // kept), in parallel, by the given metric (distances in its units: cosine ones are 1 - cos).
 // The result does not depend on the thread count or the algorithm.
-KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads,
+KnnGraph find_exact_neighbors(ConstMatrix X, int k, int n_threads,
                                 Observer* observer = nullptr,
                                 Metric metric = Metric::kEuclidean,
                                 const ExactKnnParams& params = {});
@@ -45,7 +46,7 @@ KnnGraph find_nearest_neighbors(ConstMatrix X, int k, int n_threads,
 // Exact k nearest rows of `reference` for every row of `queries` (no row is excluded): an
 // m x k graph (n = m) whose indices are rows of reference, each row sorted by (distance,
 // index). Parallel over the queries; the result does not depend on the thread count.
-KnnGraph query_nearest_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
+KnnGraph query_exact_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
                                  Metric metric, int n_threads, Observer* observer = nullptr,
                                  const ExactKnnParams& params = {});
 

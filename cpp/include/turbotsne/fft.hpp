@@ -1,8 +1,9 @@
 // The FFT of the core. No BSD-licensed FFT library is installable as a build dependency from
 // PyPI (and FFTW is GPL), so the core carries its own: mixed-radix (2, 3, 4, 5) Stockham
-// autosort complex transforms, real-input transforms by the half-length complex packing,
-// and 2-D real transforms parallel over rows and columns. Sizes are chosen among those it
-// transforms fastest (next_fast_size); other sizes are rejected.
+// autosort complex transforms and real-input transforms by the half-length complex packing,
+// one at a time or four interleaved. The FFT repulsion (repulsion_fft.cpp) arranges its 2-D
+// transforms from these around the zero padding. Sizes are chosen among those it transforms
+// fastest (next_fast_size); other sizes are rejected.
 #pragma once
 
 #include <complex>
@@ -73,30 +74,6 @@ class RealFftPlan {
   int n_;
   FftPlan half_;
   std::vector<Complex> twiddles_;  // e^{-2πik/n}, k <= n/2
-};
-
-// 2-D real-input DFT of a rows x cols array (row-major; cols even): a rows x (cols/2 + 1)
-// half spectrum. Rows, then columns, each in parallel over n_threads.
-class RealFft2d {
- public:
-  RealFft2d(int rows, int cols);
-  int rows() const { return rows_; }
-  int cols() const { return cols_; }
-  int spectrum_cols() const { return cols_ / 2 + 1; }
-  // Rows from nonzero_rows on are taken as zero without being read (-1: all rows are used).
-  void forward(const double* in, Complex* out, int n_threads, int nonzero_rows = -1) const;
-  // forward() of an array whose row i equals row rows − i (even in the row index): only
-  // rows 0 .. rows/2 of `in` are read and transformed; the other rows' spectra are copies.
-  void forward_even_rows(const double* in, Complex* out, int n_threads) const;
-  // Inverse of forward, scaled by 1/(rows·cols); works in place in `spectrum`, which it
-  // overwrites. Only the first needed_rows rows of out are written (-1: all).
-  void inverse(Complex* spectrum, double* out, int n_threads, int needed_rows = -1) const;
-
- private:
-  int rows_;
-  int cols_;
-  RealFftPlan row_plan_;
-  FftPlan col_plan_;
 };
 
 }  // namespace turbotsne

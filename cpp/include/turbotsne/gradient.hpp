@@ -30,6 +30,11 @@ GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repul
                                Matrix work, int n_threads,
                                GradientTimings* timings = nullptr);
 
+// ∂KL/∂Y itself (with P exaggerated), 4 × compute_gradient's grad: what the numpy reference
+// gradients of the tests compute. Allocates its own scratch.
+GradientStats kl_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion, double dof,
+                          double exaggeration, Matrix grad, int n_threads);
+
 // Exact KL(P‖Q) with Z summed over all pairs (O(n²)). P must sum to 1.
 double kl_divergence_exact(const CsrView& P, ConstMatrix Y, double dof, int n_threads);
 

@@ -9,7 +9,8 @@
 
 #include "turbotsne/common.hpp"
 #include "turbotsne/distance.hpp"
-#include "turbotsne/vptree.hpp"
+#include "turbotsne/knn_graph.hpp"
+#include "turbotsne/progress.hpp"
 
 namespace turbotsne {
 
@@ -24,7 +25,7 @@ struct ApproximateKnnParams {
 };
 
 // k approximate nearest neighbours of every row among the other rows, rows sorted by
-// (distance, index) like find_nearest_neighbors. The candidates come from Euclidean random
+// (distance, index) like find_exact_neighbors. The candidates come from Euclidean random
 // projections whatever the metric; the distances they are ranked by are the metric's.
 KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
                                     int n_threads, Observer* observer = nullptr,

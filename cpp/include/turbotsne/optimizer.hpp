@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "turbotsne/common.hpp"
+#include "turbotsne/progress.hpp"
 #include "turbotsne/repulsion.hpp"
 
 namespace turbotsne {

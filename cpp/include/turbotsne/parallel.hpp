@@ -14,13 +14,11 @@
 #include <vector>
 
 #include "turbotsne/common.hpp"
+#include "turbotsne/progress.hpp"
 
 namespace turbotsne {
 
 constexpr index_t kBlock = 1024;  // block size of deterministic reductions
-
-// n_jobs as users give it (-1 = all processors, -2 = all but one, ...) to a thread count >= 1.
-int resolve_threads(int n_jobs);
 
 // The OpenMP specification the core was compiled against, as the date yyyymm of _OPENMP
 // (201511 for OpenMP 4.5). The build refuses to go on without OpenMP, so this is never 0.
@@ -54,7 +52,7 @@ class ExceptionCollector {
 // runs about fifteen). OpenMP's fork/join makes every loop wait at its end for every thread of
 // the team, and its idle threads spin: with another process busy on one core, a thread that
 // the kernel has descheduled, or one that spins on the core the others need, stalls each loop
-// for a time slice (digits, FFT, 300 iterations: 0.83 s on one thread, 1.9 s on two). In a team:
+// for a time slice (bench/threads_under_load.py measures it). In a team:
 //   * a loop is cut into chunks that the calling thread and the workers claim one at a time,
 //     and the loop returns as soon as every chunk is done: a worker that has not woken up yet
 //     is not waited for (the caller does its share), only a chunk already being worked on;

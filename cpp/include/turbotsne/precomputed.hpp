@@ -3,7 +3,8 @@
 #pragma once
 
 #include "turbotsne/common.hpp"
-#include "turbotsne/vptree.hpp"
+#include "turbotsne/knn_graph.hpp"
+#include "turbotsne/progress.hpp"
 
 namespace turbotsne {
 

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "turbotsne/common.hpp"
+#include "turbotsne/progress.hpp"
 
 namespace turbotsne {
 

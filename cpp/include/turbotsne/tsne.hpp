@@ -6,10 +6,10 @@
 
 #include "turbotsne/affinities.hpp"
 #include "turbotsne/common.hpp"
-#include "turbotsne/exact_knn.hpp"
-#include "turbotsne/nndescent.hpp"
+#include "turbotsne/knn.hpp"
 #include "turbotsne/optimizer.hpp"
-#include "turbotsne/repulsion.hpp"
+#include "turbotsne/progress.hpp"
+#include "turbotsne/repulsion_methods.hpp"
 
 namespace turbotsne {
 
@@ -20,18 +20,6 @@ enum class Init {
 };
 
 constexpr double kInitStd = 1e-4;
-
-enum class NeighborMethod {
-  kExact,        // VP-tree or blocked brute force (ExactKnnParams)
-  kApproximate,  // random-projection forest + NN-descent
-};
-
-struct NeighborParams {
-  NeighborMethod method = NeighborMethod::kExact;
-  Metric metric = Metric::kEuclidean;
-  ExactKnnParams exact;              // which exact search (kAuto: by dimension and size)
-  ApproximateKnnParams approximate;  // its seed is set from TsneParams::seed by run_tsne
-};
 
 struct TsneParams {
   int n_components = 2;
@@ -45,10 +33,9 @@ struct TsneParams {
   OptimizerParams optimizer;  // iterations, exaggeration, learning rate, dof
   // From this many points, and when the neighbour search gives a locality order (the
   // approximate one does), the optimiser works on the points in that order, so that the
-  // attraction reads the embedding nearly in order. Measured with 2 threads: blobs 200k x 50,
-  // attraction 51.8 s in the data's order, 19.6 s in the locality order; MNIST 70k, 6.1 s
-  // and 7.2 s (the embedding fits in cache either way). The result is the same up to
-  // rounding, and bit-identical for any thread count either way.
+  // attraction reads the embedding nearly in order: a large gain once the embedding no longer
+  // fits in cache, none below (README, "Memory"). The result is the same up to rounding, and
+  // bit-identical for any thread count either way.
   index_t locality_min_samples = 100000;
 
   // Throws std::invalid_argument naming the parameter when a value is out of range for
@@ -74,13 +61,6 @@ struct TsneResult {
   Timings timings;
 };
 
-// k = min(n − 1, ⌊3·perplexity⌋), at least 1.
-int neighbor_count(index_t n_samples, double perplexity);
-
-// The k nearest neighbours of every row by the chosen method and metric.
-KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int n_threads,
-                        Observer* observer = nullptr);
-
 // Symmetric affinities P of the rows of X (kNN + perplexity calibration). With
 // locality_order, receives the neighbour search's locality order (see KnnGraph; empty for
 // the exact search).
@@ -89,8 +69,15 @@ CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborPa
                               Timings* timings = nullptr,
                               std::vector<std::int32_t>* locality_order = nullptr);
 
+// The conditional probabilities p_{j|i} of the rows of X (kNN + perplexity calibration, rows
+// summing to 1): joint_probabilities before the symmetrisation.
+CsrMatrix conditional_probabilities(ConstMatrix X, double perplexity,
+                                    const NeighborParams& neighbors, int n_threads,
+                                    Observer* observer = nullptr);
+
 // Q = P with rows and columns renumbered: row r of Q is row order[r] of P, column j of P
-// becomes column r where order[r] = j; rows sorted by column.
+// becomes column r where order[r] = j; rows sorted by column. Throws std::invalid_argument
+// unless order is a permutation of 0 .. n − 1.
 CsrMatrix permute_symmetric(const CsrMatrix& P, const std::vector<std::int32_t>& order,
                             int n_threads);
 

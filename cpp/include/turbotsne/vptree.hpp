@@ -8,37 +8,17 @@
 
 #include "turbotsne/common.hpp"
 #include "turbotsne/distance.hpp"
+#include "turbotsne/knn_graph.hpp"
 #include "turbotsne/parallel.hpp"
+#include "turbotsne/progress.hpp"
 
 namespace turbotsne {
-
-// k neighbours per point, row-major n x k, each row sorted by (distance, index): ties are
-// broken by the smaller index so that results never depend on the thread count.
-struct KnnGraph {
-  index_t n = 0;
-  int k = 0;
-  std::vector<std::int32_t> indices;
-  std::vector<double> distances;  // in the metric's units (Euclidean: not squared)
-  // Optional: an order of the points in which near points sit close together (the
-  // approximate search's tree-leaf order); empty when the search has none.
-  std::vector<std::int32_t> locality_order;
-};
-
-// A graph of n rows of k neighbours, indices and distances allocated (values unset).
-inline KnnGraph empty_graph(index_t n, int k) {
-  KnnGraph graph;
-  graph.n = n;
-  graph.k = k;
-  graph.indices.resize(static_cast<size_t>(n) * k);
-  graph.distances.resize(static_cast<size_t>(n) * k);
-  return graph;
-}
 
 class VpTree {
  public:
   // Builds over the rows of X, which must outlive the tree. Parallel over subtrees; the tree
   // itself does not depend on the thread count. metric: kEuclidean or kManhattan (cosine is
-  // searched as Euclidean over normalised rows: see find_nearest_neighbors).
+  // searched as Euclidean over normalised rows: see find_exact_neighbors).
   explicit VpTree(ConstMatrix X, int n_threads = 1, Metric metric = Metric::kEuclidean);
 
   // The k nearest rows to `query` by (distance, index), skipping row `exclude` (-1: none).

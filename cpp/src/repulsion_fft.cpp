@@ -1,4 +1,4 @@
-#include "turbotsne/interpolation.hpp"
+#include "turbotsne/repulsion_fft.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,15 +13,6 @@
 #include "turbotsne/stopwatch.hpp"
 
 namespace turbotsne {
-namespace {
-
-// Grids are capped so that a diverging embedding cannot exhaust memory: beyond this many
-// boxes per dimension the boxes just get wider (and the approximation coarser).
-constexpr int kMaxBoxes1d = 100000;
-constexpr int kMaxBoxes2d = 1000;
-
-}  // namespace
-
 void InterpolationParams::validate() const {
   if (n_interpolation_points < 1 || n_interpolation_points > 32) {
     throw std::invalid_argument("n_interpolation_points must be in [1, 32], got " +
@@ -36,10 +27,28 @@ void InterpolationParams::validate() const {
   }
 }
 
-int interpolation_boxes(double range, const InterpolationParams& params) {
+// The peers' rule, boxes at most ints_in_interval wide and at least min_num_intervals of
+// them, rounded up to a size of the form 2^a 3^b 5^c so that the transforms are fast; then
+// capped so that a diverging embedding, an outlier or a small embedding spread wide cannot
+// make a grid that exhausts memory or costs more than the points (beyond a cap the boxes get
+// wider and the approximation coarser):
+//   1-D: at most 100,000 boxes;
+//   2-D: at most 1,000 boxes, at most 3000 nodes per dimension (the 2-D grid's cost is
+//        quadratic in them) whatever n_interpolation_points, and at most
+//        max(min_num_intervals, 4·sqrt(n)) boxes. A t-SNE embedding spans about 0.6·sqrt(n)
+//        (MNIST 70k: 150 boxes), well inside the last bound.
+int fft_boxes_per_dim(double range, index_t n, int dims, const InterpolationParams& params) {
+  constexpr int kMaxBoxes1d = 100000;
+  constexpr int kMaxBoxes2d = 1000;
   double want = static_cast<double>(params.min_num_intervals);
   if (range > 0.0 && std::isfinite(range)) want = std::max(want, std::ceil(range / params.ints_in_interval));
-  return next_fast_size(static_cast<int>(std::min(want, 1e9)));
+  const int boxes = std::min(next_fast_size(static_cast<int>(std::min(want, 1e9))),
+                             dims == 1 ? kMaxBoxes1d : kMaxBoxes2d);
+  if (dims == 1) return boxes;
+  const double sqrt_n = std::sqrt(static_cast<double>(n));
+  const int few_points_cap = std::max(params.min_num_intervals, static_cast<int>(std::ceil(4.0 * sqrt_n)));
+  const int node_cap = 3 * kMaxBoxes2d / params.n_interpolation_points;
+  return std::max(1, std::min({boxes, few_points_cap, node_cap}));
 }
 
 struct FftRepulsion::Impl {
@@ -118,17 +127,7 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   }
   double range = hi - lo;
   if (!(range > 0.0)) range = 1.0;  // all points coincide: any grid is exact
-  boxes = std::min(interpolation_boxes(range, params), D == 1 ? kMaxBoxes1d : kMaxBoxes2d);
-  if (D == 2) {
-    // The 2-D grid's cost is quadratic in its nodes per dimension: at most 3000 (the box cap
-    // at 3 nodes per box) whatever n_interpolation_points, and at most max(min_num_intervals,
-    // 4·sqrt(n)) boxes, so that an outlier or a diverging small embedding cannot make a huge
-    // grid for few points. A t-SNE embedding spans about 0.6·sqrt(n) (MNIST 70k: 150 boxes),
-    // well inside the bound; beyond it the boxes get wider.
-    const int few_points_cap = std::max(params.min_num_intervals,
-                                        static_cast<int>(std::ceil(4.0 * std::sqrt(static_cast<double>(n)))));
-    boxes = std::max(1, std::min({boxes, few_points_cap, 3 * kMaxBoxes2d / p}));
-  }
+  boxes = fft_boxes_per_dim(range, n, D, params);
   const int nb = boxes;
   const int N = nb * p;                  // nodes per dimension
   const int M = next_fast_even_size(2 * N);  // transform length per dimension

@@ -5,9 +5,12 @@
 // per box and dimension at the midpoints of equal sub-intervals; (2) the points' charges are
 // spread to the nodes of their box with the Lagrange weights; (3) the node-node kernel sums
 // are a Toeplitz product, done as a zero-padded FFT convolution; (4) the node potentials are
-// interpolated back to the points with the same weights. For dof = 1 one squared-kernel
-// convolution per charge (1, y, |y|² and the coordinates) gives both the forces and Z; for
-// other dof, w^((α+1)/α) gives the forces and w itself Z.
+// interpolated back to the points with the same weights. The forces need the convolutions of
+// the charges 1 and y (one per dimension) with the repulsive kernel w^((α+1)/α); Z comes from
+// the same node potentials for dof = 1 (with the spread |y|² charge) and from the spectrum of
+// w for other dof (see convolve_1d / convolve_2d).
+//
+// The method's name in the API is "fft"; the transforms themselves are in fft.hpp.
 #pragma once
 
 #include <memory>
@@ -16,6 +19,19 @@
 #include "turbotsne/repulsion.hpp"
 
 namespace turbotsne {
+
+// Parameters of the interpolation; the names and defaults are those of FIt-SNE and openTSNE,
+// so values carry over.
+struct InterpolationParams {
+  int n_interpolation_points = 3;  // p: Lagrange nodes per box and dimension
+  int min_num_intervals = 50;      // boxes per dimension at least
+  double ints_in_interval = 1.0;   // boxes = max(min_num_intervals, range / ints_in_interval)
+  void validate() const;           // throws std::invalid_argument naming the parameter
+};
+
+// Boxes per dimension of the grid over an embedding of n points in dims (1 or 2) dimensions
+// whose coordinates span `range` (see the definition for the rule and its caps).
+int fft_boxes_per_dim(double range, index_t n, int dims, const InterpolationParams& params);
 
 // Time spent in the parts of the last compute() call, in seconds.
 struct InterpolationTimings {
@@ -39,9 +55,5 @@ class FftRepulsion final : public Repulsion {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Boxes per dimension for an embedding of the given range (the peers' convention, rounded up
-// to a size of the form 2^a 3^b 5^c so that the transforms are fast).
-int interpolation_boxes(double range, const InterpolationParams& params);
 
 }  // namespace turbotsne

@@ -1,0 +1,35 @@
+// The result of every neighbour search (exact, approximate, precomputed distances): k
+// neighbours per point with their distances. The searches and the choice among them are in
+// knn.hpp.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "turbotsne/common.hpp"
+
+namespace turbotsne {
+
+// k neighbours per point, row-major n x k, each row sorted by (distance, index): ties are
+// broken by the smaller index so that results never depend on the thread count.
+struct KnnGraph {
+  index_t n = 0;
+  int k = 0;
+  std::vector<std::int32_t> indices;
+  std::vector<double> distances;  // in the metric's units (Euclidean: not squared)
+  // Optional: an order of the points in which near points sit close together (the
+  // approximate search's tree-leaf order); empty when the search has none.
+  std::vector<std::int32_t> locality_order;
+};
+
+// A graph of n rows of k neighbours, indices and distances allocated (values unset).
+inline KnnGraph empty_graph(index_t n, int k) {
+  KnnGraph graph;
+  graph.n = n;
+  graph.k = k;
+  graph.indices.resize(static_cast<size_t>(n) * k);
+  graph.distances.resize(static_cast<size_t>(n) * k);
+  return graph;
+}
+
+}  // namespace turbotsne
