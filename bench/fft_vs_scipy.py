@@ -1,11 +1,13 @@
 """turbotsne's own FFT against scipy.fft on the grid sizes the FFT method uses.
 
-For each size M (the transform length per dimension of an interpolation grid), times a
-real 2-D forward transform of an M x M array and the inverse of its spectrum, with
-turbotsne's core (through its test bindings, which add one output allocation) and with
-scipy.fft.rfft2/irfft2 (pocketfft) using the same number of workers. Medians of --repeats.
+For each size M (the transform length per dimension of an interpolation grid), times the
+building blocks the FFT repulsion's 2-D convolutions are made of, on one thread: four real
+rows of length M at once, forward (rfft4) and back (irfft4), and four interleaved complex
+columns of length M (fft4), with turbotsne's core (through its test bindings, which add one
+output allocation) and with scipy.fft (pocketfft) on the same four rows/columns. Medians of
+--repeats. The whole repulsion is timed by the C++ harness (bench/README.md).
 
-    python bench/fft_vs_scipy.py --threads 2 --repeats 7
+    python bench/fft_vs_scipy.py --repeats 7
 """
 
 from __future__ import annotations
@@ -36,23 +38,26 @@ def main() -> None:
     # 125, 160, 200, 250, 320, 400, 500, 625.
     parser.add_argument("--sizes", type=int, nargs="+",
                         default=[300, 384, 450, 600, 750, 960, 1200, 1500, 1920, 2400, 3000, 3750])
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"threads {args.threads}, medians of {args.repeats}, milliseconds")
-    print("| M | turbotsne fwd | scipy fwd | ratio | turbotsne inv | scipy inv | ratio |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"one thread, medians of {args.repeats}, microseconds per four transforms")
+    print("| M | rfft4 | scipy rfft | ratio | irfft4 | scipy irfft | ratio | fft4 | scipy fft | ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for M in args.sizes:
-        x = rng.normal(size=(M, M))
-        X = np.fft.rfft2(x)
-        ours_f = median_time(lambda: _core.rfft2(x, args.threads), args.repeats)
-        theirs_f = median_time(lambda: scipy.fft.rfft2(x, workers=args.threads), args.repeats)
-        ours_i = median_time(lambda: _core.irfft2(X, M, args.threads), args.repeats)
-        theirs_i = median_time(lambda: scipy.fft.irfft2(X, s=(M, M), workers=args.threads), args.repeats)
-        print(f"| {M} | {1e3 * ours_f:.2f} | {1e3 * theirs_f:.2f} | {ours_f / theirs_f:.2f} "
-              f"| {1e3 * ours_i:.2f} | {1e3 * theirs_i:.2f} | {ours_i / theirs_i:.2f} |", flush=True)
-
+        rows = rng.normal(size=(4, M))
+        spectra = np.ascontiguousarray(np.fft.rfft(rows, axis=1))
+        cols = np.ascontiguousarray(rng.normal(size=(M, 4)) + 1j * rng.normal(size=(M, 4)))
+        pairs = [
+            (lambda: _core.rfft4(rows), lambda: scipy.fft.rfft(rows, axis=1, workers=1)),
+            (lambda: _core.irfft4(spectra, M, M), lambda: scipy.fft.irfft(spectra, M, axis=1, workers=1)),
+            (lambda: _core.fft4(cols, False), lambda: scipy.fft.fft(cols, axis=0, workers=1)),
+        ]
+        cells = []
+        for ours, theirs in pairs:
+            a, b = median_time(ours, args.repeats), median_time(theirs, args.repeats)
+            cells.append(f"{1e6 * a:.1f} | {1e6 * b:.1f} | {a / b:.2f}")
+        print(f"| {M} | " + " | ".join(cells) + " |", flush=True)
 
 if __name__ == "__main__":
     main()
