@@ -221,15 +221,15 @@ def exact_vs_approximate(args, seeds) -> None:
                 times = {"exact": [], "approx": []}
                 for _ in range(args.repeats):
                     t = time.perf_counter()
-                    exact, _ = _core.nearest_neighbors(X, k, args.threads)
+                    exact, _ = _core._testing.nearest_neighbors(X, k, args.threads)
                     times["exact"].append(time.perf_counter() - t)
                     params = _core.ApproximateKnnParams()
                     params.seed = seed
                     t = time.perf_counter()
-                    approx, _ = _core.approximate_neighbors(X, k, params, args.threads)
+                    approx, _ = _core._testing.approximate_neighbors(X, k, params, args.threads)
                     times["approx"].append(time.perf_counter() - t)
                 found = np.mean([len(np.intersect1d(a, b)) for a, b in zip(approx, exact)]) / k
-                algorithm = str(_core.choose_exact_algorithm(len(X), len(X), X.shape[1], k, _core.Metric.euclidean))
+                algorithm = str(_core._testing.choose_exact_algorithm(len(X), len(X), X.shape[1], k, _core.Metric.euclidean))
                 for impl in ("exact", "approx"):
                     fields = dict(experiment="neighbors", data=name, seed=seed, impl=impl,
                                   algorithm=algorithm if impl == "exact" else "nndescent",

@@ -52,7 +52,7 @@ def runs(threads: int):
         from turbotsne import _core
         P = turbotsne.joint_probabilities(X, n_jobs=threads)
         order = np.random.default_rng(5).permutation(len(X)).astype(np.int32)
-        return np.concatenate([np.asarray(a, dtype=np.float64) for a in _core.permute_symmetric(
+        return np.concatenate([np.asarray(a, dtype=np.float64) for a in _core._testing.permute_symmetric(
             P.indptr.astype(np.int64), P.indices.astype(np.int32), P.data, order, threads)])
 
     yield "permute_symmetric", permuted

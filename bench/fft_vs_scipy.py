@@ -49,9 +49,9 @@ def main() -> None:
         spectra = np.ascontiguousarray(np.fft.rfft(rows, axis=1))
         cols = np.ascontiguousarray(rng.normal(size=(M, 4)) + 1j * rng.normal(size=(M, 4)))
         pairs = [
-            (lambda: _core.rfft4(rows), lambda: scipy.fft.rfft(rows, axis=1, workers=1)),
-            (lambda: _core.irfft4(spectra, M, M), lambda: scipy.fft.irfft(spectra, M, axis=1, workers=1)),
-            (lambda: _core.fft4(cols, False), lambda: scipy.fft.fft(cols, axis=0, workers=1)),
+            (lambda: _core._testing.rfft4(rows), lambda: scipy.fft.rfft(rows, axis=1, workers=1)),
+            (lambda: _core._testing.irfft4(spectra, M, M), lambda: scipy.fft.irfft(spectra, M, axis=1, workers=1)),
+            (lambda: _core._testing.fft4(cols, False), lambda: scipy.fft.fft(cols, axis=0, workers=1)),
         ]
         cells = []
         for ours, theirs in pairs:

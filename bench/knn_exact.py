@@ -3,7 +3,7 @@
     python bench/knn_exact.py --threads 1,2 --repeats 3 [--output bench/results/knn_exact.md]
 
 k = 90 (3 x perplexity 30) neighbours of every point among the other points. turbotsne:
-_core.nearest_neighbors with the auto rule and with each algorithm forced (VP-tree, blocked
+_core._testing.nearest_neighbors with the auto rule and with each algorithm forced (VP-tree, blocked
 brute force). scikit-learn: NearestNeighbors(algorithm="brute", n_jobs=threads).fit(X)
 .kneighbors(n_neighbors=k), which with no query argument also leaves each point out of its own
 neighbours. Every run is a fresh process with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS (and
@@ -43,7 +43,7 @@ else:
     from turbotsne import _core
     algorithm = getattr(_core.ExactKnnAlgorithm, method)
     start = time.perf_counter()
-    indices, _ = _core.nearest_neighbors(X, k, threads, _core.Metric.euclidean, algorithm)
+    indices, _ = _core._testing.nearest_neighbors(X, k, threads, _core.Metric.euclidean, algorithm)
 elapsed = time.perf_counter() - start
 np.save(out, np.asarray(indices, dtype=np.int64))
 print(elapsed)

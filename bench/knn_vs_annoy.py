@@ -41,7 +41,7 @@ from turbotsne import _core
 X = np.ascontiguousarray(np.load(sys.argv[1]), dtype=np.float64)
 params = _core.ApproximateKnnParams()
 start = time.perf_counter()
-indices, _ = _core.approximate_neighbors(X, int(sys.argv[2]), params, int(sys.argv[3]), _core.Metric.euclidean)
+indices, _ = _core._testing.approximate_neighbors(X, int(sys.argv[2]), params, int(sys.argv[3]), _core.Metric.euclidean)
 elapsed = time.perf_counter() - start
 np.save(sys.argv[4], indices.astype(np.int64))
 print(elapsed)
@@ -66,7 +66,7 @@ def main() -> None:
 
     X = np.ascontiguousarray(np.load(args.data), dtype=np.float64)
     start = time.perf_counter()
-    exact, _ = _core.nearest_neighbors(X, args.k, args.threads, _core.Metric.euclidean)
+    exact, _ = _core._testing.nearest_neighbors(X, args.k, args.threads, _core.Metric.euclidean)
     print(f"exact VP tree: {time.perf_counter() - start:.2f} s", flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

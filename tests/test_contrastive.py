@@ -34,7 +34,7 @@ def _opt(loss, dof=1.0, k=3, m=4):
 
 
 def _sampled(csr, Y, opt, z, epoch=3):
-    return _core.sampled_contrastive_loss(*csr, Y, opt, z, 7, epoch, 1)
+    return _core._testing.sampled_contrastive_loss(*csr, Y, opt, z, 7, epoch, 1)
 
 
 @pytest.mark.parametrize("dof", [1.0, 0.6])

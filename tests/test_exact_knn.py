@@ -15,7 +15,7 @@ from turbotsne import _core
 ALGO = _core.ExactKnnAlgorithm
 EUCLIDEAN = _core.Metric.euclidean
 COSINE = _core.Metric.cosine
-SIMD = _core.simd_levels()
+SIMD = _core._testing.simd_levels()
 
 
 def assert_same(a, b):
@@ -28,12 +28,12 @@ MANHATTAN = _core.Metric.manhattan
 
 def brute_equals_tree(X, k, metric=EUCLIDEAN, threads=2):
     """The VP-tree's graph, after checking that the brute force gives the same bits."""
-    tree = _core.nearest_neighbors(X, k, threads, metric, ALGO.vptree)
+    tree = _core._testing.nearest_neighbors(X, k, threads, metric, ALGO.vptree)
     for simd in SIMD:
-        assert_same(_core.nearest_neighbors(X, k, threads, metric, ALGO.brute_force, simd), tree)
+        assert_same(_core._testing.nearest_neighbors(X, k, threads, metric, ALGO.brute_force, simd), tree)
     # Candidates' keys recomputed from the rows in place (what data above 128 MiB gets) rather
     # than from the column-permuted copy.
-    in_place = _core.nearest_neighbors(X, k, threads, metric, ALGO.brute_force, max_permuted_bytes=0)
+    in_place = _core._testing.nearest_neighbors(X, k, threads, metric, ALGO.brute_force, max_permuted_bytes=0)
     assert_same(in_place, tree)
     return tree
 
@@ -132,9 +132,9 @@ def test_cosine(rng, offset):
 
 def test_independent_of_thread_count(rng):
     X = rng.normal(size=(1200, 100))
-    one = _core.nearest_neighbors(X, 30, 1, EUCLIDEAN, ALGO.brute_force)
+    one = _core._testing.nearest_neighbors(X, 30, 1, EUCLIDEAN, ALGO.brute_force)
     for threads in (2, 3):
-        assert_same(_core.nearest_neighbors(X, 30, threads, EUCLIDEAN, ALGO.brute_force), one)
+        assert_same(_core._testing.nearest_neighbors(X, 30, threads, EUCLIDEAN, ALGO.brute_force), one)
     assert_same(brute_equals_tree(X, 30, threads=3), one)
 
 
@@ -162,7 +162,7 @@ def test_query_neighbors(rng, metric):
 
 
 def test_auto_rule():
-    choose = _core.choose_exact_algorithm
+    choose = _core._testing.choose_exact_algorithm
     assert choose(5000, 5000, 2, 90, EUCLIDEAN) == ALGO.vptree
     assert choose(5000, 5000, 23, 90, EUCLIDEAN) == ALGO.vptree
     assert choose(5000, 5000, 24, 90, EUCLIDEAN) == ALGO.brute_force

@@ -23,7 +23,7 @@ def _gradient(P, Y, method="exact", theta=0.5, dof=1.0, exaggeration=1.0, p_floa
     params = _core.RepulsionParams()
     params.theta = theta
     m = getattr(_core.Method, method)
-    return _core.gradient(
+    return _core._testing.gradient(
         indptr, indices, data, np.ascontiguousarray(Y), m, params, dof, exaggeration, 2, p_float32=p_float32
     )
 

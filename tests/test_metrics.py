@@ -36,7 +36,7 @@ def brute_knn(A, B, k, metric, exclude_self):
 @pytest.mark.parametrize("n,d,k", [(400, 3, 10), (600, 20, 30), (300, 50, 90)])
 def test_exact_search_matches_brute_force(rng, metric, n, d, k):
     X = rng.normal(size=(n, d))
-    idx, dist = _core.nearest_neighbors(X, k, 2, getattr(_core.Metric, metric))
+    idx, dist = _core._testing.nearest_neighbors(X, k, 2, getattr(_core.Metric, metric))
     ref_idx, ref_dist = brute_knn(X, X, k, metric, exclude_self=True)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_allclose(dist, ref_dist, rtol=1e-10, atol=1e-12)
@@ -49,7 +49,7 @@ def test_approximate_search_recall(rng, metric):
     k = 10
     params = _core.ApproximateKnnParams()
     params.seed = 1
-    idx, dist = _core.approximate_neighbors(X, k, params, 2, getattr(_core.Metric, metric))
+    idx, dist = _core._testing.approximate_neighbors(X, k, params, 2, getattr(_core.Metric, metric))
     ref_idx, _ = brute_knn(X, X, k, metric, exclude_self=True)
     recall = np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(idx, ref_idx)])
     assert recall >= 0.99

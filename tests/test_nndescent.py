@@ -13,7 +13,7 @@ def _approx(X, k, threads=2, seed=0, **kw):
     p.seed = seed
     for key, value in kw.items():
         setattr(p, key, value)
-    return _core.approximate_neighbors(np.ascontiguousarray(X), k, p, threads)
+    return _core._testing.approximate_neighbors(np.ascontiguousarray(X), k, p, threads)
 
 
 def _recall(approx_idx, exact_idx):
@@ -30,7 +30,7 @@ def clustered():
 def test_recall_against_exact(clustered, digits):
     for X, k in ((clustered, 90), (digits[0], 90), (clustered, 15)):
         idx, dist = _approx(X, k)
-        exact_idx, exact_dist = _core.nearest_neighbors(np.ascontiguousarray(X), k, 2)
+        exact_idx, exact_dist = _core._testing.nearest_neighbors(np.ascontiguousarray(X), k, 2)
         assert _recall(idx, exact_idx) >= 0.99
         # distances are true distances of the pairs returned
         np.testing.assert_allclose(dist, np.linalg.norm(X[:, None, :] - X[idx], axis=2), rtol=1e-12)
@@ -49,7 +49,7 @@ def test_rows_are_valid(clustered):
 
 
 def test_more_rounds_do_not_lower_recall(clustered):
-    exact_idx, _ = _core.nearest_neighbors(clustered, 60, 2)
+    exact_idx, _ = _core._testing.nearest_neighbors(clustered, 60, 2)
     recalls = [_recall(_approx(clustered, 60, max_rounds=r)[0], exact_idx) for r in (0, 1, 3)]
     assert recalls[0] < recalls[1] <= recalls[2]
     assert recalls[0] < 0.9  # the forest alone is not enough: the refinement matters
@@ -144,7 +144,7 @@ def test_permuting_affinities_is_a_relabelling(clustered):
     X = clustered[:500]
     P = turbotsne.joint_probabilities(X, neighbors="exact")
     order = np.random.default_rng(0).permutation(len(X)).astype(np.int32)
-    indptr, indices, data = _core.permute_symmetric(P.indptr.astype(np.int64), P.indices.astype(np.int32),
+    indptr, indices, data = _core._testing.permute_symmetric(P.indptr.astype(np.int64), P.indices.astype(np.int32),
                                                     P.data, order, 1)
     Q = csr_matrix((data, indices, indptr), shape=P.shape)
     np.testing.assert_array_equal(Q.toarray(), P.toarray()[np.ix_(order, order)])

@@ -13,20 +13,20 @@ OPENMP_3_0 = 200805
 
 
 def test_built_with_openmp_3_or_later():
-    assert isinstance(_core.openmp_version, int)
-    assert _core.openmp_version >= OPENMP_3_0, _core.openmp_version
+    assert isinstance(_core._testing.openmp_version, int)
+    assert _core._testing.openmp_version >= OPENMP_3_0, _core._testing.openmp_version
 
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 def test_a_parallel_region_gets_the_threads_it_asks_for(n_threads):
     # More threads than cores is allowed (they time-share), so this holds on any machine
     # unless OMP_THREAD_LIMIT caps it, which the test environment does not set.
-    assert _core.parallel_team_size(n_threads) == n_threads
+    assert _core._testing.parallel_team_size(n_threads) == n_threads
 
 
 def test_zero_or_negative_thread_counts_run_one_thread():
-    assert _core.parallel_team_size(0) == 1
-    assert _core.parallel_team_size(-4) == 1
+    assert _core._testing.parallel_team_size(0) == 1
+    assert _core._testing.parallel_team_size(-4) == 1
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def busy_core():
 
 
 def _check_team(n_threads, n_loops, seed):
-    failures, by_workers = _core.thread_team_check(n_threads, n_loops, seed)
+    failures, by_workers = _core._testing.thread_team_check(n_threads, n_loops, seed)
     assert failures == 0
     assert by_workers > 0  # the workers took part: the check was not run by the caller alone
 

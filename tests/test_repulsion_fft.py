@@ -20,7 +20,7 @@ def _repulsion(Y, method, dof=1.0, p=3, intervals=50, ints=1.0, threads=2):
     params.interpolation.n_interpolation_points = p
     params.interpolation.min_num_intervals = intervals
     params.interpolation.ints_in_interval = ints
-    return _core.repulsion(np.ascontiguousarray(Y), getattr(_core.Method, method), params, dof, threads)
+    return _core._testing.repulsion(np.ascontiguousarray(Y), getattr(_core.Method, method), params, dof, threads)
 
 
 def _errors(Y, **kw):
@@ -149,7 +149,7 @@ def test_error_at_the_defaults_is_no_larger_than_the_peers_scheme(rng, kind, dim
     Y = _layout(kind, dims, rng)
     F, Z = _repulsion(Y, "exact")
     G, W = _repulsion(Y, "fft")
-    boxes = _core.next_fast_size(max(50, int(np.ceil(Y.max() - Y.min()))))
+    boxes = _core._testing.next_fast_size(max(50, int(np.ceil(Y.max() - Y.min()))))
     R, z_ref = _scheme_reference(Y, 3, boxes, dense=False)
     ours, peers = np.linalg.norm(G - F) / np.linalg.norm(F), np.linalg.norm(R - F) / np.linalg.norm(F)
     assert ours <= peers * (1 + 1e-6), (ours, peers)

@@ -39,7 +39,7 @@ def per_point_kl(indptr, indices, data, reference, Y, dof=1.0):
 def test_reference_repulsion_exact_sums_match_numpy(rng, dims, dof):
     reference = rng.normal(size=(300, dims)) * 5
     queries = rng.normal(size=(40, dims)) * 6
-    forces, z = _core.reference_repulsion(reference, queries, 0.0, dof, 2)
+    forces, z = _core._testing.reference_repulsion(reference, queries, 0.0, dof, 2)
     want_f, want_z = reference_forces(reference, queries, dof)
     np.testing.assert_allclose(forces, want_f, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(z, want_z, rtol=1e-12)
@@ -52,7 +52,7 @@ def test_reference_repulsion_barnes_hut_is_close_and_tightens_with_theta(rng, di
     want_f, want_z = reference_forces(reference, queries)
     z_errors, f_errors = [], []
     for theta in (0.8, 0.5, 0.2):
-        forces, z = _core.reference_repulsion(reference, queries, theta, 1.0, 2)
+        forces, z = _core._testing.reference_repulsion(reference, queries, theta, 1.0, 2)
         z_errors.append(np.abs(z / want_z - 1).max())
         f_errors.append(np.linalg.norm(forces - want_f) / np.linalg.norm(want_f))
     assert z_errors[1] < 0.05 and f_errors[1] < 0.05
@@ -63,8 +63,8 @@ def test_reference_repulsion_barnes_hut_is_close_and_tightens_with_theta(rng, di
 def test_reference_repulsion_is_the_same_for_any_thread_count(rng):
     reference = rng.normal(size=(2000, 2)) * 10
     queries = rng.normal(size=(500, 2)) * 10
-    one = _core.reference_repulsion(reference, queries, 0.5, 1.0, 1)
-    two = _core.reference_repulsion(reference, queries, 0.5, 1.0, 2)
+    one = _core._testing.reference_repulsion(reference, queries, 0.5, 1.0, 1)
+    two = _core._testing.reference_repulsion(reference, queries, 0.5, 1.0, 2)
     np.testing.assert_array_equal(one[0], two[0])
     np.testing.assert_array_equal(one[1], two[1])
 

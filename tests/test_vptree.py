@@ -8,7 +8,7 @@ from turbotsne import _core
 
 
 def _vptree(X, k, n_threads):
-    return _core.nearest_neighbors(X, k, n_threads, algorithm=_core.ExactKnnAlgorithm.vptree)
+    return _core._testing.nearest_neighbors(X, k, n_threads, algorithm=_core.ExactKnnAlgorithm.vptree)
 
 
 @pytest.mark.parametrize("n,d,k", [(2, 1, 1), (50, 1, 7), (300, 3, 20), (400, 30, 45), (200, 2, 199), (1500, 5, 30), (2000, 2, 10)])

@@ -1,5 +1,6 @@
-# Type stub of the private C++ extension (python/src/bindings.cpp). Use the public functions
-# of the turbotsne package instead of these.
+# Type stub of the private C++ extension (python/src/bindings.cpp and api.cpp). Use the
+# public functions of the turbotsne package instead of these.
+import types
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -122,11 +123,6 @@ def tsne_from_affinities(
     on_stage: Optional[Callable[[str, float], None]],
     on_progress: Optional[OnProgress] = None,
 ) -> dict: ...
-def simd_levels() -> list[SimdLevel]: ...
-def choose_exact_algorithm(n_reference: int, n_queries: int, d: int, k: int, metric: Metric) -> ExactKnnAlgorithm: ...
-def nearest_neighbors(
-    X: npt.NDArray[np.float64], k: int, n_threads: int, metric: Metric = ...,
-    algorithm: ExactKnnAlgorithm = ..., simd: SimdLevel = ..., max_permuted_bytes: float = ...
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def query_neighbors(
     reference: npt.NDArray[np.float64], queries: npt.NDArray[np.float64], k: int, metric: Metric, n_threads: int,
@@ -147,39 +143,11 @@ def affinities_from_neighbors(
 def calibrate_rows(
     squared_distances: npt.NDArray[np.float64], perplexity: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.uint8]]: ...
-def approximate_neighbors(
-    X: npt.NDArray[np.float64], k: int, params: ApproximateKnnParams, n_threads: int, metric: Metric = ...
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def affinities(
     X: npt.NDArray[np.float64], perplexity: float, neighbors: NeighborParams, n_threads: int, symmetric: bool,
     on_stage: Optional[Callable[[str, float], None]] = None, on_progress: Optional[OnProgress] = None
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
-def permute_symmetric(
-    indptr: npt.NDArray[np.int64],
-    indices: npt.NDArray[np.int32],
-    data: npt.NDArray[np.float64],
-    order: npt.NDArray[np.int32],
-    n_threads: int,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
-def gradient(
-    indptr: npt.NDArray[np.int64],
-    indices: npt.NDArray[np.int32],
-    data: npt.NDArray[np.float64],
-    Y: npt.NDArray[np.float64],
-    method: Method,
-    params: RepulsionParams,
-    dof: float,
-    exaggeration: float,
-    n_threads: int,
-    p_float32: bool = False,
-) -> tuple[npt.NDArray[np.float64], float, float]: ...
-def repulsion(
-    Y: npt.NDArray[np.float64], method: Method, params: RepulsionParams, dof: float, n_threads: int
-) -> tuple[npt.NDArray[np.float64], float]: ...
-def reference_repulsion(
-    reference: npt.NDArray[np.float64], queries: npt.NDArray[np.float64], theta: float, dof: float,
-    n_threads: int,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 
 class TransformParams:
     n_iter: int
@@ -203,13 +171,6 @@ def transform(
     report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
     report_every: Sequence[int],
 ) -> dict: ...
-def next_fast_size(n: int) -> int: ...
-def fft(x: npt.NDArray[np.complex128], inverse: bool) -> npt.NDArray[np.complex128]: ...
-def fft4(x: npt.NDArray[np.complex128], inverse: bool) -> npt.NDArray[np.complex128]: ...
-def rfft4(x: npt.NDArray[np.float64]) -> npt.NDArray[np.complex128]: ...
-def irfft4(X: npt.NDArray[np.complex128], n: int, count: int) -> npt.NDArray[np.float64]: ...
-def rfft(x: npt.NDArray[np.float64]) -> npt.NDArray[np.complex128]: ...
-def irfft(X: npt.NDArray[np.complex128], n: int) -> npt.NDArray[np.float64]: ...
 def kl_divergence(
     indptr: npt.NDArray[np.int64],
     indices: npt.NDArray[np.int32],
@@ -221,11 +182,7 @@ def kl_divergence(
 def initial_embedding(
     X: npt.NDArray[np.float64], n_components: int, init: Init, seed: int, n_threads: int
 ) -> npt.NDArray[np.float64]: ...
-def pca(X: npt.NDArray[np.float64], n_components: int, n_threads: int) -> npt.NDArray[np.float64]: ...
 
-openmp_version: int
-def parallel_team_size(n_threads: int) -> int: ...
-def thread_team_check(n_threads: int, n_loops: int, seed: int) -> tuple[int, int]: ...
 
 # Contrastive embeddings (cpp/include/turbotsne/contrastive.hpp).
 class ContrastiveLoss:
@@ -266,15 +223,8 @@ def contrastive(
     on_stage: Optional[Callable[[str, float], None]],
     on_progress: Optional[OnProgress] = None,
 ) -> dict: ...
-def sampled_contrastive_loss(
-    indptr: npt.NDArray[np.int64],
-    indices: npt.NDArray[np.int32],
-    data: npt.NDArray[np.float64],
-    Y: npt.NDArray[np.float64],
-    params: ContrastiveOptimizerParams,
-    z: float,
-    seed: int,
-    epoch: int,
-    n_threads: int,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]: ...
 def umap_z_bar(n_samples: int, n_negatives: int) -> float: ...
+
+# The probes of the tests and bench/ (python/src/testing.cpp) live in the submodule
+# _core._testing; they have no stable API and are not typed here.
+_testing: types.ModuleType

@@ -1,0 +1,435 @@
+// The functions and parameter types the turbotsne package calls: the pipeline (t-SNE,
+// contrastive, transform), neighbours and affinities, initialisation, KL. Every one releases
+// the GIL for the core's work.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/complex.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "turbotsne/affinities.hpp"
+#include "turbotsne/contrastive.hpp"
+#include "turbotsne/dot_tiles.hpp"
+#include "turbotsne/exact_knn.hpp"
+#include "turbotsne/fft.hpp"
+#include "turbotsne/gradient.hpp"
+#include "turbotsne/knn.hpp"
+#include "turbotsne/nndescent.hpp"
+#include "turbotsne/parallel.hpp"
+#include "turbotsne/pca.hpp"
+#include "turbotsne/precomputed.hpp"
+#include "turbotsne/random.hpp"
+#include "turbotsne/repulsion_methods.hpp"
+#include "turbotsne/transform.hpp"
+#include "turbotsne/tsne.hpp"
+#include "turbotsne/vptree.hpp"
+
+#include "bindings.hpp"
+
+namespace turbotsne::bindings {
+namespace {
+
+// A KnnGraph owning a copy of (indices, distances) of shape (n, k).
+KnnGraph graph_from_numpy(const Int32Array& indices, const DoubleArray& distances) {
+  const ConstMatrix d = view(distances, "distances");
+  if (indices.ndim() != 2 || indices.shape(0) != d.rows || indices.shape(1) != d.cols) {
+    throw std::invalid_argument("indices and distances must have the same shape (n, k)");
+  }
+  KnnGraph g;
+  g.n = d.rows;
+  g.k = static_cast<int>(d.cols);
+  g.indices.assign(indices.data(), indices.data() + indices.size());
+  g.distances.assign(d.data, d.data + d.size());
+  for (std::int32_t j : g.indices) {
+    if (j < 0 || j >= g.n) throw std::invalid_argument("indices must lie in [0, n)");
+  }
+  return g;
+}
+
+py::dict timings_to_dict(const Timings& t) {
+  py::dict timings;
+  timings["neighbors"] = t.neighbors;
+  timings["affinities"] = t.affinities;
+  timings["init"] = t.init;
+  timings["optimize"] = t.optimize;
+  timings["attraction"] = t.attraction;
+  timings["repulsion"] = t.repulsion;
+  timings["update"] = t.update;
+  return timings;
+}
+
+py::dict result_to_dict(const TsneResult& result) {
+  py::dict out;
+  out["kl_divergence"] = result.kl;
+  out["n_iter"] = result.n_iter;
+  out["stopped"] = result.stopped;
+  out["timings"] = timings_to_dict(result.timings);
+  return out;
+}
+
+py::dict run_tsne_py(const DoubleArray& X, DoubleArray& Y, const TsneParams& params,
+                     py::object report, std::vector<int> report_every, py::object on_stage,
+                     py::object on_progress) {
+  const ConstMatrix x = view(X, "X");
+  const Matrix y = mutable_view(Y, "Y");
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
+                      std::move(on_progress));
+  TsneResult result;
+  {
+    py::gil_scoped_release release;
+    result = run_tsne(x, params, y, &observer);
+  }
+  return result_to_dict(result);
+}
+
+py::dict run_tsne_from_affinities_py(const Int64Array& indptr, const Int32Array& indices,
+                                     const DoubleArray& data, const DoubleArray& X, DoubleArray& Y,
+                                     const TsneParams& params, py::object report,
+                                     std::vector<int> report_every, py::object on_stage,
+                                     py::object on_progress) {
+  const ConstMatrix x = view(X, "X");
+  const Matrix y = mutable_view(Y, "Y");
+  const CsrView p = csr_view(indptr, indices, data, y.rows);
+  CsrMatrix P;
+  P.n_rows = P.n_cols = y.rows;
+  P.indptr.assign(p.indptr, p.indptr + y.rows + 1);
+  P.indices.assign(p.indices, p.indices + p.nnz());
+  P.values.assign(p.values, p.values + p.nnz());
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
+                      std::move(on_progress));
+  TsneResult result;
+  {
+    py::gil_scoped_release release;
+    result = run_tsne_from_affinities(std::move(P), x, params, y, &observer);
+  }
+  return result_to_dict(result);
+}
+
+py::dict contrastive_result_to_dict(const ContrastiveResult& result) {
+  py::dict out;
+  out["z"] = result.z;
+  out["loss"] = result.loss;
+  out["n_epochs"] = result.n_epochs;
+  out["stopped"] = result.stopped;
+  out["timings"] = timings_to_dict(result.timings);
+  return out;
+}
+
+// Contrastive embeddings from X, or (indptr non-empty) from given affinities; X is then read
+// only for init=pca.
+py::dict run_contrastive_py(const Int64Array& indptr, const Int32Array& indices,
+                            const DoubleArray& data, const DoubleArray& X, DoubleArray& Y,
+                            const ContrastiveParams& params, py::object report,
+                            std::vector<int> report_every, py::object on_stage,
+                            py::object on_progress) {
+  const ConstMatrix x = view(X, "X");
+  const Matrix y = mutable_view(Y, "Y");
+  const bool given = indptr.size() > 0;
+  const CsrView p = given ? csr_view(indptr, indices, data, y.rows) : CsrView{};
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
+                      std::move(on_progress));
+  ContrastiveResult result;
+  {
+    py::gil_scoped_release release;
+    result = given ? run_contrastive_from_affinities(p, x, params, y, &observer)
+                   : run_contrastive(x, params, y, &observer);
+  }
+  return contrastive_result_to_dict(result);
+}
+
+}  // namespace
+
+void register_api(py::module_& m) {
+
+  py::enum_<Method>(m, "Method")
+      .value("exact", Method::kExact)
+      .value("barnes_hut", Method::kBarnesHut)
+      .value("fft", Method::kFft);
+  py::enum_<Init>(m, "Init")
+      .value("pca", Init::kPca)
+      .value("random", Init::kRandom)
+      .value("given", Init::kGiven);
+
+  py::enum_<Metric>(m, "Metric")
+      .value("euclidean", Metric::kEuclidean)
+      .value("cosine", Metric::kCosine)
+      .value("manhattan", Metric::kManhattan);
+
+  py::class_<OptimizerParams>(m, "OptimizerParams")
+      .def(py::init<>())
+      .def_readwrite("n_iter", &OptimizerParams::n_iter)
+      .def_readwrite("early_exaggeration_iter", &OptimizerParams::early_exaggeration_iter)
+      .def_readwrite("early_exaggeration", &OptimizerParams::early_exaggeration)
+      .def_readwrite("exaggeration", &OptimizerParams::exaggeration)
+      .def_readwrite("learning_rate", &OptimizerParams::learning_rate)
+      .def_readwrite("late_learning_rate", &OptimizerParams::late_learning_rate)
+      .def_readwrite("momentum_early", &OptimizerParams::momentum_early)
+      .def_readwrite("momentum_late", &OptimizerParams::momentum_late)
+      .def_readwrite("min_gain", &OptimizerParams::min_gain)
+      .def_readwrite("max_step_norm", &OptimizerParams::max_step_norm)
+      .def_readwrite("dof", &OptimizerParams::dof)
+      .def("resolved_learning_rate", &OptimizerParams::resolved_learning_rate, py::arg("n"),
+           py::arg("early") = true);
+
+  py::class_<InterpolationParams>(m, "InterpolationParams")
+      .def(py::init<>())
+      .def_readwrite("n_interpolation_points", &InterpolationParams::n_interpolation_points)
+      .def_readwrite("min_num_intervals", &InterpolationParams::min_num_intervals)
+      .def_readwrite("ints_in_interval", &InterpolationParams::ints_in_interval);
+
+  py::class_<RepulsionParams>(m, "RepulsionParams")
+      .def(py::init<>())
+      .def_readwrite("theta", &RepulsionParams::theta)
+      .def_readwrite("interpolation", &RepulsionParams::interpolation);
+
+  py::class_<TsneParams>(m, "TsneParams")
+      .def(py::init<>())
+      .def_readwrite("n_components", &TsneParams::n_components)
+      .def_readwrite("perplexity", &TsneParams::perplexity)
+      .def_readwrite("method", &TsneParams::method)
+      .def_readwrite("repulsion", &TsneParams::repulsion)
+      .def_readwrite("init", &TsneParams::init)
+      .def_readwrite("neighbors", &TsneParams::neighbors)
+      .def_readwrite("seed", &TsneParams::seed)
+      .def_readwrite("n_threads", &TsneParams::n_threads)
+      .def_readwrite("optimizer", &TsneParams::optimizer)
+      .def_readwrite("locality_min_samples", &TsneParams::locality_min_samples);
+
+  m.def("tsne", &run_tsne_py, py::arg("X").noconvert(), py::arg("Y").noconvert(),
+        py::arg("params"), py::arg("report"), py::arg("report_every"), py::arg("on_stage"),
+        py::arg("on_progress") = py::none(),
+        "Runs the pipeline; Y (n, n_components) holds the initial embedding for init=given "
+        "and receives the result. report(iteration, kl, grad_norm, embedding) -> stop?; "
+        "on_stage(name, seconds); on_progress(stage, unit, done, total, changed or None).");
+
+  m.def("tsne_from_affinities", &run_tsne_from_affinities_py, py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("X").noconvert(),
+        py::arg("Y").noconvert(), py::arg("params"), py::arg("report"), py::arg("report_every"),
+        py::arg("on_stage"), py::arg("on_progress") = py::none(),
+        "Like tsne from a symmetric CSR P summing to 1; X (n rows) is read only for init=pca "
+        "and may have 0 rows otherwise.");
+
+  py::enum_<ExactKnnAlgorithm>(m, "ExactKnnAlgorithm")
+      .value("auto", ExactKnnAlgorithm::kAuto)
+      .value("vptree", ExactKnnAlgorithm::kVpTree)
+      .value("brute_force", ExactKnnAlgorithm::kBruteForce);
+  py::enum_<SimdLevel>(m, "SimdLevel")
+      .value("best", SimdLevel::kBest)
+      .value("baseline", SimdLevel::kBaseline)
+      .value("avx2", SimdLevel::kAvx2)
+      .value("avx512", SimdLevel::kAvx512);
+  py::class_<ExactKnnParams>(m, "ExactKnnParams")
+      .def(py::init<>())
+      .def_readwrite("algorithm", &ExactKnnParams::algorithm)
+      .def_readwrite("simd", &ExactKnnParams::simd)
+      .def_readwrite("max_permuted_bytes", &ExactKnnParams::max_permuted_bytes);
+
+  m.def("query_neighbors", [](const DoubleArray& reference, const DoubleArray& queries, int k,
+                              Metric metric, int n_threads, ExactKnnAlgorithm algorithm,
+                              SimdLevel simd, double max_permuted_bytes) {
+    const ConstMatrix r = view(reference, "reference");
+    const ConstMatrix q = view(queries, "queries");
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = query_exact_neighbors(r, q, k, metric, n_threads, nullptr,
+                                  ExactKnnParams{algorithm, simd, max_permuted_bytes});
+    }
+    return graph_to_numpy(std::move(g));
+  }, py::arg("reference").noconvert(), py::arg("queries").noconvert(), py::arg("k"),
+     py::arg("metric"), py::arg("n_threads"), py::arg("algorithm") = ExactKnnAlgorithm::kAuto,
+     py::arg("simd") = SimdLevel::kBest, py::arg("max_permuted_bytes") = kDefaultMaxPermutedBytes,
+     "Exact k nearest rows of reference for each row of queries: (indices int32 (m, k), "
+     "distances (m, k)), rows sorted by (distance, index).");
+
+  m.def("neighbors_from_distance_matrix", [](const DoubleArray& D, int k, int n_threads,
+                                             py::object on_progress) {
+    const ConstMatrix d = view(D, "D");
+    PyObserver observer(Stage::kNeighbors, std::move(on_progress));
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = neighbors_from_distance_matrix(d, k, n_threads, &observer);
+    }
+    return graph_to_numpy(std::move(g));
+  }, py::arg("D").noconvert(), py::arg("k"), py::arg("n_threads"),
+     py::arg("on_progress") = py::none(),
+     "The k nearest of each row of a dense square distance matrix (diagonal ignored).");
+
+  m.def("neighbors_from_sparse_distances", [](const Int64Array& indptr, const Int32Array& indices,
+                                              const DoubleArray& data, int k, int n_threads,
+                                              py::object on_progress) {
+    const index_t n = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
+    const CsrView d = csr_view(indptr, indices, data, n);
+    PyObserver observer(Stage::kNeighbors, std::move(on_progress));
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = neighbors_from_sparse_distances(d, k, n_threads, &observer);
+    }
+    return graph_to_numpy(std::move(g));
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("k"), py::arg("n_threads"), py::arg("on_progress") = py::none(),
+     "The k nearest of each row of a sparse square CSR distance matrix (diagonal dropped).");
+
+  m.def("neighbor_count", &neighbor_count, py::arg("n_samples"), py::arg("perplexity"),
+        "Neighbours per point for a perplexity: min(n_samples - 1, floor(3 * perplexity)), at least 1.");
+  m.def("affinities_from_neighbors", [](const Int32Array& indices, const DoubleArray& distances,
+                                        double perplexity, int n_threads, py::object on_progress) {
+    const KnnGraph g = graph_from_numpy(indices, distances);
+    PyObserver observer(Stage::kAffinities, std::move(on_progress));
+    CsrMatrix P;
+    {
+      py::gil_scoped_release release;
+      P = symmetrize(conditional_probabilities(g, perplexity, n_threads, &observer), n_threads);
+    }
+    return csr_to_numpy(std::move(P));
+  }, py::arg("indices").noconvert(), py::arg("distances").noconvert(), py::arg("perplexity"),
+     py::arg("n_threads"), py::arg("on_progress") = py::none(),
+     "Symmetric joint P from a kNN graph (rows of (indices, distances)), as (indptr, indices, data).");
+
+  py::class_<ApproximateKnnParams>(m, "ApproximateKnnParams")
+      .def(py::init<>())
+      .def_readwrite("n_trees", &ApproximateKnnParams::n_trees)
+      .def_readwrite("leaf_size", &ApproximateKnnParams::leaf_size)
+      .def_readwrite("max_candidates", &ApproximateKnnParams::max_candidates)
+      .def_readwrite("max_rounds", &ApproximateKnnParams::max_rounds)
+      .def_readwrite("delta", &ApproximateKnnParams::delta)
+      .def_readwrite("seed", &ApproximateKnnParams::seed);
+
+  py::enum_<NeighborMethod>(m, "NeighborMethod")
+      .value("exact", NeighborMethod::kExact)
+      .value("approximate", NeighborMethod::kApproximate);
+  py::class_<NeighborParams>(m, "NeighborParams")
+      .def(py::init<>())
+      .def_readwrite("method", &NeighborParams::method)
+      .def_readwrite("metric", &NeighborParams::metric)
+      .def_readwrite("exact", &NeighborParams::exact)
+      .def_readwrite("approximate", &NeighborParams::approximate);
+
+  m.def("calibrate_rows", [](const DoubleArray& squared_distances, double perplexity) {
+    const ConstMatrix d = view(squared_distances, "squared_distances");
+    std::vector<double> p(static_cast<size_t>(d.size())), beta(d.rows), perp(d.rows);
+    std::vector<std::uint8_t> converged(d.rows);
+    {
+      py::gil_scoped_release release;
+      calibrate_rows(d, perplexity, p.data(), beta.data(), perp.data(), converged.data());
+    }
+    const auto n = static_cast<py::ssize_t>(d.rows);
+    return py::make_tuple(to_numpy(std::move(p), {n, static_cast<py::ssize_t>(d.cols)}),
+                          to_numpy(std::move(beta), {n}), to_numpy(std::move(perp), {n}),
+                          to_numpy(std::move(converged), {n}));
+  }, py::arg("squared_distances").noconvert(), py::arg("perplexity"),
+     "Per-row perplexity calibration: (P, beta, perplexity reached, converged).");
+
+  m.def("affinities", [](const DoubleArray& X, double perplexity, const NeighborParams& neighbors,
+                         int n_threads, bool symmetric, py::object on_stage, py::object on_progress) {
+    const ConstMatrix x = view(X, "X");
+    PyObserver observer(py::none(), {}, std::move(on_stage), std::move(on_progress));
+    CsrMatrix P;
+    {
+      py::gil_scoped_release release;
+      P = symmetric ? joint_probabilities(x, perplexity, neighbors, n_threads, &observer)
+                    : conditional_probabilities(x, perplexity, neighbors, n_threads, &observer);
+    }
+    return csr_to_numpy(std::move(P));
+  }, py::arg("X").noconvert(), py::arg("perplexity"), py::arg("neighbors"), py::arg("n_threads"),
+     py::arg("symmetric"), py::arg("on_stage") = py::none(), py::arg("on_progress") = py::none(),
+     "Symmetric joint P, or the conditional P (rows sum to 1), as (indptr, indices, data).");
+
+  py::class_<TransformParams>(m, "TransformParams")
+      .def(py::init<>())
+      .def_readwrite("n_iter", &TransformParams::n_iter)
+      .def_readwrite("learning_rate", &TransformParams::learning_rate)
+      .def_readwrite("exaggeration", &TransformParams::exaggeration)
+      .def_readwrite("momentum", &TransformParams::momentum)
+      .def_readwrite("min_gain", &TransformParams::min_gain)
+      .def_readwrite("max_step_norm", &TransformParams::max_step_norm)
+      .def_readwrite("dof", &TransformParams::dof)
+      .def_readwrite("theta", &TransformParams::theta);
+
+  m.def("transform", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
+                        const DoubleArray& reference, DoubleArray& Y, const TransformParams& params,
+                        int n_threads, py::object report, std::vector<int> report_every) {
+    const ConstMatrix ref = view(reference, "reference");
+    const Matrix y = mutable_view(Y, "Y");
+    const CsrView P = csr_view(indptr, indices, data, y.rows, ref.rows);
+    PyObserver observer(std::move(report), std::move(report_every), py::none());
+    TransformResult result;
+    {
+      py::gil_scoped_release release;
+      result = optimize_new_points(P, ref, y, params, n_threads, &observer);
+    }
+    py::dict out;
+    out["kl_divergence"] = result.kl;
+    out["n_iter"] = result.n_iter;
+    out["stopped"] = result.stopped;
+    return out;
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("reference").noconvert(), py::arg("Y").noconvert(), py::arg("params"),
+     py::arg("n_threads"), py::arg("report"), py::arg("report_every"),
+     "Optimises the new points Y (in place) against the fixed reference embedding; "
+     "P: their conditional affinities to the reference points.");
+
+  m.def("kl_divergence", [](const Int64Array& indptr, const Int32Array& indices,
+                            const DoubleArray& data, const DoubleArray& Y, double dof, int n_threads) {
+    const ConstMatrix y = view(Y, "Y");
+    const CsrView P = csr_view(indptr, indices, data, y.rows);
+    py::gil_scoped_release release;
+    return kl_divergence_exact(P, y, dof, n_threads);
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("Y").noconvert(), py::arg("dof"), py::arg("n_threads"));
+
+  m.def("initial_embedding", [](const DoubleArray& X, int n_components, Init init,
+                                std::uint64_t seed, int n_threads) {
+    const ConstMatrix x = view(X, "X");
+    DoubleArray Y({x.rows, static_cast<index_t>(n_components)});
+    Matrix y = mutable_view(Y, "Y");
+    {
+      py::gil_scoped_release release;
+      initialize(x, init, seed, y, n_threads);
+    }
+    return Y;
+  }, py::arg("X").noconvert(), py::arg("n_components"), py::arg("init"), py::arg("seed"),
+     py::arg("n_threads"));
+
+  py::enum_<ContrastiveLoss>(m, "ContrastiveLoss")
+      .value("neg", ContrastiveLoss::kNeg)
+      .value("nce", ContrastiveLoss::kNce)
+      .value("infonce", ContrastiveLoss::kInfoNce);
+  py::class_<ContrastiveOptimizerParams>(m, "ContrastiveOptimizerParams")
+      .def(py::init<>())
+      .def_readwrite("loss", &ContrastiveOptimizerParams::loss)
+      .def_readwrite("z_bar", &ContrastiveOptimizerParams::z_bar)
+      .def_readwrite("n_negatives", &ContrastiveOptimizerParams::n_negatives)
+      .def_readwrite("n_epochs", &ContrastiveOptimizerParams::n_epochs)
+      .def_readwrite("positives_per_epoch", &ContrastiveOptimizerParams::positives_per_epoch)
+      .def_readwrite("learning_rate", &ContrastiveOptimizerParams::learning_rate)
+      .def_readwrite("dof", &ContrastiveOptimizerParams::dof)
+      .def_readwrite("max_step_norm", &ContrastiveOptimizerParams::max_step_norm);
+  py::class_<ContrastiveParams>(m, "ContrastiveParams")
+      .def(py::init<>())
+      .def_readwrite("n_components", &ContrastiveParams::n_components)
+      .def_readwrite("perplexity", &ContrastiveParams::perplexity)
+      .def_readwrite("init", &ContrastiveParams::init)
+      .def_readwrite("neighbors", &ContrastiveParams::neighbors)
+      .def_readwrite("seed", &ContrastiveParams::seed)
+      .def_readwrite("n_threads", &ContrastiveParams::n_threads)
+      .def_readwrite("optimizer", &ContrastiveParams::optimizer);
+  m.def("contrastive", &run_contrastive_py, py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("X").noconvert(),
+        py::arg("Y").noconvert(), py::arg("params"), py::arg("report"), py::arg("report_every"),
+        py::arg("on_stage"), py::arg("on_progress") = py::none(),
+        "Contrastive embedding of X (empty indptr) or from the CSR affinities (X then read only "
+        "for init=pca); Y receives the result. report(epoch, loss, grad_norm, embedding) -> stop?");
+  m.def("umap_z_bar", &umap_z_bar, py::arg("n_samples"), py::arg("n_negatives"),
+        "|X| / m = n (n - 1) / m: the Z̄ with which NEG is UMAP's loss.");
+}
+
+}  // namespace turbotsne::bindings

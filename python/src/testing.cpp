@@ -1,0 +1,310 @@
+// Probes of the core's parts for the tests and bench/: exact and approximate neighbours with
+// every algorithm forced, the gradient and each repulsion alone, the FFT, PCA, the sampled
+// contrastive loss and the thread team. Registered in _core._testing; no stable API.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/complex.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "turbotsne/affinities.hpp"
+#include "turbotsne/contrastive.hpp"
+#include "turbotsne/dot_tiles.hpp"
+#include "turbotsne/exact_knn.hpp"
+#include "turbotsne/fft.hpp"
+#include "turbotsne/gradient.hpp"
+#include "turbotsne/knn.hpp"
+#include "turbotsne/nndescent.hpp"
+#include "turbotsne/parallel.hpp"
+#include "turbotsne/pca.hpp"
+#include "turbotsne/precomputed.hpp"
+#include "turbotsne/random.hpp"
+#include "turbotsne/repulsion_methods.hpp"
+#include "turbotsne/transform.hpp"
+#include "turbotsne/tsne.hpp"
+#include "turbotsne/vptree.hpp"
+
+#include "bindings.hpp"
+
+namespace turbotsne::bindings {
+
+void register_testing(py::module_& t) {
+  t.def("simd_levels", &available_simd_levels,
+        "The instruction sets the brute-force kNN can use in this build and on this processor.");
+  t.def("choose_exact_algorithm", &choose_exact_algorithm, py::arg("n_reference"),
+        py::arg("n_queries"), py::arg("d"), py::arg("k"), py::arg("metric"),
+        "The exact search ExactKnnAlgorithm.auto resolves to.");
+
+  t.def("nearest_neighbors", [](const DoubleArray& X, int k, int n_threads, Metric metric,
+                                ExactKnnAlgorithm algorithm, SimdLevel simd,
+                                double max_permuted_bytes) {
+    const ConstMatrix x = view(X, "X");
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = find_exact_neighbors(x, k, n_threads, nullptr, metric,
+                               ExactKnnParams{algorithm, simd, max_permuted_bytes});
+    }
+    return graph_to_numpy(std::move(g));
+  }, py::arg("X").noconvert(), py::arg("k"), py::arg("n_threads"),
+     py::arg("metric") = Metric::kEuclidean, py::arg("algorithm") = ExactKnnAlgorithm::kAuto,
+     py::arg("simd") = SimdLevel::kBest, py::arg("max_permuted_bytes") = kDefaultMaxPermutedBytes,
+     "Exact kNN (self excluded): (indices, distances), rows sorted by (distance, index).");
+
+  t.def("approximate_neighbors", [](const DoubleArray& X, int k, const ApproximateKnnParams& params,
+                                    int n_threads, Metric metric) {
+    const ConstMatrix x = view(X, "X");
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = find_approximate_neighbors(x, k, params, n_threads, nullptr, metric);
+    }
+    return graph_to_numpy(std::move(g));
+  }, py::arg("X").noconvert(), py::arg("k"), py::arg("params"), py::arg("n_threads"),
+     py::arg("metric") = Metric::kEuclidean,
+     "Approximate kNN (RP forest + NN-descent): (indices, distances) like nearest_neighbors.");
+
+  t.def("permute_symmetric", [](const Int64Array& indptr, const Int32Array& indices,
+                                const DoubleArray& data, const Int32Array& order, int n_threads) {
+    const index_t n = order.shape(0);
+    const CsrView view = csr_view(indptr, indices, data, n);
+    std::vector<std::int32_t> perm(order.data(), order.data() + n);
+    CsrMatrix P;
+    P.n_rows = P.n_cols = n;
+    P.indptr.assign(view.indptr, view.indptr + n + 1);
+    P.indices.assign(view.indices, view.indices + view.nnz());
+    P.values.assign(view.values, view.values + view.nnz());
+    CsrMatrix Q;
+    {
+      py::gil_scoped_release release;
+      Q = permute_symmetric(P, perm, n_threads);
+    }
+    return csr_to_numpy(std::move(Q));
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("order").noconvert(), py::arg("n_threads"),
+     "P with rows and columns renumbered by order (row r = old row order[r]).");
+
+  t.def("gradient", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
+                       const DoubleArray& Y, Method method, const RepulsionParams& params,
+                       double dof, double exaggeration, int n_threads, bool p_float32) {
+    const ConstMatrix y = view(Y, "Y");
+    CsrView P = csr_view(indptr, indices, data, y.rows);
+    std::vector<float> values_f32;
+    if (p_float32) {
+      values_f32.assign(P.values, P.values + P.nnz());
+      P.values_f32 = values_f32.data();
+    }
+    DoubleArray grad({y.rows, y.cols});
+    GradientStats stats;
+    {
+      py::gil_scoped_release release;
+      const auto repulsion = make_repulsion(method, static_cast<int>(y.cols), dof, params);
+      stats = kl_gradient(P, y, *repulsion, dof, exaggeration,
+                          Matrix{grad.mutable_data(), y.rows, y.cols}, n_threads);
+    }
+    return py::make_tuple(grad, stats.kl, stats.z);
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("Y").noconvert(), py::arg("method"), py::arg("params"), py::arg("dof"),
+     py::arg("exaggeration"), py::arg("n_threads"), py::arg("p_float32") = false,
+     "(∂KL/∂Y with P exaggerated, KL for the plain P, Z) by the given repulsion method; "
+     "p_float32: the forces read P's values as float32, as the optimiser does in 2-D.");
+
+  t.def("repulsion", [](const DoubleArray& Y, Method method, const RepulsionParams& params,
+                        double dof, int n_threads) {
+    const ConstMatrix y = view(Y, "Y");
+    DoubleArray forces({y.rows, y.cols});
+    double z = 0.0;
+    {
+      py::gil_scoped_release release;
+      const auto repulsion = make_repulsion(method, static_cast<int>(y.cols), dof, params);
+      z = repulsion->compute(y, Matrix{forces.mutable_data(), y.rows, y.cols}, n_threads);
+    }
+    return py::make_tuple(forces, z);
+  }, py::arg("Y").noconvert(), py::arg("method"), py::arg("params"), py::arg("dof"),
+     py::arg("n_threads"),
+     "(Σ_j w_ij^((α+1)/α) (y_i − y_j) per point, Z = Σ_{i≠j} w_ij) by the given method.");
+
+  t.def("reference_repulsion", [](const DoubleArray& reference, const DoubleArray& queries,
+                                  double theta, double dof, int n_threads) {
+    const ConstMatrix ref = view(reference, "reference");
+    const ConstMatrix q = view(queries, "queries");
+    DoubleArray forces({q.rows, q.cols});
+    DoubleArray z(q.rows);
+    {
+      py::gil_scoped_release release;
+      const ReferenceRepulsion repulsion(ref, theta, dof);
+      repulsion.compute(q, Matrix{forces.mutable_data(), q.rows, q.cols}, z.mutable_data(),
+                        n_threads);
+    }
+    return py::make_tuple(forces, z);
+  }, py::arg("reference").noconvert(), py::arg("queries").noconvert(), py::arg("theta"),
+     py::arg("dof"), py::arg("n_threads"),
+     "(Σ_j w_qj^((α+1)/α) (y_q − y_j), Σ_j w_qj) per query q, j over the reference points.");
+
+  // The core's FFT, exposed for its tests against numpy.fft.
+  t.def("next_fast_size", &next_fast_size, py::arg("n"));
+  t.def("fft", [](const py::array_t<Complex, py::array::c_style>& x, bool inverse) {
+    if (x.ndim() != 1) throw std::invalid_argument("x must be 1-D");
+    const FftPlan plan(static_cast<int>(x.shape(0)));
+    py::array_t<Complex> out(x.shape(0));
+    std::vector<Complex> work(static_cast<size_t>(x.shape(0)));
+    if (inverse) {
+      plan.inverse(x.data(), out.mutable_data(), work.data());
+    } else {
+      plan.forward(x.data(), out.mutable_data(), work.data());
+    }
+    return out;
+  }, py::arg("x").noconvert(), py::arg("inverse"), "Unnormalised complex DFT (inverse: no 1/n).");
+  t.def("fft4", [](const py::array_t<Complex, py::array::c_style>& x, bool inverse) {
+    if (x.ndim() != 2 || x.shape(1) != 4) throw std::invalid_argument("x must have shape (n, 4)");
+    const FftPlan plan(static_cast<int>(x.shape(0)));
+    py::array_t<Complex> out({x.shape(0), py::ssize_t{4}});
+    std::vector<Complex> work(static_cast<size_t>(4 * x.shape(0)));
+    if (inverse) {
+      plan.inverse4(x.data(), out.mutable_data(), work.data());
+    } else {
+      plan.forward4(x.data(), out.mutable_data(), work.data());
+    }
+    return out;
+  }, py::arg("x").noconvert(), py::arg("inverse"), "fft of the 4 columns of x at once.");
+  t.def("rfft", [](const py::array_t<double, py::array::c_style>& x) {
+    if (x.ndim() != 1) throw std::invalid_argument("x must be 1-D");
+    const RealFftPlan plan(static_cast<int>(x.shape(0)));
+    py::array_t<Complex> out(plan.spectrum_size());
+    std::vector<Complex> work(static_cast<size_t>(plan.size()));
+    plan.forward(x.data(), out.mutable_data(), work.data());
+    return out;
+  }, py::arg("x").noconvert());
+  t.def("irfft", [](const py::array_t<Complex, py::array::c_style>& X, int n) {
+    const RealFftPlan plan(n);
+    if (X.ndim() != 1 || X.shape(0) != plan.spectrum_size()) throw std::invalid_argument("X must have n/2 + 1 entries");
+    py::array_t<double> out(n);
+    std::vector<Complex> work(static_cast<size_t>(n));
+    plan.inverse(X.data(), out.mutable_data(), work.data());
+    return out;
+  }, py::arg("X").noconvert(), py::arg("n"));
+  t.def("rfft4", [](const py::array_t<double, py::array::c_style>& x) {
+    if (x.ndim() != 2 || x.shape(0) != 4) throw std::invalid_argument("x must have shape (4, n)");
+    const RealFftPlan plan(static_cast<int>(x.shape(1)));
+    const py::ssize_t n = x.shape(1), sc = plan.spectrum_size();
+    py::array_t<Complex> out({py::ssize_t{4}, sc});
+    std::vector<Complex> work(static_cast<size_t>(6 * n));
+    const double* in[4];
+    Complex* o[4];
+    for (int b = 0; b < 4; ++b) {
+      in[b] = x.data() + b * n;
+      o[b] = out.mutable_data() + b * sc;
+    }
+    plan.forward4(in, o, work.data());
+    return out;
+  }, py::arg("x").noconvert(), "rfft of the 4 rows of x at once.");
+  t.def("irfft4", [](const py::array_t<Complex, py::array::c_style>& X, int n, int count) {
+    const RealFftPlan plan(n);
+    const py::ssize_t sc = plan.spectrum_size();
+    if (X.ndim() != 2 || X.shape(0) != 4 || X.shape(1) != sc) throw std::invalid_argument("X must have shape (4, n/2 + 1)");
+    if (count < 0 || count > n) throw std::invalid_argument("count must be in [0, n]");
+    py::array_t<double> out({py::ssize_t{4}, py::ssize_t{count}});
+    std::vector<Complex> work(static_cast<size_t>(6 * n));
+    const Complex* in[4];
+    double* o[4];
+    for (int b = 0; b < 4; ++b) {
+      in[b] = X.data() + b * sc;
+      o[b] = out.mutable_data() + b * static_cast<py::ssize_t>(count);
+    }
+    plan.inverse4(in, o, count, work.data());
+    return out;
+  }, py::arg("X").noconvert(), py::arg("n"), py::arg("count"), "The first count values of irfft of X's 4 rows at once.");
+
+  t.def("pca", [](const DoubleArray& X, int n_components, int n_threads) {
+    const ConstMatrix x = view(X, "X");
+    DoubleArray out({x.rows, static_cast<index_t>(n_components)});
+    Matrix o = mutable_view(out, "out");
+    {
+      py::gil_scoped_release release;
+      pca_project(x, o, n_threads);
+    }
+    return out;
+  }, py::arg("X").noconvert(), py::arg("n_components"), py::arg("n_threads"),
+     "Projections onto the top principal axes (unscaled).");
+  t.def("sampled_contrastive_loss", [](const Int64Array& indptr, const Int32Array& indices,
+                                       const DoubleArray& data, const DoubleArray& Y,
+                                       const ContrastiveOptimizerParams& params, double z,
+                                       std::uint64_t seed, int epoch, int n_threads) {
+    const ConstMatrix y = view(Y, "Y");
+    const CsrView P = csr_view(indptr, indices, data, y.rows);
+    DoubleArray loss(y.rows);
+    DoubleArray grad({y.rows, y.cols});
+    double dlogz = 0.0;
+    {
+      py::gil_scoped_release release;
+      dlogz = sampled_contrastive_loss(P, y, params, z, seed, epoch, loss.mutable_data(),
+                                       Matrix{grad.mutable_data(), y.rows, y.cols}, n_threads);
+    }
+    return py::make_tuple(loss, grad, dlogz);
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("Y").noconvert(), py::arg("params"), py::arg("z"), py::arg("seed"), py::arg("epoch"),
+     py::arg("n_threads"),
+     "(loss per point, gradient of each point's loss in its own position, Σ ∂loss/∂log Z) for "
+     "the samples of one epoch.");
+
+  t.attr("openmp_version") = openmp_version();
+  t.def("parallel_team_size", &parallel_team_size, py::arg("n_threads"),
+        "Threads a parallel region asked for n_threads gets (checks that OpenMP really runs).");
+  t.def("thread_team_check", [](int n_threads, int n_loops, std::uint64_t seed) {
+    // Many loops of varied sizes and chunks on one ThreadTeam, as an optimisation runs them;
+    // counts wrong results (every item written once, sums over fixed blocks exact, a thrown
+    // exception propagated) instead of trusting the synchronisation, and the items that the
+    // team's workers did (none would make the check vacuous).
+    std::int64_t failures = 0;
+    std::atomic<std::int64_t> by_workers{0};
+    {
+      py::gil_scoped_release release;
+      with_thread_team(n_threads, [&] {
+        Rng rng(seed);
+        std::vector<std::int64_t> out;
+        for (int loop = 0; loop < n_loops; ++loop) {
+          const index_t n = static_cast<index_t>(rng.uniform() * 2000.0);
+          const index_t chunk = 1 + static_cast<index_t>(rng.uniform() * 100.0);
+          out.assign(static_cast<size_t>(n), -1);
+          parallel_for(0, n, n_threads, [&](index_t i) {
+            // Some work, so that workers get chunks; more in workers, so that the caller runs
+            // out of chunks while theirs are still running (as when a worker is descheduled).
+            const bool worker = detail::in_team_worker();
+            std::uint64_t h = static_cast<std::uint64_t>(i);
+            for (int r = 0; r < (worker ? 1024 : 64); ++r) h = h * 6364136223846793005ULL + 1442695040888963407ULL;
+            out[i] = (out[i] == -1 && h != 0) ? i + loop : -2;
+            if (worker) by_workers.fetch_add(1, std::memory_order_relaxed);
+          }, chunk);
+          for (index_t i = 0; i < n; ++i) failures += out[i] != i + loop;
+          const auto total = blocked_sum<std::int64_t>(n, n_threads, [&](index_t b, index_t e) {
+            std::int64_t s = 0;
+            for (index_t i = b; i < e; ++i) s += out[i];
+            return s;
+          });
+          failures += total != n * (n - 1) / 2 + n * loop;
+          if (loop % 97 == 0 && n > 0) {
+            bool caught = false;
+            try {
+              parallel_for(0, n, n_threads, [&](index_t i) {
+                if (i == n / 2) throw std::runtime_error("thrown in a chunk");
+              }, chunk);
+            } catch (const std::runtime_error&) {
+              caught = true;
+            }
+            failures += !caught;
+          }
+        }
+      });
+    }
+    return py::make_tuple(failures, by_workers.load());
+  }, py::arg("n_threads"), py::arg("n_loops"), py::arg("seed"),
+     "(wrong results, items done by workers) of n_loops parallel loops on one ThreadTeam.");
+}
+
+}  // namespace turbotsne::bindings
