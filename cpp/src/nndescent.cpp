@@ -188,43 +188,48 @@ void ApproximateKnnParams::validate() const {
 
 namespace {
 
-// The search for one metric's keys (see distance.hpp): candidates come from Euclidean random
-// projections for any metric; every comparison ranks by Keys.
-template <class Keys>
-KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
-                               int n_threads, Observer* observer) {
-  const index_t n = X.rows;
-  const index_t d = X.cols;
-  if (n < 2) throw std::invalid_argument("find_approximate_neighbors: need at least 2 points");
-  if (n > std::numeric_limits<std::int32_t>::max() - 1) {
-    throw std::invalid_argument("find_approximate_neighbors: at most 2^31 - 2 points are supported");
-  }
-  if (k < 1 || k > n - 1) {
-    throw std::invalid_argument("find_approximate_neighbors: k must be in [1, n - 1], got " + std::to_string(k));
-  }
-  const int leaf_size = params.leaf_size > 0 ? params.leaf_size : std::max(24, k / 2);
-  const int max_cand = params.max_candidates > 0 ? params.max_candidates : std::min(k, 8);
-
-  // 1. Random-projection forest, trees in parallel: batches of one tree per thread, so that
-  // progress is reported as trees get built.
+// 1. The random-projection forest, trees in parallel: batches of one tree per thread, so that
+// progress is reported as trees get built.
+std::vector<RpTree> build_forest(ConstMatrix X, const ApproximateKnnParams& params, int leaf_size,
+                                 int n_threads, Observer* observer) {
   std::vector<RpTree> forest(static_cast<size_t>(params.n_trees));
   parallel_for_polled(params.n_trees, n_threads, observer, [&](index_t t) {
     forest[t] = build_rp_tree(X, params.seed, static_cast<int>(t), leaf_size);
   }, 1, std::max(n_threads, 1), "trees");
+  return forest;
+}
 
-  // Work on a copy of the points in the first tree's leaf order (ids below are positions in
-  // it): a point's neighbours then mostly sit nearby in memory.
-  const std::vector<std::int32_t> perm = forest[0].order;
-  std::vector<std::int32_t> inv(static_cast<size_t>(n));
-  for (index_t p = 0; p < n; ++p) inv[perm[p]] = static_cast<std::int32_t>(p);
-  std::vector<double> xp(static_cast<size_t>(n) * d);
+// The points in the first tree's leaf order, where a point's neighbours mostly sit nearby in
+// memory: the search works on positions in it.
+struct LeafOrder {
+  std::vector<std::int32_t> perm;  // position -> point
+  std::vector<std::int32_t> inv;   // point -> position
+  std::vector<double> xp;          // the rows in that order
+};
+
+LeafOrder leaf_order(ConstMatrix X, const RpTree& tree, int n_threads) {
+  const index_t n = X.rows;
+  const index_t d = X.cols;
+  LeafOrder o;
+  o.perm = tree.order;
+  o.inv.resize(static_cast<size_t>(n));
+  for (index_t p = 0; p < n; ++p) o.inv[o.perm[p]] = static_cast<std::int32_t>(p);
+  o.xp.resize(static_cast<size_t>(n) * d);
   parallel_for(0, n, n_threads, [&](index_t p) {
-    std::copy(X.row(perm[p]), X.row(perm[p]) + d, xp.begin() + p * d);
+    std::copy(X.row(o.perm[p]), X.row(o.perm[p]) + d, o.xp.begin() + p * d);
   }, 1024);
-  const ConstMatrix Xp{xp.data(), n, d};
+  return o;
+}
 
-  // 2. Initial lists: the k best of each point's leaf mates over all trees (topped up with
-  // hashed picks where the leaves hold too few).
+// 2. The initial lists: the k best of each point's leaf mates over all trees (topped up with
+// hashed picks where the leaves hold too few).
+template <class Keys>
+Lists initial_lists(ConstMatrix Xp, const std::vector<RpTree>& forest, const LeafOrder& order,
+                    int k, std::uint64_t seed, int n_threads, Observer* observer) {
+  const index_t n = Xp.rows;
+  const index_t d = Xp.cols;
+  const std::vector<std::int32_t>& perm = order.perm;
+  const std::vector<std::int32_t>& inv = order.inv;
   Lists L;
   L.n = n;
   L.k = k;
@@ -243,7 +248,7 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
     std::sort(cand.begin(), cand.end());
     cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
     for (std::uint64_t extra = 0; static_cast<index_t>(cand.size()) < k; ++extra) {
-      const auto j = static_cast<std::int32_t>(hash3(params.seed, static_cast<std::uint64_t>(i), extra) % n);
+      const auto j = static_cast<std::int32_t>(hash3(seed, static_cast<std::uint64_t>(i), extra) % n);
       if (j != i && std::find(cand.begin(), cand.end(), j) == cand.end()) cand.push_back(j);
     }
     std::vector<std::pair<double, std::int32_t>> scored(cand.size());
@@ -254,148 +259,161 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
       L.idx[i * k + c] = scored[c].second;
     }
   }, 64, 8192, "points (initial candidates)");
-  forest.clear();
+  return L;
+}
 
-  // 3. NN-descent rounds.
-  std::vector<std::int64_t> new_start(n + 1), old_start(n + 1);
-  std::vector<std::int32_t> new_list, old_list;
-  report_progress(observer, "rounds", 0, params.max_rounds);
-  for (int round = 0; round < params.max_rounds; ++round) {
-    // a. Each point's new candidates: its nearest max_cand fresh entries (then no longer
-    // fresh) and, reversed, the points that list it so; old ones likewise from used entries.
-    std::vector<std::int32_t> fwd_new(static_cast<size_t>(n) * max_cand, -1), fwd_old(static_cast<size_t>(n) * max_cand, -1);
-    parallel_for(0, n, n_threads, [&](index_t i) {
-      int nn = 0, no = 0;
-      for (int c = 0; c < k; ++c) {
-        const index_t e = i * k + c;
-        if (L.idx[e] < 0) continue;
-        if (L.fresh[e]) {
-          if (nn < max_cand) {
-            fwd_new[i * max_cand + nn++] = L.idx[e];
-            L.fresh[e] = 0;
-          }
-        } else if (no < max_cand) {
-          fwd_old[i * max_cand + no++] = L.idx[e];
+// 3a. Each point's forward candidates: its nearest max_cand fresh entries (then no longer
+// fresh) as new ones, its nearest max_cand used entries as old ones (-1: none).
+void forward_candidates(Lists& L, int max_cand, int n_threads, std::vector<std::int32_t>& fwd_new,
+                        std::vector<std::int32_t>& fwd_old) {
+  const index_t n = L.n;
+  const int k = L.k;
+  fwd_new.assign(static_cast<size_t>(n) * max_cand, -1);
+  fwd_old.assign(static_cast<size_t>(n) * max_cand, -1);
+  parallel_for(0, n, n_threads, [&](index_t i) {
+    int nn = 0, no = 0;
+    for (int c = 0; c < k; ++c) {
+      const index_t e = i * k + c;
+      if (L.idx[e] < 0) continue;
+      if (L.fresh[e]) {
+        if (nn < max_cand) {
+          fwd_new[i * max_cand + nn++] = L.idx[e];
+          L.fresh[e] = 0;
         }
+      } else if (no < max_cand) {
+        fwd_old[i * max_cand + no++] = L.idx[e];
       }
-    }, 1024);
-    // Candidate lists = forward ∪ reverse, the reverse part capped at max_cand by a hashed
-    // order so that hubs do not dominate.
-    auto build = [&](const std::vector<std::int32_t>& fwd, std::vector<std::int64_t>& start,
-                     std::vector<std::int32_t>& list, std::uint64_t salt) {
-      std::vector<std::int64_t> rcount(n + 1, 0);
-      for (std::int32_t j : fwd) {
-        if (j >= 0) ++rcount[j + 1];
-      }
-      for (index_t i = 0; i < n; ++i) rcount[i + 1] += rcount[i];
-      std::vector<std::int32_t> rev(static_cast<size_t>(rcount[n]));
-      {
-        std::vector<std::int64_t> fill(rcount.begin(), rcount.end() - 1);
-        for (index_t i = 0; i < n; ++i) {
-          for (int c = 0; c < max_cand; ++c) {
-            const std::int32_t j = fwd[i * max_cand + c];
-            if (j >= 0) rev[fill[j]++] = static_cast<std::int32_t>(i);
-          }
-        }
-      }
-      std::vector<std::int32_t> sizes(n);
-      std::vector<std::vector<std::int32_t>> merged(static_cast<size_t>(n));
-      parallel_for(0, n, n_threads, [&](index_t i) {
-        std::vector<std::int32_t>& m = merged[i];
-        for (int c = 0; c < max_cand; ++c) {
-          if (fwd[i * max_cand + c] >= 0) m.push_back(fwd[i * max_cand + c]);
-        }
-        std::vector<std::int32_t> r(rev.begin() + rcount[i], rev.begin() + rcount[i + 1]);
-        if (static_cast<int>(r.size()) > max_cand) {
-          std::sort(r.begin(), r.end(), [&](std::int32_t x, std::int32_t y) {
-            const auto hx = hash3(salt, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(x));
-            const auto hy = hash3(salt, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(y));
-            return hx != hy ? hx < hy : x < y;
-          });
-          r.resize(max_cand);
-        }
-        m.insert(m.end(), r.begin(), r.end());
-        std::sort(m.begin(), m.end());
-        m.erase(std::unique(m.begin(), m.end()), m.end());
-        sizes[i] = static_cast<std::int32_t>(m.size());
-      }, 1024);
-      start[0] = 0;
-      for (index_t i = 0; i < n; ++i) start[i + 1] = start[i] + sizes[i];
-      list.resize(static_cast<size_t>(start[n]));
-      parallel_for(0, n, n_threads, [&](index_t i) {
-        std::copy(merged[i].begin(), merged[i].end(), list.begin() + start[i]);
-      }, 1024);
-    };
-    build(fwd_new, new_start, new_list, hash3(params.seed, 2 * round, 1));
-    build(fwd_old, old_start, old_list, hash3(params.seed, 2 * round + 1, 2));
-    fwd_new.clear();
-    fwd_old.clear();
-
-    // b. Local joins in batches of points: pairs (new, new) and (new, old) among each point's
-    // candidates; a pair is proposed to each side whose current k-th distance it beats.
-    std::int64_t changed = 0;
-    // Each point's current k-th distance, refreshed after every batch for the rows it changed.
-    std::vector<double> threshold(n);
-    parallel_for(0, n, n_threads, [&](index_t i) { threshold[i] = L.worst(i); }, 4096);
-    for (index_t b0 = 0; b0 < n; b0 += kJoinBatch) {
-      if ((b0 / kJoinBatch) % 16 == 0) poll(observer);
-      const index_t b1 = std::min(n, b0 + kJoinBatch);
-      std::vector<std::vector<Update>> per_point(static_cast<size_t>(b1 - b0));
-      parallel_for(b0, b1, n_threads, [&](index_t v) {
-        std::vector<Update>& out = per_point[v - b0];
-        const std::int32_t* nw = new_list.data() + new_start[v];
-        const std::int32_t* od = old_list.data() + old_start[v];
-        const index_t n_new = new_start[v + 1] - new_start[v];
-        const index_t n_old = old_start[v + 1] - old_start[v];
-        auto consider = [&](std::int32_t a, std::int32_t c) {
-          if (a == c) return;
-          const double bound = std::max(threshold[a], threshold[c]);
-          const double dd = Keys::key(Xp.row(a), Xp.row(c), d, bound);
-          // Rows do not change during the joins, so "already there" can be checked here.
-          if (dd < threshold[a] && !L.contains(a, dd, c)) out.push_back({a, c, dd});
-          if (dd < threshold[c] && !L.contains(c, dd, a)) out.push_back({c, a, dd});
-        };
-        for (index_t x = 0; x < n_new; ++x) {
-          for (index_t y = x + 1; y < n_new; ++y) consider(nw[x], nw[y]);
-          for (index_t y = 0; y < n_old; ++y) consider(nw[x], od[y]);
-        }
-      }, 8);
-      // c. Apply: all proposals of the batch, grouped by target in (distance, index) order.
-      std::vector<Update> all;
-      for (auto& v : per_point) all.insert(all.end(), v.begin(), v.end());
-      per_point.clear();
-      std::sort(all.begin(), all.end());
-      all.erase(std::unique(all.begin(), all.end()), all.end());
-      std::vector<index_t> group_start;
-      for (index_t e = 0; e < static_cast<index_t>(all.size()); ++e) {
-        if (e == 0 || all[e].target != all[e - 1].target) group_start.push_back(e);
-      }
-      group_start.push_back(static_cast<index_t>(all.size()));
-      const index_t groups = static_cast<index_t>(group_start.size()) - 1;
-      const std::int64_t batch_changed = blocked_sum<std::int64_t>(groups, n_threads, [&](index_t g0, index_t g1) {
-        std::int64_t inserted = 0;
-        std::vector<std::pair<double, std::int32_t>> cand;
-        std::vector<double> db;
-        std::vector<std::int32_t> ib;
-        std::vector<std::uint8_t> fb;
-        for (index_t g = g0; g < g1; ++g) {
-          cand.clear();  // already sorted by (distance, source) and without repeats
-          for (index_t e = group_start[g]; e < group_start[g + 1]; ++e) cand.emplace_back(all[e].dist, all[e].source);
-          const std::int32_t target = all[group_start[g]].target;
-          inserted += L.merge(target, cand.data(), static_cast<int>(cand.size()), db, ib, fb);
-          threshold[target] = L.worst(target);
-        }
-        return inserted;
-      });
-      changed += batch_changed;
     }
-    report_progress(observer, "rounds", round + 1, params.max_rounds,
-                    static_cast<double>(changed) / (static_cast<double>(n) * k));
-    poll(observer);
-    if (static_cast<double>(changed) < params.delta * static_cast<double>(n) * k) break;
-  }
+  }, 1024);
+}
 
-  // Back to the caller's ids, each row sorted by (distance, original index).
+// 3a. Candidate lists (CSR: start, list) = forward ∪ reverse, the reverse part capped at
+// max_cand by a hashed order so that hubs do not dominate.
+void candidate_lists(const std::vector<std::int32_t>& fwd, index_t n, int max_cand,
+                     std::uint64_t salt, int n_threads, std::vector<std::int64_t>& start,
+                     std::vector<std::int32_t>& list) {
+  std::vector<std::int64_t> rcount(n + 1, 0);
+  for (std::int32_t j : fwd) {
+    if (j >= 0) ++rcount[j + 1];
+  }
+  for (index_t i = 0; i < n; ++i) rcount[i + 1] += rcount[i];
+  std::vector<std::int32_t> rev(static_cast<size_t>(rcount[n]));
+  {
+    std::vector<std::int64_t> fill(rcount.begin(), rcount.end() - 1);
+    for (index_t i = 0; i < n; ++i) {
+      for (int c = 0; c < max_cand; ++c) {
+        const std::int32_t j = fwd[i * max_cand + c];
+        if (j >= 0) rev[fill[j]++] = static_cast<std::int32_t>(i);
+      }
+    }
+  }
+  std::vector<std::int32_t> sizes(n);
+  std::vector<std::vector<std::int32_t>> merged(static_cast<size_t>(n));
+  parallel_for(0, n, n_threads, [&](index_t i) {
+    std::vector<std::int32_t>& m = merged[i];
+    for (int c = 0; c < max_cand; ++c) {
+      if (fwd[i * max_cand + c] >= 0) m.push_back(fwd[i * max_cand + c]);
+    }
+    std::vector<std::int32_t> r(rev.begin() + rcount[i], rev.begin() + rcount[i + 1]);
+    if (static_cast<int>(r.size()) > max_cand) {
+      std::sort(r.begin(), r.end(), [&](std::int32_t x, std::int32_t y) {
+        const auto hx = hash3(salt, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(x));
+        const auto hy = hash3(salt, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(y));
+        return hx != hy ? hx < hy : x < y;
+      });
+      r.resize(max_cand);
+    }
+    m.insert(m.end(), r.begin(), r.end());
+    std::sort(m.begin(), m.end());
+    m.erase(std::unique(m.begin(), m.end()), m.end());
+    sizes[i] = static_cast<std::int32_t>(m.size());
+  }, 1024);
+  start[0] = 0;
+  for (index_t i = 0; i < n; ++i) start[i + 1] = start[i] + sizes[i];
+  list.resize(static_cast<size_t>(start[n]));
+  parallel_for(0, n, n_threads, [&](index_t i) {
+    std::copy(merged[i].begin(), merged[i].end(), list.begin() + start[i]);
+  }, 1024);
+}
+
+// 3b, c. One round's local joins, in batches of points: pairs (new, new) and (new, old) among
+// each point's candidates; a pair is proposed to each side whose current k-th key it beats,
+// and a batch's proposals are applied grouped by target in (key, index) order. Returns the
+// number of entries replaced.
+template <class Keys>
+std::int64_t local_joins(ConstMatrix Xp, Lists& L, const std::vector<std::int64_t>& new_start,
+                         const std::vector<std::int32_t>& new_list,
+                         const std::vector<std::int64_t>& old_start,
+                         const std::vector<std::int32_t>& old_list, int n_threads,
+                         Observer* observer) {
+  const index_t n = Xp.rows;
+  const index_t d = Xp.cols;
+  std::int64_t changed = 0;
+  // Each point's current k-th distance, refreshed after every batch for the rows it changed.
+  std::vector<double> threshold(n);
+  parallel_for(0, n, n_threads, [&](index_t i) { threshold[i] = L.worst(i); }, 4096);
+  for (index_t b0 = 0; b0 < n; b0 += kJoinBatch) {
+    if ((b0 / kJoinBatch) % 16 == 0) poll(observer);
+    const index_t b1 = std::min(n, b0 + kJoinBatch);
+    std::vector<std::vector<Update>> per_point(static_cast<size_t>(b1 - b0));
+    parallel_for(b0, b1, n_threads, [&](index_t v) {
+      std::vector<Update>& out = per_point[v - b0];
+      const std::int32_t* nw = new_list.data() + new_start[v];
+      const std::int32_t* od = old_list.data() + old_start[v];
+      const index_t n_new = new_start[v + 1] - new_start[v];
+      const index_t n_old = old_start[v + 1] - old_start[v];
+      auto consider = [&](std::int32_t a, std::int32_t c) {
+        if (a == c) return;
+        const double bound = std::max(threshold[a], threshold[c]);
+        const double dd = Keys::key(Xp.row(a), Xp.row(c), d, bound);
+        // Rows do not change during the joins, so "already there" can be checked here.
+        if (dd < threshold[a] && !L.contains(a, dd, c)) out.push_back({a, c, dd});
+        if (dd < threshold[c] && !L.contains(c, dd, a)) out.push_back({c, a, dd});
+      };
+      for (index_t x = 0; x < n_new; ++x) {
+        for (index_t y = x + 1; y < n_new; ++y) consider(nw[x], nw[y]);
+        for (index_t y = 0; y < n_old; ++y) consider(nw[x], od[y]);
+      }
+    }, 8);
+    // c. Apply: all proposals of the batch, grouped by target in (distance, index) order.
+    std::vector<Update> all;
+    for (auto& v : per_point) all.insert(all.end(), v.begin(), v.end());
+    per_point.clear();
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    std::vector<index_t> group_start;
+    for (index_t e = 0; e < static_cast<index_t>(all.size()); ++e) {
+      if (e == 0 || all[e].target != all[e - 1].target) group_start.push_back(e);
+    }
+    group_start.push_back(static_cast<index_t>(all.size()));
+    const index_t groups = static_cast<index_t>(group_start.size()) - 1;
+    const std::int64_t batch_changed = blocked_sum<std::int64_t>(groups, n_threads, [&](index_t g0, index_t g1) {
+      std::int64_t inserted = 0;
+      std::vector<std::pair<double, std::int32_t>> cand;
+      std::vector<double> db;
+      std::vector<std::int32_t> ib;
+      std::vector<std::uint8_t> fb;
+      for (index_t g = g0; g < g1; ++g) {
+        cand.clear();  // already sorted by (distance, source) and without repeats
+        for (index_t e = group_start[g]; e < group_start[g + 1]; ++e) cand.emplace_back(all[e].dist, all[e].source);
+        const std::int32_t target = all[group_start[g]].target;
+        inserted += L.merge(target, cand.data(), static_cast<int>(cand.size()), db, ib, fb);
+        threshold[target] = L.worst(target);
+      }
+      return inserted;
+    });
+    changed += batch_changed;
+  }
+  return changed;
+}
+
+// Back to the caller's ids, each row sorted by (distance, original index).
+template <class Keys>
+KnnGraph to_graph(const Lists& L, const LeafOrder& order, int n_threads) {
+  const index_t n = L.n;
+  const int k = L.k;
+  const std::vector<std::int32_t>& perm = order.perm;
+  const std::vector<std::int32_t>& inv = order.inv;
   KnnGraph graph = empty_graph(n, k);
   parallel_for(0, n, n_threads, [&](index_t i) {
     const index_t row = inv[i];
@@ -409,6 +427,47 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
   }, 1024);
   graph.locality_order = perm;
   return graph;
+}
+
+// The search for one metric's keys (see distance.hpp): candidates come from Euclidean random
+// projections for any metric; every comparison ranks by Keys.
+template <class Keys>
+KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
+                               int n_threads, Observer* observer) {
+  const index_t n = X.rows;
+  if (n < 2) throw std::invalid_argument("find_approximate_neighbors: need at least 2 points");
+  if (n > std::numeric_limits<std::int32_t>::max() - 1) {
+    throw std::invalid_argument("find_approximate_neighbors: at most 2^31 - 2 points are supported");
+  }
+  if (k < 1 || k > n - 1) {
+    throw std::invalid_argument("find_approximate_neighbors: k must be in [1, n - 1], got " + std::to_string(k));
+  }
+  const int leaf_size = params.leaf_size > 0 ? params.leaf_size : std::max(24, k / 2);
+  const int max_cand = params.max_candidates > 0 ? params.max_candidates : std::min(k, 8);
+
+  std::vector<RpTree> forest = build_forest(X, params, leaf_size, n_threads, observer);
+  const LeafOrder order = leaf_order(X, forest[0], n_threads);
+  const ConstMatrix Xp{order.xp.data(), n, X.cols};
+  Lists L = initial_lists<Keys>(Xp, forest, order, k, params.seed, n_threads, observer);
+  forest.clear();
+
+  // 3. NN-descent rounds.
+  std::vector<std::int64_t> new_start(n + 1), old_start(n + 1);
+  std::vector<std::int32_t> new_list, old_list, fwd_new, fwd_old;
+  report_progress(observer, "rounds", 0, params.max_rounds);
+  for (int round = 0; round < params.max_rounds; ++round) {
+    forward_candidates(L, max_cand, n_threads, fwd_new, fwd_old);
+    candidate_lists(fwd_new, n, max_cand, hash3(params.seed, 2 * round, 1), n_threads, new_start, new_list);
+    candidate_lists(fwd_old, n, max_cand, hash3(params.seed, 2 * round + 1, 2), n_threads, old_start,
+                    old_list);
+    const std::int64_t changed =
+        local_joins<Keys>(Xp, L, new_start, new_list, old_start, old_list, n_threads, observer);
+    report_progress(observer, "rounds", round + 1, params.max_rounds,
+                    static_cast<double>(changed) / (static_cast<double>(n) * k));
+    poll(observer);
+    if (static_cast<double>(changed) < params.delta * static_cast<double>(n) * k) break;
+  }
+  return to_graph<Keys>(L, order, n_threads);
 }
 
 }  // namespace

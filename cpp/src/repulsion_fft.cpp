@@ -46,7 +46,8 @@ int fft_boxes_per_dim(double range, index_t n, int dims, const InterpolationPara
                              dims == 1 ? kMaxBoxes1d : kMaxBoxes2d);
   if (dims == 1) return boxes;
   const double sqrt_n = std::sqrt(static_cast<double>(n));
-  const int few_points_cap = std::max(params.min_num_intervals, static_cast<int>(std::ceil(4.0 * sqrt_n)));
+  const int few_points_cap =
+      std::max(params.min_num_intervals, static_cast<int>(std::ceil(4.0 * sqrt_n)));
   const int node_cap = 3 * kMaxBoxes2d / params.n_interpolation_points;
   return std::max(1, std::min({boxes, few_points_cap, node_cap}));
 }
@@ -73,7 +74,6 @@ struct FftRepulsion::Impl {
   std::vector<double> padded;          // M
   std::vector<Complex> kernel_hat[2];  // the kernels' spectra (dof != 1 needs two)
   std::vector<Complex> spectrum;
-  std::vector<Complex> first_spectrum;  // the charge-1 grid's spectrum, for Z (dof = 1)
 
   // 2-D
   std::unique_ptr<RealFftPlan> row_plan;  // length M, real
@@ -82,7 +82,17 @@ struct FftRepulsion::Impl {
   std::vector<Complex> row_spectra;       // row transforms: grids x N rows x (M/2 + 1)
   std::vector<double> kernel_columns[2];  // real kernel spectra, column-major, rows 0 .. M/2
 
+  // The grid of the last call.
+  struct Grid {
+    int nodes = 0;        // N, per dimension
+    int fft_size = 0;     // M, the transform length per dimension
+    double spacing = 0.0;  // between nodes
+  } grid;
+
   double compute(ConstMatrix Y, Matrix forces, int n_threads);
+  void place_points(ConstMatrix Y, int n_threads);
+  void spread_charges(int n_threads);
+  void interpolate_forces(Matrix forces, int n_threads);
   double convolve_1d(int N, int M, double spacing);
   double convolve_2d(int N, int M, double spacing, int n_threads);
 };
@@ -111,14 +121,34 @@ double FftRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
   return impl_->compute(Y, forces, n_threads);
 }
 
+// One call: the four steps of the header's description, each timed.
 double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) {
   Stopwatch watch;
+  place_points(Y, n_threads);
+  timings.grid = watch.lap();
+  spread_charges(n_threads);
+  timings.spread = watch.lap();
+  const double z_plus_n = dims == 1 ? convolve_1d(grid.nodes, grid.fft_size, grid.spacing)
+                                    : convolve_2d(grid.nodes, grid.fft_size, grid.spacing, n_threads);
+  timings.fft = watch.lap();
+  interpolate_forces(forces, n_threads);
+  // Z is the grid's Z + n less n: when the points lie so far apart that the true Z is below
+  // the transforms' rounding of Z + n (a few ulps of n), the difference is noise and can be
+  // zero or negative. Floor it there, at a Z that small (the forces then carry the noise
+  // divided by it, which is tiny), instead of stopping the run: t-SNE embeddings have
+  // Z / n of order 1 or more, so no run that works is changed.
+  const double n = static_cast<double>(Y.rows);
+  const double total = std::max(z_plus_n - n, 1e-10 * n);
+  timings.interpolate = watch.lap();
+  return total;
+}
+
+// 1. The grid: one square box over all coordinates; each point's cell, the points sorted by
+// cell (counting sort, stable), their coordinates and Lagrange weights in that order.
+void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
   const index_t n = Y.rows;
   const int D = dims;
   const int p = params.n_interpolation_points;
-  const bool cauchy = dof == 1.0;
-
-  // 1. The grid: one square box over all coordinates.
   double lo = std::numeric_limits<double>::infinity();
   double hi = -lo;
   for (index_t e = 0; e < Y.size(); ++e) {
@@ -129,11 +159,12 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
   if (!(range > 0.0)) range = 1.0;  // all points coincide: any grid is exact
   boxes = fft_boxes_per_dim(range, n, D, params);
   const int nb = boxes;
-  const int N = nb * p;                  // nodes per dimension
-  const int M = next_fast_even_size(2 * N);  // transform length per dimension
-  fft_size = M;
+  grid.nodes = nb * p;                                // nodes per dimension
+  grid.fft_size = next_fast_even_size(2 * grid.nodes);  // transform length per dimension
+  fft_size = grid.fft_size;
   const double box_width = range / nb;
   const double spacing = box_width / p;  // between nodes; node j of a box at (j + 1/2) spacing
+  grid.spacing = spacing;
   // Lagrange basis in node units: L_j(t) = Π_{m≠j} (t − m − 1/2) / (j − m).
   std::vector<double> inv_denominator(p);
   for (int j = 0; j < p; ++j) {
@@ -143,9 +174,8 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
     }
     inv_denominator[j] = 1.0 / d;
   }
-  // Each point's cell, then the points sorted by cell (counting sort, stable): spreading
-  // goes cell row by cell row, and both spreading and interpolation read the points' data
-  // (coordinates, Lagrange weights) in that order, contiguously.
+  // Spreading goes cell row by cell row, and both spreading and interpolation read the
+  // points' data (coordinates, Lagrange weights) in cell order, contiguously.
   const index_t n_cells = D == 1 ? nb : static_cast<index_t>(nb) * nb;
   auto box_of = [&](double y) { return std::clamp(static_cast<int>((y - lo) / spacing / p), 0, nb - 1); };
   cell.resize(n);
@@ -180,10 +210,16 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
       }
     }
   }, 1024);
-  timings.grid = watch.lap();
+}
 
-  // 2. Spread the charges. dof = 1: (1, y..., |y|²) against the squared kernel; otherwise
-  // (1, y...) against w^((α+1)/α), and the charge 1 once more against w for Z.
+// 2. The charges spread to the nodes. dof = 1: (1, y..., |y|²) against the squared kernel;
+// otherwise (1, y...) against w^((α+1)/α), and the charge 1 once more against w for Z.
+void FftRepulsion::Impl::spread_charges(int n_threads) {
+  const int D = dims;
+  const int p = params.n_interpolation_points;
+  const bool cauchy = dof == 1.0;
+  const int nb = boxes;
+  const int N = grid.nodes;
   const int n_charges = cauchy ? D + 2 : D + 1;
   const index_t grid_size = D == 1 ? N : static_cast<index_t>(N) * N;
   charges.assign(static_cast<size_t>(n_charges * grid_size), 0.0);
@@ -234,15 +270,18 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
       }
     }
   }, 1);
-  timings.spread = watch.lap();
+  potentials.resize(static_cast<size_t>((D + 1) * grid_size));  // written by the convolutions
+}
 
-  // 3. Node-node sums: zero-padded circular convolutions, by FFT.
+// 3 is convolve_1d / convolve_2d. 4. The node potentials back to the points, in sorted order,
+// and their forces.
+void FftRepulsion::Impl::interpolate_forces(Matrix forces, int n_threads) {
+  const int D = dims;
+  const int p = params.n_interpolation_points;
+  const int nb = boxes;
+  const int N = grid.nodes;
   const int n_conv = D + 1;
-  potentials.resize(static_cast<size_t>(n_conv * grid_size));
-  const double z_plus_n = D == 1 ? convolve_1d(N, M, spacing) : convolve_2d(N, M, spacing, n_threads);
-  timings.fft = watch.lap();
-
-  // 4. Back to the points, in sorted order: potentials and forces.
+  const index_t n_cells = D == 1 ? nb : static_cast<index_t>(nb) * nb;
   parallel_for(0, n_cells, n_threads, [&](index_t c0) {
     const index_t bx = D == 1 ? c0 : c0 % nb;
     const index_t by = D == 1 ? 0 : c0 / nb;
@@ -275,15 +314,6 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
       for (int d = 0; d < D; ++d) forces(i, d) = sorted_y[t * D + d] * phi[0] - phi[1 + d];
     }
   }, 64);
-  // Z is the grid's Z + n less n: when the points lie so far apart that the true Z is below
-  // the transforms' rounding of Z + n (a few ulps of n), the difference is noise and can be
-  // zero or negative. Floor it there, at a Z that small (the forces then carry the noise
-  // divided by it, which is tiny), instead of stopping the run: t-SNE embeddings have
-  // Z / n of order 1 or more, so no run that works is changed.
-  const double z_floor = 1e-10 * static_cast<double>(n);
-  const double total = std::max(z_plus_n - static_cast<double>(n), z_floor);
-  timings.interpolate = watch.lap();
-  return total;
 }
 
 // The kernel whose spectrum the convolutions use: kern 0 is the repulsive weight (the squared
