@@ -5,7 +5,7 @@
 Runs, each on 1 and 2 threads (the hashes must also agree across thread counts): exact,
 Barnes-Hut (2-D and 3-D) and FFT (1-D and 2-D) t-SNE, exact and approximate neighbours,
 a Student-t dof other than 1, `joint_probabilities`, the conditional P, `TSNE.transform` of held-out points and
-`contrastive_embedding` (NEG and InfoNCE). Small generated data, about half a minute in all.
+`contrastive_embedding` (NEG, NCE and InfoNCE, 2-D to 5-D, dof 1 and 0.6). Small generated data, about half a minute in all.
 With --compare, exits 1 and lists the runs whose hash differs from the given file.
 """
 
@@ -52,7 +52,8 @@ def runs(threads: int):
         from turbotsne import _core
         P = turbotsne.joint_probabilities(X, n_jobs=threads)
         order = np.random.default_rng(5).permutation(len(X)).astype(np.int32)
-        return np.concatenate([np.asarray(a, dtype=np.float64) for a in _core._testing.permute_symmetric(
+        probes = getattr(_core, "_testing", _core)  # (before the probes had their submodule)
+        return np.concatenate([np.asarray(a, dtype=np.float64) for a in probes.permute_symmetric(
             P.indptr.astype(np.int64), P.indices.astype(np.int32), P.data, order, threads)])
 
     yield "permute_symmetric", permuted
@@ -65,6 +66,12 @@ def runs(threads: int):
     for loss in ("neg", "infonce"):
         yield f"contrastive_{loss}", lambda loss=loss: turbotsne.contrastive_embedding(
             X, loss=loss, n_epochs=100, random_state=3, n_jobs=threads)
+    for loss in ("nce", "infonce"):
+        yield f"contrastive_{loss}_3d_dof", lambda loss=loss: turbotsne.contrastive_embedding(
+            X[:1000], 3, loss=loss, n_epochs=60, dof=0.6, random_state=3, n_jobs=threads)
+    yield "contrastive_neg_5d", lambda: turbotsne.contrastive_embedding(
+        X[:1000], 5, loss="neg", n_epochs=60, random_state=3, n_jobs=threads)
+    yield "exact_5d", lambda: turbotsne.tsne(small, 5, method="exact", **common)
 
 
 def main(argv=None) -> int:

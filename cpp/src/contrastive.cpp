@@ -99,15 +99,106 @@ struct KernelPoint {
   double inv_q(double dof) const { return kCauchy ? b : std::pow(b, dof); }
 };
 
+// One point's running sums besides its gradient.
+struct PointSums {
+  double loss = 0.0, dlogz = 0.0, d2logz = 0.0;
+};
+
+// NCE / NEG, the positive pair (diff = y_i − y_j at squared distance d2), weight w:
+// −log(q/(q + c)), coefficient 2·(1/b)·c/(q + c) on (y_i − y_j); rho = q/(q + c) is the
+// classifier's probability of "data".
+template <bool kCauchy, bool kWithLoss>
+inline void nce_positive(double d2, const double* diff, index_t dims, double c, double dof,
+                         double w, double* gi, PointSums& sums) {
+  double rho, coef;
+  if constexpr (kCauchy) {
+    const double b = 1.0 + d2;
+    rho = 1.0 / (1.0 + c * b);
+    coef = 2.0 * w * c * rho;  // (1/b)·c/(q + c) = c·rho
+    if constexpr (kWithLoss) sums.loss += w * std::log1p(c * b);
+  } else {
+    const KernelPoint<false> kp(d2, dof);
+    rho = kp.q / (kp.q + c);
+    coef = 2.0 * w * kp.inv_b * (1.0 - rho);
+    if constexpr (kWithLoss) sums.loss += w * std::log1p(c * kp.inv_q(dof));
+  }
+  for (index_t a = 0; a < dims; ++a) gi[a] += coef * diff[a];
+  sums.dlogz += w * (1.0 - rho);
+  sums.d2logz += w * rho * (1.0 - rho);
+}
+
+// NCE / NEG, the m noise points of one slot: −log(1 − q/(q + c)) = log(1 + q/c) each,
+// coefficient −2·(1/b)·q/(q + c). diff is scratch.
+template <bool kCauchy, bool kWithLoss>
+inline void nce_noise(const EpochContext& ctx, index_t i, std::uint64_t slot, const double* yi,
+                      index_t dims, double* diff, double* gi, PointSums& sums) {
+  const index_t n = ctx.P.n_rows;
+  const double c = ctx.c, dof = ctx.dof;
+  for (int t = 0; t < ctx.m; ++t) {
+    const index_t k = other_point(mix64(slot + 1 + static_cast<std::uint64_t>(t)), i, n);
+    const double* yk = ctx.Y.row(k);
+    double d2 = 0.0;
+    for (index_t a = 0; a < dims; ++a) {
+      diff[a] = yi[a] - yk[a];
+      d2 += diff[a] * diff[a];
+    }
+    double rho, coef;
+    if constexpr (kCauchy) {
+      const double b = 1.0 + d2;
+      const double t_inv = 1.0 / (b * (1.0 + c * b));  // q/(q + c) = b·t_inv
+      rho = b * t_inv;
+      coef = 2.0 * t_inv;
+      if constexpr (kWithLoss) sums.loss += std::log1p(1.0 / (c * b));
+    } else {
+      const KernelPoint<false> kp(d2, dof);
+      rho = kp.q / (kp.q + c);
+      coef = 2.0 * kp.inv_b * rho;
+      if constexpr (kWithLoss) sums.loss += std::log1p(kp.q / c);
+    }
+    for (index_t a = 0; a < dims; ++a) gi[a] -= coef * diff[a];
+    sums.dlogz -= rho;
+    sums.d2logz += rho * (1.0 - rho);
+  }
+}
+
+// InfoNCE, one slot: the positive pair (diff = y_i − y_j at squared distance d2) against the
+// slot's m noise points, −log(q_j / S), S = q_j + Σ_k q_k, weight w. acc is scratch.
+template <bool kCauchy, bool kWithLoss>
+inline void infonce_slot(const EpochContext& ctx, index_t i, std::uint64_t slot, const double* yi,
+                         index_t dims, double d2, const double* diff, double w, double* acc,
+                         double* gi, PointSums& sums) {
+  const index_t n = ctx.P.n_rows;
+  const double dof = ctx.dof;
+  const KernelPoint<kCauchy> positive(d2, dof);
+  for (index_t a = 0; a < dims; ++a) acc[a] = 0.0;
+  double sum_q = positive.q;
+  for (int t = 0; t < ctx.m; ++t) {
+    const index_t k = other_point(mix64(slot + 1 + static_cast<std::uint64_t>(t)), i, n);
+    const double* yk = ctx.Y.row(k);
+    double e2 = 0.0;
+    for (index_t a = 0; a < dims; ++a) e2 += (yi[a] - yk[a]) * (yi[a] - yk[a]);
+    const KernelPoint<kCauchy> kp(e2, dof);
+    sum_q += kp.q;
+    const double f = kp.q * kp.inv_b;
+    for (index_t a = 0; a < dims; ++a) acc[a] += f * (yi[a] - yk[a]);
+  }
+  const double ratio = sum_q > 0.0 ? positive.q / sum_q : 0.0;
+  const double inv_s = sum_q > 0.0 ? 1.0 / sum_q : 0.0;
+  const double coef_pos = 2.0 * w * positive.inv_b * (1.0 - ratio);
+  for (index_t a = 0; a < dims; ++a) gi[a] += coef_pos * diff[a] - 2.0 * w * inv_s * acc[a];
+  if constexpr (kWithLoss) {
+    if (sum_q > 0.0) sums.loss += w * (std::log(sum_q) + positive.neg_log_q(dof));
+  }
+}
+
 // Point i's sampled terms: writes its gradient (dims values) and adds its loss and the
 // derivatives in log Z to `stats`. D: the dimension at compile time (0: run time).
 template <int D, bool kCauchy, ContrastiveLoss kLoss, bool kWithLoss>
 void point_terms(const EpochContext& ctx, index_t i, double* grad, EpochStats& stats) {
+  constexpr bool kInfoNce = kLoss == ContrastiveLoss::kInfoNce;
   const CsrView& P = ctx.P;
-  const index_t n = P.n_rows;
   const index_t dims = D > 0 ? D : ctx.Y.cols;
   const double* yi = ctx.Y.row(i);
-  const double c = ctx.c, dof = ctx.dof;
   const double w = ctx.sampler.weight[i];
   const std::int64_t row_begin = P.indptr[i], row_end = P.indptr[i + 1];
   const bool has_positive = row_end > row_begin;
@@ -123,107 +214,35 @@ void point_terms(const EpochContext& ctx, index_t i, double* grad, EpochStats& s
   double diff_fixed[kMaxFixed], acc_fixed[kMaxFixed];
   double* diff = D > 0 ? diff_fixed : scratch.data();
   double* acc = D > 0 ? acc_fixed : scratch.data() + dims;
-  double loss = 0.0, dlogz = 0.0, d2logz = 0.0;
+  PointSums sums;
 
   // Positive partners by systematic sampling: slot s takes the entry where row i's cumulative
   // distribution first exceeds (s + u0)/K, one uniform u0 per point and epoch. Each slot's
   // partner is still ~ p_ij / p_i on average over u0 (so the estimate stays unbiased), the K
   // draws are stratified (less variance), and they are found by one forward walk over the row
-  // instead of K binary searches (which cost ~60 ns each on MNIST, cache misses in a row of
-  // ~130 entries, and were two thirds of the epoch).
+  // instead of K binary searches (cache misses in a row of ~130 entries).
   const double u0 = uniform01(mix64(base ^ 0x5851F42D4C957F2DULL));
   const double* cdf = ctx.sampler.cdf.data();
   std::int64_t e = row_begin;
   for (int s = 0; s < ctx.k; ++s) {
     const std::uint64_t slot = base + static_cast<std::uint64_t>(s) * static_cast<std::uint64_t>(ctx.m + 1);
-    if constexpr (kLoss == ContrastiveLoss::kInfoNce) {
-      if (!has_positive) continue;
-    }
+    if (kInfoNce && !has_positive) continue;
     // The positive partner j ~ p_ij / p_i.
-    double q_pos = 0.0, inv_b_pos = 0.0, neg_log_q_pos = 0.0;
+    double d2 = 0.0;
     if (has_positive) {
       const double u = (static_cast<double>(s) + u0) / static_cast<double>(ctx.k);
       while (e < row_end - 1 && cdf[e] <= u) ++e;
       const double* yj = ctx.Y.row(P.indices[e]);
-      double d2 = 0.0;
       for (index_t a = 0; a < dims; ++a) {
         diff[a] = yi[a] - yj[a];
         d2 += diff[a] * diff[a];
       }
-      if constexpr (kLoss == ContrastiveLoss::kInfoNce) {
-        const KernelPoint<kCauchy> kp(d2, dof);
-        q_pos = kp.q;
-        inv_b_pos = kp.inv_b;
-        if constexpr (kWithLoss) neg_log_q_pos = kp.neg_log_q(dof);
-      } else {
-        // −log(q/(q + c)): coefficient 2·(1/b)·c/(q + c) on (y_i − y_j); rho = q/(q + c) is
-        // the classifier's probability of "data".
-        double rho, coef;
-        if constexpr (kCauchy) {
-          const double b = 1.0 + d2;
-          rho = 1.0 / (1.0 + c * b);
-          coef = 2.0 * w * c * rho;  // (1/b)·c/(q + c) = c·rho
-          if constexpr (kWithLoss) loss += w * std::log1p(c * b);
-        } else {
-          const KernelPoint<false> kp(d2, dof);
-          rho = kp.q / (kp.q + c);
-          coef = 2.0 * w * kp.inv_b * (1.0 - rho);
-          if constexpr (kWithLoss) loss += w * std::log1p(c * kp.inv_q(dof));
-        }
-        for (index_t a = 0; a < dims; ++a) gi[a] += coef * diff[a];
-        dlogz += w * (1.0 - rho);
-        d2logz += w * rho * (1.0 - rho);
-      }
     }
-    if constexpr (kLoss == ContrastiveLoss::kInfoNce) {
-      for (index_t a = 0; a < dims; ++a) acc[a] = 0.0;
-      const double* dj_keep = diff;  // diff still holds y_i − y_j; noise uses acc and a local
-      double sum_q = q_pos;
-      for (int t = 0; t < ctx.m; ++t) {
-        const index_t k = other_point(mix64(slot + 1 + static_cast<std::uint64_t>(t)), i, n);
-        const double* yk = ctx.Y.row(k);
-        double d2 = 0.0;
-        for (index_t a = 0; a < dims; ++a) d2 += (yi[a] - yk[a]) * (yi[a] - yk[a]);
-        const KernelPoint<kCauchy> kp(d2, dof);
-        sum_q += kp.q;
-        const double f = kp.q * kp.inv_b;
-        for (index_t a = 0; a < dims; ++a) acc[a] += f * (yi[a] - yk[a]);
-      }
-      // −log(q_j / S), S = q_j + Σ_k q_k.
-      const double ratio = sum_q > 0.0 ? q_pos / sum_q : 0.0;
-      const double inv_s = sum_q > 0.0 ? 1.0 / sum_q : 0.0;
-      const double coef_pos = 2.0 * w * inv_b_pos * (1.0 - ratio);
-      for (index_t a = 0; a < dims; ++a) gi[a] += coef_pos * dj_keep[a] - 2.0 * w * inv_s * acc[a];
-      if constexpr (kWithLoss) {
-        if (sum_q > 0.0) loss += w * (std::log(sum_q) + neg_log_q_pos);
-      }
+    if constexpr (kInfoNce) {
+      infonce_slot<kCauchy, kWithLoss>(ctx, i, slot, yi, dims, d2, diff, w, acc, gi, sums);
     } else {
-      for (int t = 0; t < ctx.m; ++t) {
-        const index_t k = other_point(mix64(slot + 1 + static_cast<std::uint64_t>(t)), i, n);
-        const double* yk = ctx.Y.row(k);
-        double d2 = 0.0;
-        for (index_t a = 0; a < dims; ++a) {
-          diff[a] = yi[a] - yk[a];
-          d2 += diff[a] * diff[a];
-        }
-        // −log(1 − q/(q + c)) = log(1 + q/c): coefficient −2·(1/b)·q/(q + c).
-        double rho, coef;
-        if constexpr (kCauchy) {
-          const double b = 1.0 + d2;
-          const double t_inv = 1.0 / (b * (1.0 + c * b));  // q/(q + c) = b·t_inv
-          rho = b * t_inv;
-          coef = 2.0 * t_inv;
-          if constexpr (kWithLoss) loss += std::log1p(1.0 / (c * b));
-        } else {
-          const KernelPoint<false> kp(d2, dof);
-          rho = kp.q / (kp.q + c);
-          coef = 2.0 * kp.inv_b * rho;
-          if constexpr (kWithLoss) loss += std::log1p(kp.q / c);
-        }
-        for (index_t a = 0; a < dims; ++a) gi[a] -= coef * diff[a];
-        dlogz -= rho;
-        d2logz += rho * (1.0 - rho);
-      }
+      if (has_positive) nce_positive<kCauchy, kWithLoss>(d2, diff, dims, ctx.c, ctx.dof, w, gi, sums);
+      nce_noise<kCauchy, kWithLoss>(ctx, i, slot, yi, dims, diff, gi, sums);
     }
   }
   const double inv_k = 1.0 / static_cast<double>(ctx.k);
@@ -232,9 +251,9 @@ void point_terms(const EpochContext& ctx, index_t i, double* grad, EpochStats& s
     grad[a] = gi[a] * inv_k;
     g2 += grad[a] * grad[a];
   }
-  stats.loss += loss * inv_k;
-  stats.dlogz += dlogz * inv_k;
-  stats.d2logz += d2logz * inv_k;
+  stats.loss += sums.loss * inv_k;
+  stats.dlogz += sums.dlogz * inv_k;
+  stats.d2logz += sums.d2logz * inv_k;
   stats.grad2 += g2;
 }
 
@@ -402,7 +421,7 @@ ContrastiveResult optimize_contrastive_on_team(const CsrView& P, Matrix Y,
     const double rate = params.learning_rate * decay * contrastive_step_scale(params.loss, c);
     const auto max_step = params.max_step_norm;
     const EpochStats stats = epoch_step(ctx, params.loss, with_loss, next, n_threads,
-                                        [&](index_t i, const double* g, const double* y,
+                                        [&](index_t /*i*/, const double* g, const double* y,
                                             double* out) {
       // SGD; a step longer than max_step_norm is shortened to it.
       double step2 = 0.0;

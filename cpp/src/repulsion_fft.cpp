@@ -95,6 +95,15 @@ struct FftRepulsion::Impl {
   void interpolate_forces(Matrix forces, int n_threads);
   double convolve_1d(int N, int M, double spacing);
   double convolve_2d(int N, int M, double spacing, int n_threads);
+  // The steps of convolve_2d.
+  static constexpr index_t kCols = 4;  // spectrum columns transformed together
+  static constexpr index_t kRowChunk = 8;  // rows per task of the row transforms
+  template <class FillRow, class Dest>
+  void transform_rows(index_t n_rows, int M, int n_threads, FillRow&& fill_row, Dest&& dest);
+  void kernel_spectra_2d(int N, int M, double spacing, int n_threads);
+  void charge_row_spectra(int N, int M, int n_threads);
+  double convolve_columns(int N, int M, int n_threads);
+  void potential_rows(int N, int M, int n_threads);
 };
 
 FftRepulsion::FftRepulsion(int dims, double dof, InterpolationParams params)
@@ -401,56 +410,48 @@ double FftRepulsion::Impl::convolve_1d(int N, int M, double spacing) {
 // over the node potentials φ that the forces need anyway (one forward transform fewer than
 // Parseval with the |y|² grid). For dof != 1, Z + n = Σ K_w |Q_1|² by Parseval as in 1-D.
 // Returns the grid's Z + n.
-double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threads) {
-  constexpr int D = 2;
-  const bool cauchy = dof == 1.0;
-  const int n_charges = cauchy ? D + 2 : D + 1;  // the spread charges, node by node
-  const int n_conv = D + 1;                      // the grids transformed: 1, y_1, y_2
-  const int n_kernels = cauchy ? 1 : 2;
-  const index_t sc = M / 2 + 1;    // spectrum columns
-  const index_t half = M / 2 + 1;  // kernel spectrum rows kept: row M − r equals row r
-  const index_t grid_size = static_cast<index_t>(N) * N;
-  if (!row_plan || row_plan->size() != M) {
-    row_plan = std::make_unique<RealFftPlan>(M);
-    col_plan = std::make_unique<FftPlan>(M);
-  }
-  row_spectra.resize(static_cast<size_t>(std::max<index_t>(n_conv * static_cast<index_t>(N), half) * sc));
-  constexpr index_t kRowChunk = 8;
-  // Transforms the rows s in [0, n_rows) that fill_row(s, row) writes into row dest(s) of
-  // row_spectra, four at a time (RealFftPlan::forward4). The row buffers start at zero and
-  // fill_row may write only a prefix of them.
-  auto transform_rows = [&](index_t n_rows, auto&& fill_row, auto&& dest) {
-    parallel_for(0, (n_rows + kRowChunk - 1) / kRowChunk, n_threads, [&](index_t chunk) {
-      std::vector<double> rows(static_cast<size_t>(4 * M), 0.0);
-      std::vector<Complex> spare(static_cast<size_t>(sc)), work(static_cast<size_t>(6 * M));
-      const index_t end = std::min(n_rows, (chunk + 1) * kRowChunk);
-      for (index_t r0 = chunk * kRowChunk; r0 < end; r0 += 4) {
-        const double* in[4];
-        Complex* out[4];
-        for (index_t b = 0; b < 4; ++b) {
-          double* row = rows.data() + b * M;
-          in[b] = row;
-          out[b] = spare.data();  // past the last row: a result nobody reads
-          if (r0 + b < end) {
-            fill_row(r0 + b, row);
-            out[b] = row_spectra.data() + dest(r0 + b) * sc;
-          }
+// Transforms the rows s in [0, n_rows) that fill_row(s, row) writes into row dest(s) of
+// row_spectra, four at a time (RealFftPlan::forward4). The row buffers start at zero and
+// fill_row may write only a prefix of them.
+template <class FillRow, class Dest>
+void FftRepulsion::Impl::transform_rows(index_t n_rows, int M, int n_threads, FillRow&& fill_row,
+                                        Dest&& dest) {
+  const index_t sc = M / 2 + 1;
+  parallel_for(0, (n_rows + kRowChunk - 1) / kRowChunk, n_threads, [&](index_t chunk) {
+    std::vector<double> rows(static_cast<size_t>(4 * M), 0.0);
+    std::vector<Complex> spare(static_cast<size_t>(sc)), work(static_cast<size_t>(6 * M));
+    const index_t end = std::min(n_rows, (chunk + 1) * kRowChunk);
+    for (index_t r0 = chunk * kRowChunk; r0 < end; r0 += 4) {
+      const double* in[4];
+      Complex* out[4];
+      for (index_t b = 0; b < 4; ++b) {
+        double* row = rows.data() + b * M;
+        in[b] = row;
+        out[b] = spare.data();  // past the last row: a result nobody reads
+        if (r0 + b < end) {
+          fill_row(r0 + b, row);
+          out[b] = row_spectra.data() + dest(r0 + b) * sc;
         }
-        row_plan->forward4(in, out, work.data());
       }
-    }, 1);
-  };
-  // Columns go through the transforms four at a time, interleaved (FftPlan::forward4): a
-  // block of 4 spectrum columns is a cache line of each row, gathered and scattered whole.
-  constexpr index_t kCols = 4;
+      row_plan->forward4(in, out, work.data());
+    }
+  }, 1);
+}
+
+// The kernels' spectra (kernel_columns). The padded kernel is even in both indices (index
+// a < N is offset a, a > M − N is offset M − a), so its N x N distinct values are computed
+// once, rows 0 .. M/2 are transformed, and each column's transform reads rows M/2 + 1 .. M − 1
+// as mirrors.
+void FftRepulsion::Impl::kernel_spectra_2d(int N, int M, double spacing, int n_threads) {
+  const bool cauchy = dof == 1.0;
+  const int n_kernels = cauchy ? 1 : 2;
+  const index_t sc = M / 2 + 1;
+  const index_t half = M / 2 + 1;
+  const index_t grid_size = static_cast<index_t>(N) * N;
   const index_t n_col_blocks = (sc + kCols - 1) / kCols;
   // Kernel spectra are stored per block of 4 columns, row by row: value (r, j) at
   // ((j / 4) · (M/2 + 1) + r) · 4 + j % 4, so that the product reads them in its own order.
   auto kernel_index = [&](index_t j, index_t r) { return ((j / kCols) * half + r) * kCols + j % kCols; };
-
-  // The kernels' spectra. The padded kernel is even in both indices (index a < N is offset a,
-  // a > M − N is offset M − a), so its N x N distinct values are computed once, rows 0 .. M/2
-  // are transformed, and each column's transform reads rows M/2 + 1 .. M − 1 as mirrors.
   const double h2 = spacing * spacing;
   auto offset = [&](index_t a) -> index_t { return a < N ? a : (a > M - N ? M - a : -1); };
   table.resize(static_cast<size_t>(grid_size));
@@ -458,7 +459,7 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
     parallel_for(0, N, n_threads, [&](index_t a) {
       for (index_t b = 0; b < N; ++b) table[a * N + b] = kernel_value(dof, kern, h2 * (double(a) * a + double(b) * b));
     }, 16);
-    transform_rows(half, [&](index_t a, double* row) {
+    transform_rows(half, M, n_threads, [&](index_t a, double* row) {
       const index_t oa = offset(a);
       for (index_t b = 0; b < M; ++b) {
         const index_t ob = offset(b);
@@ -494,15 +495,33 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
       }
     }, 1);
   }
+}
 
+// The charge grids' rows (1, y_1, y_2) into row_spectra.
+void FftRepulsion::Impl::charge_row_spectra(int N, int M, int n_threads) {
+  constexpr int D = 2;
+  const bool cauchy = dof == 1.0;
+  const int n_charges = cauchy ? D + 2 : D + 1;  // the spread charges, node by node
+  const int n_conv = D + 1;                      // the grids transformed: 1, y_1, y_2
   // The charge grids' rows, taken in the nodes' order (s = r·n_conv + c: grid c's row r, so
   // that four at a time read the same nodes): row r of grid c becomes row c·N + r of
   // row_spectra.
-  transform_rows(static_cast<index_t>(n_conv) * N, [&](index_t s, double* row) {
+  transform_rows(static_cast<index_t>(n_conv) * N, M, n_threads, [&](index_t s, double* row) {
     const double* src = charges.data() + (s / n_conv) * N * n_charges + s % n_conv;
     for (index_t b = 0; b < N; ++b) row[b] = src[b * n_charges];
   }, [&](index_t s) { return (s % n_conv) * N + s / n_conv; });
+}
 
+// Per block of spectrum columns: each grid's columns forward, their share of Z (dof != 1),
+// the product with kernel 0, and back, while they are in cache. Returns the Z sum over the
+// spectrum (used for dof != 1 only).
+double FftRepulsion::Impl::convolve_columns(int N, int M, int n_threads) {
+  constexpr int D = 2;
+  const bool cauchy = dof == 1.0;
+  const int n_conv = D + 1;                      // the grids transformed: 1, y_1, y_2
+  const index_t sc = M / 2 + 1;    // spectrum columns
+  const index_t half = M / 2 + 1;  // kernel spectrum rows kept: row M − r equals row r
+  const index_t n_col_blocks = (sc + kCols - 1) / kCols;
   // Columns: forward, Z, product with kernel 0, inverse; fixed blocks of columns, their Z
   // sums added in order (the same total for any thread count).
   block_sums.assign(static_cast<size_t>(n_col_blocks), 0.0);
@@ -546,8 +565,14 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
   }, 1);
   double z_grid = 0.0;
   for (double v : block_sums) z_grid += v;
+  return z_grid;
+}
 
-  // Rows back: the first N values of the first N rows of each result.
+// The potentials: the first N values of the first N rows of each result, transformed back.
+void FftRepulsion::Impl::potential_rows(int N, int M, int n_threads) {
+  constexpr int D = 2;
+  const int n_conv = D + 1;
+  const index_t sc = M / 2 + 1;
   const index_t result_rows = static_cast<index_t>(n_conv) * N;
   parallel_for(0, (result_rows + kRowChunk - 1) / kRowChunk, n_threads, [&](index_t chunk) {
     std::vector<double> rows(static_cast<size_t>(4 * N));
@@ -570,6 +595,25 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
       }
     }
   }, 1);
+}
+
+double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threads) {
+  constexpr int D = 2;
+  const bool cauchy = dof == 1.0;
+  const int n_charges = cauchy ? D + 2 : D + 1;  // the spread charges, node by node
+  const int n_conv = D + 1;                      // the grids transformed: 1, y_1, y_2
+  const index_t grid_size = static_cast<index_t>(N) * N;
+  const index_t sc = M / 2 + 1;
+  const index_t half = M / 2 + 1;
+  if (!row_plan || row_plan->size() != M) {
+    row_plan = std::make_unique<RealFftPlan>(M);
+    col_plan = std::make_unique<FftPlan>(M);
+  }
+  row_spectra.resize(static_cast<size_t>(std::max<index_t>(n_conv * static_cast<index_t>(N), half) * sc));
+  kernel_spectra_2d(N, M, spacing, n_threads);
+  charge_row_spectra(N, M, n_threads);
+  const double z_grid = convolve_columns(N, M, n_threads);
+  potential_rows(N, M, n_threads);
   if (!cauchy) return z_grid / (static_cast<double>(M) * M);
   // dof = 1: Z + n over the nodes (see above), by fixed blocks of nodes.
   return blocked_sum<double>(grid_size, n_threads, [&](index_t begin, index_t end) {
