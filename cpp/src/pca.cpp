@@ -89,14 +89,12 @@ void symmetric_eigen(const double* A_in, int n, double* values, double* vectors)
   }
 }
 
-void pca_project(ConstMatrix X, Matrix out, int n_threads) {
+namespace {
+
+// Column means, by fixed blocks of rows.
+Dense column_means(ConstMatrix X, int n_threads) {
   const index_t n = X.rows;
   const index_t d = X.cols;
-  const int k = static_cast<int>(out.cols);
-  if (out.rows != n || k < 1) throw std::invalid_argument("pca_project: bad output shape");
-  const int m = static_cast<int>(std::min<index_t>(d, k + kOversample));
-
-  // Column means, by fixed blocks of rows.
   struct Vec {
     Dense v;
     Vec& operator+=(const Vec& o) {
@@ -112,13 +110,29 @@ void pca_project(ConstMatrix X, Matrix out, int n_threads) {
     return part;
   }).v;
   for (double& v : mean) v /= static_cast<double>(n);
+  return mean;
+}
 
-  // Covariance (times n - 1), upper triangle, accumulated block of rows after block of rows
-  // in a fixed order; the work inside a block is split over output rows.
-  const bool use_covariance = d <= kMaxCovarianceDim;
-  Dense C;
-  Dense centred(static_cast<size_t>(kRowBlock * d));
-  if (use_covariance) {
+// (n − 1) × the covariance of X, or, for wide X, the product with it through X itself: the
+// operator the subspace iteration applies.
+struct Covariance {
+  ConstMatrix X;
+  const Dense& mean;
+  int n_threads;
+  bool use_covariance;
+  Dense C;  // d x d when use_covariance
+
+  Covariance(ConstMatrix X_, const Dense& mean_, int n_threads_)
+      : X(X_), mean(mean_), n_threads(n_threads_), use_covariance(X_.cols <= kMaxCovarianceDim) {
+    if (use_covariance) build();
+  }
+
+  // C, accumulated block of rows after block of rows in a fixed order; the work inside a
+  // block is split over output rows (the upper triangle), then mirrored.
+  void build() {
+    const index_t n = X.rows;
+    const index_t d = X.cols;
+    Dense centred(static_cast<size_t>(kRowBlock * d));
     C.assign(static_cast<size_t>(d * d), 0.0);
     for (index_t r0 = 0; r0 < n; r0 += kRowBlock) {
       const index_t rows = std::min(kRowBlock, n - r0);
@@ -136,8 +150,11 @@ void pca_project(ConstMatrix X, Matrix out, int n_threads) {
     for (index_t a = 0; a < d; ++a)
       for (index_t b = 0; b < a; ++b) C[a * d + b] = C[b * d + a];
   }
-  // Z = (n-1) C Q for Q (d x m).
-  auto apply = [&](const Dense& Q, Dense& Z) {
+
+  // Z = (n − 1) C Q for Q (d x m).
+  void apply(const Dense& Q, int m, Dense& Z) const {
+    const index_t n = X.rows;
+    const index_t d = X.cols;
     Z.assign(static_cast<size_t>(d * m), 0.0);
     if (use_covariance) {
       parallel_for(0, d, n_threads, [&](index_t a) {
@@ -166,9 +183,13 @@ void pca_project(ConstMatrix X, Matrix out, int n_threads) {
         }
       }, 16);
     }
-  };
+  }
+};
 
-  // Subspace iteration with Rayleigh-Ritz, from a seeded random start.
+// The top k eigenvectors of the covariance (d x k, column j the j-th), by subspace iteration
+// on m ≥ k vectors with Rayleigh-Ritz, from a seeded random start. Components beyond the rank
+// of X (k > d) are zero.
+Dense top_components(const Covariance& cov, index_t d, int k, int m) {
   Dense Q(static_cast<size_t>(d * m));
   Rng rng(0x5EEDu);
   for (double& q : Q) q = rng.normal();
@@ -176,7 +197,7 @@ void pca_project(ConstMatrix X, Matrix out, int n_threads) {
   Dense Z, H(static_cast<size_t>(m) * m), U(static_cast<size_t>(m) * m), lambda(m);
   Dense V(static_cast<size_t>(d) * k);
   for (int it = 0; it < kMaxIterations; ++it) {
-    apply(Q, Z);
+    cov.apply(Q, m, Z);
     for (int a = 0; a < m; ++a)
       for (int b = 0; b < m; ++b) {
         double s = 0.0;
@@ -212,10 +233,13 @@ void pca_project(ConstMatrix X, Matrix out, int n_threads) {
     }
     orthonormalise(Q, d, m);
   }
-  // Components beyond the rank of X (k > d) are zero.
   for (int j = m; j < k; ++j)
     for (index_t r = 0; r < d; ++r) V[r * k + j] = 0.0;
-  // Sign: the largest-magnitude loading of each axis is positive (first one on ties).
+  return V;
+}
+
+// The sign of each axis: its largest-magnitude loading is positive (the first one on ties).
+void fix_signs(Dense& V, index_t d, int k) {
   for (int j = 0; j < k; ++j) {
     index_t arg = 0;
     for (index_t r = 1; r < d; ++r)
@@ -223,6 +247,20 @@ void pca_project(ConstMatrix X, Matrix out, int n_threads) {
     if (V[arg * k + j] < 0.0)
       for (index_t r = 0; r < d; ++r) V[r * k + j] = -V[r * k + j];
   }
+}
+
+}  // namespace
+
+void pca_project(ConstMatrix X, Matrix out, int n_threads) {
+  const index_t n = X.rows;
+  const index_t d = X.cols;
+  const int k = static_cast<int>(out.cols);
+  if (out.rows != n || k < 1) throw std::invalid_argument("pca_project: bad output shape");
+  const int m = static_cast<int>(std::min<index_t>(d, k + kOversample));
+  const Dense mean = column_means(X, n_threads);
+  const Covariance cov(X, mean, n_threads);
+  Dense V = top_components(cov, d, k, m);
+  fix_signs(V, d, k);
   parallel_for(0, n, n_threads, [&](index_t i) {
     for (int j = 0; j < k; ++j) {
       double s = 0.0;
