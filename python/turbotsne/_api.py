@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional, Union
+from typing import Callable, NamedTuple, Optional, Union
 
 import numpy as np
 import scipy.sparse
@@ -360,6 +360,97 @@ def tsne(
     return (Y, info) if return_info else Y
 
 
+class _Input(NamedTuple):
+    """What a run starts from, after the checks of :func:`_resolve_input`."""
+
+    X: Optional[np.ndarray]  # the data, or None (precomputed distances, affinities without X)
+    n: int
+    # None: the core computes P from X; a tuple: given affinities' CSR arrays; a function
+    # (threads, progress) -> CSR arrays: P from precomputed distances, computed at the start.
+    P: Union[None, tuple, Callable]
+    perplexity: float
+    source: str  # in words, for the progress message
+
+
+def _resolve_input(X, *, perplexity, metric: str, affinities, init, owner: str) -> _Input:
+    """The data, the affinities or the distances a run of ``owner`` starts from, checked."""
+    pca = isinstance(init, str) and init == "pca"
+    if affinities is not None:
+        if metric != "euclidean":
+            raise ValueError(
+                f"metric={metric!r} has no effect when affinities are given; leave metric at its "
+                f"default (the affinities replace the neighbour search)."
+            )
+        if X is not None:
+            X = in_safe_range(check_data(X))
+        *P, n = check_affinities(affinities, None if X is None else X.shape[0])
+        result = _Input(X, n, tuple(P), perplexity, "given affinities")
+    elif X is None:
+        raise ValueError(f"X is None: {owner} needs the data (or a distance matrix with "
+                         f"metric='precomputed'), or give affinities=.")
+    elif metric == "precomputed":
+        if pca:
+            raise ValueError(
+                "init='pca' cannot be used with metric='precomputed': principal components "
+                "need the data, not distances. Pass init='random' or an initial embedding array."
+            )
+        n, compute = _precomputed_affinities(X, perplexity, owner)
+        result = _Input(None, n, compute, perplexity, "precomputed distances")
+    else:
+        X = _checked_data(X, metric)
+        perplexity = _check_perplexity(perplexity, X.shape[0], owner)
+        result = _Input(X, X.shape[0], None, perplexity, f"{X.shape[1]} features")
+    if result.X is None and pca:
+        raise ValueError(
+            "init='pca' needs X: pass X along with affinities, or init='random' or an initial "
+            "embedding array."
+        )
+    return result
+
+
+def _initial_embedding(init, n: int, n_components: int, owner: str):
+    """(the array the core writes the embedding into, the core's Init) for ``init``."""
+    if isinstance(init, str):
+        init = check_choice(init, "init", ("pca", "random"), owner=owner)
+        return np.empty((n, n_components), dtype=np.float64), getattr(_core.Init, init)
+    return check_embedding(init, n, n_components, name="init"), _core.Init.given
+
+
+def _check_callback(callback, owner: str):
+    if callback is not None and not callable(callback):
+        raise TypeError(f"The 'callback' parameter of {owner} must be callable or None. "
+                        f"Got {callback!r} instead.")
+
+
+def _fill_optimizer(opt, *, n_iter, early_exaggeration, early_exaggeration_iter, exaggeration,
+                      dof, max_step_norm, learning_rate):
+    """Fills ``opt`` (a ``_core.OptimizerParams``) with the checked values."""
+    opt.n_iter = check_int(n_iter, "n_iter", min_value=1)
+    opt.early_exaggeration = check_real(early_exaggeration, "early_exaggeration", min_value=0.0, min_open=True)
+    opt.early_exaggeration_iter = check_int(early_exaggeration_iter, "early_exaggeration_iter", min_value=0)
+    opt.exaggeration = check_real(exaggeration, "exaggeration", min_value=0.0, min_open=True)
+    opt.dof = check_real(dof, "dof", min_value=0.0, min_open=True)
+    opt.max_step_norm = (None if max_step_norm is None else
+                         check_real(max_step_norm, "max_step_norm", min_value=0.0, min_open=True))
+    if isinstance(learning_rate, str):
+        check_choice(learning_rate, "learning_rate", ("auto",))
+        opt.learning_rate = None
+    else:
+        opt.learning_rate = check_real(learning_rate, "learning_rate", min_value=0.0, min_open=True)
+
+
+def _fill_repulsion(rep, *, theta, n_interpolation_points, min_num_intervals, ints_in_interval):
+    """Fills ``rep`` (a ``_core.RepulsionParams``) with the checked values."""
+    rep.theta = check_real(theta, "theta", min_value=0.0)
+    grid = rep.interpolation
+    grid.n_interpolation_points = check_int(n_interpolation_points, "n_interpolation_points",
+                                            min_value=1, max_value=10)
+    grid.min_num_intervals = check_int(min_num_intervals, "min_num_intervals", min_value=1,
+                                       max_value=1000)
+    grid.ints_in_interval = check_real(ints_in_interval, "ints_in_interval", min_value=0.0,
+                                       min_open=True)
+
+
 def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto",
           metric="euclidean", affinities=None, init="pca",
           learning_rate="auto", n_iter=750, early_exaggeration=12.0,
@@ -373,85 +464,32 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     set as they are after the checks, e.g. ``late_learning_rate`` or ``momentum_early``."""
     metric = check_choice(metric, "metric", _METRICS)
     n_jobs = check_n_jobs(n_jobs)
-    P = None  # (indptr, indices, data) of given affinities
-    precomputed = None  # for precomputed distances: computes P when the run starts
-    if affinities is not None:
-        if metric != "euclidean":
-            raise ValueError(
-                f"metric={metric!r} has no effect when affinities are given; leave metric at its "
-                f"default (the affinities replace the neighbour search)."
-            )
-        if X is not None:
-            X = in_safe_range(check_data(X))
-        *P, n = check_affinities(affinities, None if X is None else X.shape[0])
-    elif X is None:
-        raise ValueError("X is None: pass the data (or a distance matrix with "
-                         "metric='precomputed'), or give affinities=.")
-    elif metric == "precomputed":
-        if isinstance(init, str) and init == "pca":
-            raise ValueError(
-                "init='pca' cannot be used with metric='precomputed': principal components "
-                "need the data, not distances. Pass init='random' or an initial embedding array."
-            )
-        n, precomputed = _precomputed_affinities(X, perplexity, "tsne")
-        X = None
-    else:
-        X = _checked_data(X, metric)
-        n = X.shape[0]
-        perplexity = _check_perplexity(perplexity, n, "tsne")
-    if X is None and isinstance(init, str) and init == "pca":
-        raise ValueError(
-            "init='pca' needs X: pass X along with affinities, or init='random' or an initial "
-            "embedding array."
-        )
-    from_data = P is None and precomputed is None  # the core computes P from X
+    inp = _resolve_input(X, perplexity=perplexity, metric=metric, affinities=affinities,
+                         init=init, owner="tsne")
+    X, n, perplexity = inp.X, inp.n, inp.perplexity
+    from_data = inp.P is None  # the core computes P from X
     n_components = check_int(n_components, "n_components", min_value=1)
     method = _resolve_method(check_choice(method, "method", _METHODS), n, n_components)
     params = _core.TsneParams()
     params.n_components = n_components
     params.perplexity = perplexity
     params.method = getattr(_core.Method, method)
-    rep = params.repulsion
-    rep.theta = check_real(theta, "theta", min_value=0.0)
-    grid = rep.interpolation
-    grid.n_interpolation_points = check_int(n_interpolation_points, "n_interpolation_points",
-                                            min_value=1, max_value=10)
-    grid.min_num_intervals = check_int(min_num_intervals, "min_num_intervals", min_value=1,
-                                       max_value=1000)
-    grid.ints_in_interval = check_real(ints_in_interval, "ints_in_interval", min_value=0.0,
-                                       min_open=True)
-    params.repulsion = rep
+    _fill_repulsion(params.repulsion, theta=theta, n_interpolation_points=n_interpolation_points,
+                      min_num_intervals=min_num_intervals, ints_in_interval=ints_in_interval)
     params.seed = check_seed(random_state)
     params.neighbors, neighbors = _neighbor_params(neighbors, n, params.seed, "tsne",
                                                    X.shape[1] if from_data else 0)
     params.neighbors.metric = getattr(_core.Metric, metric if from_data else "euclidean")
     params.n_threads = n_jobs
     opt = params.optimizer
-    opt.n_iter = check_int(n_iter, "n_iter", min_value=1)
-    opt.early_exaggeration = check_real(early_exaggeration, "early_exaggeration", min_value=0.0, min_open=True)
-    opt.early_exaggeration_iter = check_int(early_exaggeration_iter, "early_exaggeration_iter", min_value=0)
-    opt.exaggeration = check_real(exaggeration, "exaggeration", min_value=0.0, min_open=True)
-    opt.dof = check_real(dof, "dof", min_value=0.0, min_open=True)
-    opt.max_step_norm = (None if max_step_norm is None else
-                         check_real(max_step_norm, "max_step_norm", min_value=0.0, min_open=True))
-    if isinstance(learning_rate, str):
-        check_choice(learning_rate, "learning_rate", ("auto",))
-        opt.learning_rate = None
-    else:
-        opt.learning_rate = check_real(learning_rate, "learning_rate", min_value=0.0, min_open=True)
+    _fill_optimizer(opt, n_iter=n_iter, early_exaggeration=early_exaggeration,
+                      early_exaggeration_iter=early_exaggeration_iter, exaggeration=exaggeration,
+                      dof=dof, max_step_norm=max_step_norm, learning_rate=learning_rate)
     for field, value in (_optimizer or {}).items():
         setattr(opt, field, value)
     callback_every = check_int(callback_every, "callback_every", min_value=1)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"The 'callback' parameter of tsne must be callable or None. Got {callback!r} instead.")
-
-    if isinstance(init, str):
-        init = check_choice(init, "init", ("pca", "random"))
-        Y = np.empty((n, n_components), dtype=np.float64)
-        params.init = getattr(_core.Init, init)
-    else:
-        Y = check_embedding(init, n, n_components, name="init")
-        params.init = _core.Init.given
+    _check_callback(callback, "tsne")
+    Y, params.init = _initial_embedding(init, n, n_components, "tsne")
 
     progress = Progress.create(opt.n_iter, verbose, early_exaggeration=opt.early_exaggeration,
                                early_exaggeration_iter=opt.early_exaggeration_iter,
@@ -459,16 +497,14 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     if progress is not None:
         lr = opt.resolved_learning_rate(n, True), opt.resolved_learning_rate(n, False)
         lr = f"{lr[0]:g}" if lr[0] == lr[1] else f"{lr[0]:g} then {lr[1]:g}"
-        source = (f"{X.shape[1]} features" if from_data else
-                  "precomputed distances" if affinities is None else "given affinities")
-        progress.message(f"{n} samples x {source} -> {n_components}-D, method={method}, "
+        progress.message(f"{n} samples x {inp.source} -> {n_components}-D, method={method}, "
                          f"neighbors={neighbors}, metric={metric}, perplexity={perplexity:g}, "
                          f"learning_rate={lr}, threads={params.n_threads}")
 
     def run(*observer):
         if from_data:
             return _core.tsne(X, Y, params, *observer)
-        joint = P if precomputed is None else precomputed(n_jobs, progress)
+        joint = inp.P(n_jobs, progress) if callable(inp.P) else inp.P
         X_init = X if X is not None else np.empty((0, 1))
         return _core.tsne_from_affinities(*joint, X_init, Y, params, *observer)
 

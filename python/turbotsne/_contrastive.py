@@ -14,18 +14,16 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from ._api import _check_perplexity, _checked_data, _METRICS, _neighbor_params, _precomputed_affinities
+from ._api import _METRICS, _check_callback, _initial_embedding, _neighbor_params
+from ._api import _resolve_input as _api_resolve_input
 from ._progress import Progress, run_observed, stage_callbacks
 from ._validation import (
-    check_affinities,
     check_choice,
-    check_data,
     check_embedding,
     check_int,
     check_n_jobs,
     check_real,
     check_seed,
-    in_safe_range,
 )
 
 __all__ = ["contrastive_embedding", "spectrum", "plot_spectrum", "umap_z_bar", "tsne_z_bar"]
@@ -67,41 +65,19 @@ def _check_z_bar(z_bar, loss: str, owner: str):
     return check_real(z_bar, "z_bar", min_value=0.0, min_open=True, owner=owner)
 
 
-def _resolve_input(X, *, perplexity, neighbors, metric, affinities, init, n_jobs, seed, owner):
+def _resolve_input(X, *, perplexity, neighbors, metric, affinities, init, seed, owner):
     """(X or None, P, n, neighbour parameters, source in words): what the core needs.
 
-    The same sources as :func:`turbotsne.tsne`: data (P None: computed in the core), given
-    affinities (P their checked CSR arrays) or precomputed distances (P a function
-    ``(threads, progress) -> CSR arrays``, to be called when the run starts).
+    The same sources as :func:`turbotsne.tsne` (see ``_api._resolve_input``): data (P None:
+    computed in the core), given affinities (P their checked CSR arrays) or precomputed
+    distances (P a function ``(threads, progress) -> CSR arrays``, called when the run starts).
     """
-    pca = isinstance(init, str) and init == "pca"
-    if affinities is not None:
-        if metric != "euclidean":
-            raise ValueError(f"metric={metric!r} has no effect when affinities are given; "
-                             f"leave metric at its default.")
-        X = None if X is None else in_safe_range(check_data(X))
-        *P, n = check_affinities(affinities, None if X is None else X.shape[0])
-        source = "given affinities"
-    elif X is None:
-        raise ValueError(f"X is None: {owner} needs the data, a distance matrix with "
-                         f"metric='precomputed', or affinities=.")
-    elif metric == "precomputed":
-        if pca:
-            raise ValueError("init='pca' cannot be used with metric='precomputed' (principal "
-                             "components need the data): pass init='random' or an array.")
-        n, P = _precomputed_affinities(X, perplexity, owner)
-        X, source = None, "precomputed distances"
-    else:
-        X = _checked_data(X, metric)
-        n = X.shape[0]
-        _check_perplexity(perplexity, n, owner)
-        P, source = None, f"{X.shape[1]} features"
-    if X is None and pca:
-        raise ValueError("init='pca' needs X: pass X along with affinities, or init='random' "
-                         "or an initial embedding array.")
+    inp = _api_resolve_input(X, perplexity=perplexity, metric=metric, affinities=affinities,
+                             init=init, owner=owner)
+    X, P, n = inp.X, inp.P, inp.n
     params, used = _neighbor_params(neighbors, n, seed, owner, 0 if X is None or P is not None else X.shape[1])
     params.metric = getattr(_core.Metric, "euclidean" if P is not None else metric)
-    return X, P, n, params, (source if P is not None else f"{source}, neighbors={used}, "
+    return X, P, n, params, (inp.source if P is not None else f"{inp.source}, neighbors={used}, "
                              f"metric={metric}")
 
 
@@ -256,14 +232,12 @@ def _contrastive(X, n_components=2, *, loss="neg", z_bar=None, n_negatives=5, n_
                             learning_rate=learning_rate, positives_per_epoch=positives_per_epoch,
                             dof=dof, max_step_norm=max_step_norm, owner=owner)
     callback_every = check_int(callback_every, "callback_every", min_value=1, owner=owner)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"The 'callback' parameter of {owner} must be callable or None. "
-                        f"Got {callback!r} instead.")
+    _check_callback(callback, owner)
     if isinstance(init, str):
         init = check_choice(init, "init", ("pca", "random"), owner=owner)
     X, P, n, neighbor_params, source = _resolve_input(
         X, perplexity=perplexity, neighbors=neighbors, metric=metric, affinities=affinities,
-        init=init, n_jobs=n_jobs, seed=seed, owner=owner)
+        init=init, seed=seed, owner=owner)
 
     params = _core.ContrastiveParams()
     params.n_components = n_components
@@ -272,12 +246,7 @@ def _contrastive(X, n_components=2, *, loss="neg", z_bar=None, n_negatives=5, n_
     params.seed = seed
     params.n_threads = n_jobs
     params.optimizer = opt
-    if isinstance(init, str):
-        Y = np.empty((n, n_components), dtype=np.float64)
-        params.init = getattr(_core.Init, init)
-    else:
-        Y = check_embedding(init, n, n_components, name="init")
-        params.init = _core.Init.given
+    Y, params.init = _initial_embedding(init, n, n_components, owner)
 
     progress = Progress.create(opt.n_epochs, verbose)
     if progress is not None:
@@ -350,7 +319,7 @@ def spectrum(
         init = check_choice(init, "init", ("pca", "random"), owner=owner)
     X, P, n, neighbor_params, _ = _resolve_input(
         X, perplexity=perplexity, neighbors=neighbors, metric=metric, affinities=affinities,
-        init=init, n_jobs=threads, seed=seed, owner=owner)
+        init=init, seed=seed, owner=owner)
     # Every parameter is checked before the affinities are computed.
     _optimizer_params(loss="neg", z_bar=None, n_negatives=n_negatives, n_epochs=n_epochs,
                       learning_rate=learning_rate, positives_per_epoch=10, dof=dof,
