@@ -145,8 +145,10 @@ py::dict run_contrastive_py(const Int64Array& indptr, const Int32Array& indices,
 
 }  // namespace
 
-void register_api(py::module_& m) {
+namespace {
 
+// t-SNE: methods, initialisations, metrics, its parameters and the two entry points.
+void register_tsne(py::module_& m) {
   py::enum_<Method>(m, "Method")
       .value("exact", Method::kExact)
       .value("barnes_hut", Method::kBarnesHut)
@@ -214,7 +216,10 @@ void register_api(py::module_& m) {
         py::arg("on_stage"), py::arg("on_progress") = py::none(),
         "Like tsne from a symmetric CSR P summing to 1; X (n rows) is read only for init=pca "
         "and may have 0 rows otherwise.");
+}
 
+// Neighbours and affinities.
+void register_neighbors(py::module_& m) {
   py::enum_<ExactKnnAlgorithm>(m, "ExactKnnAlgorithm")
       .value("auto", ExactKnnAlgorithm::kAuto)
       .value("vptree", ExactKnnAlgorithm::kVpTree)
@@ -342,7 +347,10 @@ void register_api(py::module_& m) {
   }, py::arg("X").noconvert(), py::arg("perplexity"), py::arg("neighbors"), py::arg("n_threads"),
      py::arg("symmetric"), py::arg("on_stage") = py::none(), py::arg("on_progress") = py::none(),
      "Symmetric joint P, or the conditional P (rows sum to 1), as (indptr, indices, data).");
+}
 
+// Placing new points; KL; the initial embedding.
+void register_transform(py::module_& m) {
   py::class_<TransformParams>(m, "TransformParams")
       .def(py::init<>())
       .def_readwrite("n_iter", &TransformParams::n_iter)
@@ -398,7 +406,10 @@ void register_api(py::module_& m) {
     return Y;
   }, py::arg("X").noconvert(), py::arg("n_components"), py::arg("init"), py::arg("seed"),
      py::arg("n_threads"));
+}
 
+// Contrastive embeddings.
+void register_contrastive(py::module_& m) {
   py::enum_<ContrastiveLoss>(m, "ContrastiveLoss")
       .value("neg", ContrastiveLoss::kNeg)
       .value("nce", ContrastiveLoss::kNce)
@@ -430,6 +441,15 @@ void register_api(py::module_& m) {
         "for init=pca); Y receives the result. report(epoch, loss, grad_norm, embedding) -> stop?");
   m.def("umap_z_bar", &umap_z_bar, py::arg("n_samples"), py::arg("n_negatives"),
         "|X| / m = n (n - 1) / m: the Z̄ with which NEG is UMAP's loss.");
+}
+
+}  // namespace
+
+void register_api(py::module_& m) {
+  register_tsne(m);
+  register_neighbors(m);
+  register_transform(m);
+  register_contrastive(m);
 }
 
 }  // namespace turbotsne::bindings

@@ -34,7 +34,10 @@
 
 namespace turbotsne::bindings {
 
-void register_testing(py::module_& t) {
+namespace {
+
+// The exact and approximate searches with every choice forced; P renumbered.
+void register_neighbor_probes(py::module_& t) {
   t.def("simd_levels", &available_simd_levels,
         "The instruction sets the brute-force kNN can use in this build and on this processor.");
   t.def("choose_exact_algorithm", &choose_exact_algorithm, py::arg("n_reference"),
@@ -89,7 +92,10 @@ void register_testing(py::module_& t) {
   }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
      py::arg("order").noconvert(), py::arg("n_threads"),
      "P with rows and columns renumbered by order (row r = old row order[r]).");
+}
 
+// The gradient and each repulsion alone.
+void register_gradient_probes(py::module_& t) {
   t.def("gradient", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
                        const DoubleArray& Y, Method method, const RepulsionParams& params,
                        double dof, double exaggeration, int n_threads, bool p_float32) {
@@ -146,7 +152,10 @@ void register_testing(py::module_& t) {
   }, py::arg("reference").noconvert(), py::arg("queries").noconvert(), py::arg("theta"),
      py::arg("dof"), py::arg("n_threads"),
      "(Σ_j w_qj^((α+1)/α) (y_q − y_j), Σ_j w_qj) per query q, j over the reference points.");
+}
 
+// The core's FFT, for its tests against numpy.fft.
+void register_fft_probes(py::module_& t) {
   // The core's FFT, exposed for its tests against numpy.fft.
   t.def("next_fast_size", &next_fast_size, py::arg("n"));
   t.def("fft", [](const py::array_t<Complex, py::array::c_style>& x, bool inverse) {
@@ -220,7 +229,10 @@ void register_testing(py::module_& t) {
     plan.inverse4(in, o, count, work.data());
     return out;
   }, py::arg("X").noconvert(), py::arg("n"), py::arg("count"), "The first count values of irfft of X's 4 rows at once.");
+}
 
+// PCA, the sampled contrastive loss, OpenMP and the thread team.
+void register_other_probes(py::module_& t) {
   t.def("pca", [](const DoubleArray& X, int n_components, int n_threads) {
     const ConstMatrix x = view(X, "X");
     DoubleArray out({x.rows, static_cast<index_t>(n_components)});
@@ -305,6 +317,15 @@ void register_testing(py::module_& t) {
     return py::make_tuple(failures, by_workers.load());
   }, py::arg("n_threads"), py::arg("n_loops"), py::arg("seed"),
      "(wrong results, items done by workers) of n_loops parallel loops on one ThreadTeam.");
+}
+
+}  // namespace
+
+void register_testing(py::module_& t) {
+  register_neighbor_probes(t);
+  register_gradient_probes(t);
+  register_fft_probes(t);
+  register_other_probes(t);
 }
 
 }  // namespace turbotsne::bindings
