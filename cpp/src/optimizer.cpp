@@ -16,23 +16,7 @@ namespace {
 // Subtracts the column means from Y (sums over fixed blocks: independent of threads).
 void recentre(Matrix Y, int n_threads) {
   const index_t dims = Y.cols;
-  struct Sums {
-    std::vector<double> s;
-    Sums& operator+=(const Sums& o) {
-      if (s.empty()) s.assign(o.s.size(), 0.0);
-      for (size_t c = 0; c < o.s.size(); ++c) s[c] += o.s[c];
-      return *this;
-    }
-  };
-  const Sums total = blocked_sum<Sums>(Y.rows, n_threads, [&](index_t b, index_t e) {
-    Sums part{std::vector<double>(static_cast<size_t>(dims), 0.0)};
-    for (index_t i = b; i < e; ++i) {
-      for (index_t c = 0; c < dims; ++c) part.s[c] += Y(i, c);
-    }
-    return part;
-  });
-  std::vector<double> mean(total.s);
-  for (double& m : mean) m /= static_cast<double>(Y.rows);
+  const std::vector<double> mean = column_means(Y, n_threads);
   parallel_for(0, Y.rows, n_threads, [&](index_t i) {
     for (index_t c = 0; c < dims; ++c) Y(i, c) -= mean[c];
   }, 1024);

@@ -91,28 +91,6 @@ void symmetric_eigen(const double* A_in, int n, double* values, double* vectors)
 
 namespace {
 
-// Column means, by fixed blocks of rows.
-Dense column_means(ConstMatrix X, int n_threads) {
-  const index_t n = X.rows;
-  const index_t d = X.cols;
-  struct Vec {
-    Dense v;
-    Vec& operator+=(const Vec& o) {
-      if (v.empty()) v.assign(o.v.size(), 0.0);
-      for (size_t j = 0; j < o.v.size(); ++j) v[j] += o.v[j];
-      return *this;
-    }
-  };
-  Dense mean = blocked_sum<Vec>(n, n_threads, [&](index_t b, index_t e) {
-    Vec part{Dense(static_cast<size_t>(d), 0.0)};
-    for (index_t i = b; i < e; ++i)
-      for (index_t j = 0; j < d; ++j) part.v[j] += X(i, j);
-    return part;
-  }).v;
-  for (double& v : mean) v /= static_cast<double>(n);
-  return mean;
-}
-
 // (n − 1) × the covariance of X, or, for wide X, the product with it through X itself: the
 // operator the subspace iteration applies.
 struct Covariance {

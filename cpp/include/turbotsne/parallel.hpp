@@ -142,6 +142,29 @@ T blocked_sum(index_t n, int n_threads, F&& block) {
   return total;
 }
 
+// The column means of X: per column, the sums over fixed blocks of rows added in block order
+// (blocked_sum), so the result does not depend on n_threads.
+inline std::vector<double> column_means(ConstMatrix X, int n_threads) {
+  struct Sums {
+    std::vector<double> s;
+    Sums& operator+=(const Sums& o) {
+      if (s.empty()) s.assign(o.s.size(), 0.0);
+      for (size_t c = 0; c < o.s.size(); ++c) s[c] += o.s[c];
+      return *this;
+    }
+  };
+  const index_t d = X.cols;
+  std::vector<double> mean = blocked_sum<Sums>(X.rows, n_threads, [&](index_t b, index_t e) {
+    Sums part{std::vector<double>(static_cast<size_t>(d), 0.0)};
+    for (index_t i = b; i < e; ++i) {
+      for (index_t c = 0; c < d; ++c) part.s[c] += X(i, c);
+    }
+    return part;
+  }).s;
+  for (double& m : mean) m /= static_cast<double>(X.rows);
+  return mean;
+}
+
 // Σ v[i] over fixed blocks of kBlock values added in order: the same bits as blocked_sum
 // for values that were computed in parallel beforehand.
 inline double sum_in_blocks(const double* v, index_t n) {
