@@ -716,11 +716,11 @@ static int run(const Options& opt) {
 
       std::fprintf(stderr, "[threads %d] gradient, %s...\n", threads, name.c_str());
       const auto repulsion =
-          turbotsne::make_repulsion(method, dims, base.optimizer.dof, base.repulsion);
+          turbotsne::make_repulsion(method, dims, base.dof, base.repulsion);
       std::vector<double> grad(Y.size()), work(Y.size());
       const turbotsne::Matrix G{grad.data(), n, dims}, W{work.data(), n, dims};
       auto gradient = [&] {
-        turbotsne::compute_gradient(P.view(), Ym, *repulsion, base.optimizer.dof, 1.0, false, G,
+        turbotsne::compute_gradient(P.view(), Ym, *repulsion, base.dof, 1.0, false, G,
                                     W, threads);
       };
       gradient();  // warm-up: the optimiser reuses one repulsion object across iterations

@@ -39,7 +39,6 @@ void OptimizerParams::validate() const {
   require(positive_finite(min_gain), "min_gain must be positive");
   require(!max_step_norm || positive_finite(*max_step_norm),
           "max_step_norm must be positive and finite");
-  require(positive_finite(dof), "dof must be positive and finite");
 }
 
 double OptimizerParams::resolved_learning_rate(index_t n, bool early) const {
@@ -79,7 +78,7 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
     const double momentum = early ? params.momentum_early : params.momentum_late;
     const double learning_rate = early ? early_learning_rate : late_learning_rate;
     const bool with_kl = observer != nullptr && observer->wants_value(it);
-    const GradientStats stats = compute_gradient(P, Y, repulsion, params.dof, exaggeration,
+    const GradientStats stats = compute_gradient(P, Y, repulsion, repulsion.dof(), exaggeration,
                                                  with_kl, G, W, n_threads, &gradient_time);
     Stopwatch update_watch;
     const index_t dims = Y.cols;
@@ -111,7 +110,7 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
   }
   // KL at the final embedding: one more evaluation of P's attraction and of Z.
   const GradientStats final_stats =
-      compute_gradient(P, Y, repulsion, params.dof, 1.0, true, G, W, n_threads, &gradient_time);
+      compute_gradient(P, Y, repulsion, repulsion.dof(), 1.0, true, G, W, n_threads, &gradient_time);
   result.kl = final_stats.kl;
   result.attraction = gradient_time.attraction;
   result.repulsion = gradient_time.repulsion;

@@ -8,7 +8,7 @@
 
 namespace turbotsne {
 
-ExactRepulsion::ExactRepulsion(double dof) : dof_(dof) {
+ExactRepulsion::ExactRepulsion(double dof) : Repulsion(dof) {
   if (!(dof > 0.0)) throw std::invalid_argument("ExactRepulsion: dof must be positive");
 }
 
@@ -16,7 +16,7 @@ double ExactRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
   const index_t n = Y.rows;
   const index_t dims = Y.cols;
   z_.assign(static_cast<size_t>(n), 0.0);
-  dispatch_kernel(dof_, [&](auto cauchy) {
+  dispatch_kernel(dof(), [&](auto cauchy) {
     parallel_for(0, n, n_threads, [&](index_t i) {
       const double* yi = Y.row(i);
       double* fi = forces.row(i);
@@ -30,7 +30,7 @@ double ExactRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
           const double t = yi[c] - yj[c];
           d2 += t * t;
         }
-        const KernelValue k = kernel_value<decltype(cauchy)::value>(d2, dof_);
+        const KernelValue k = kernel_value<decltype(cauchy)::value>(d2, dof());
         z += k.w;
         for (index_t c = 0; c < dims; ++c) fi[c] += k.w_over_b * (yi[c] - yj[c]);
       }

@@ -106,7 +106,7 @@ struct BarnesHutRepulsion::Impl {
 };
 
 BarnesHutRepulsion::BarnesHutRepulsion(int dims, double theta, double dof)
-    : impl_(std::make_unique<Impl>()) {
+    : Repulsion(dof), impl_(std::make_unique<Impl>()) {
   if (dims < 1 || dims > 3) {
     throw std::invalid_argument("Barnes-Hut supports 1, 2 or 3 embedding dimensions, got " +
                                 std::to_string(dims));

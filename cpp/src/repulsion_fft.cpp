@@ -107,7 +107,7 @@ struct FftRepulsion::Impl {
 };
 
 FftRepulsion::FftRepulsion(int dims, double dof, InterpolationParams params)
-    : impl_(std::make_unique<Impl>()) {
+    : Repulsion(dof), impl_(std::make_unique<Impl>()) {
   if (dims != 1 && dims != 2) {
     throw std::invalid_argument("the FFT method supports 1 or 2 embedding dimensions, got " +
                                 std::to_string(dims));

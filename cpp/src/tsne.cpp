@@ -42,6 +42,7 @@ void TsneParams::validate(index_t n_samples, bool affinities_computed_here) cons
   require(repulsion.theta >= 0.0 && std::isfinite(repulsion.theta), "theta must be finite and >= 0");
   repulsion.interpolation.validate();
   neighbors.approximate.validate();
+  require(positive_finite(dof), "dof must be positive and finite");
   require(n_threads >= 1, "n_threads must be >= 1");
   optimizer.validate();
 }
@@ -202,7 +203,7 @@ void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, Const
   report_stage(observer, Stage::kInit, result.timings.init);
   begin_stage(observer, Stage::kOptimize);
   const auto repulsion = make_repulsion(params.method, params.n_components,
-                                        params.optimizer.dof, params.repulsion);
+                                        params.dof, params.repulsion);
   OptimizeResult opt;
   if (Y.rows < params.locality_min_samples) order.clear();
   if (order.empty()) {

@@ -175,7 +175,6 @@ void register_tsne(py::module_& m) {
       .def_readwrite("momentum_late", &OptimizerParams::momentum_late)
       .def_readwrite("min_gain", &OptimizerParams::min_gain)
       .def_readwrite("max_step_norm", &OptimizerParams::max_step_norm)
-      .def_readwrite("dof", &OptimizerParams::dof)
       .def("resolved_learning_rate", &OptimizerParams::resolved_learning_rate, py::arg("n"),
            py::arg("early") = true);
 
@@ -196,6 +195,7 @@ void register_tsne(py::module_& m) {
       .def_readwrite("perplexity", &TsneParams::perplexity)
       .def_readwrite("method", &TsneParams::method)
       .def_readwrite("repulsion", &TsneParams::repulsion)
+      .def_readwrite("dof", &TsneParams::dof)
       .def_readwrite("init", &TsneParams::init)
       .def_readwrite("neighbors", &TsneParams::neighbors)
       .def_readwrite("seed", &TsneParams::seed)

@@ -422,14 +422,16 @@ def _check_callback(callback, owner: str):
                         f"Got {callback!r} instead.")
 
 
-def _fill_optimizer(opt, *, n_iter, early_exaggeration, early_exaggeration_iter, exaggeration,
-                      dof, max_step_norm, learning_rate):
-    """Fills ``opt`` (a ``_core.OptimizerParams``) with the checked values."""
+def _fill_optimizer(params, *, n_iter, early_exaggeration, early_exaggeration_iter,
+                    exaggeration, dof, max_step_norm, learning_rate):
+    """Fills ``params.optimizer`` and the kernel's ``params.dof`` (of a ``_core.TsneParams``)
+    with the checked values."""
+    opt = params.optimizer
     opt.n_iter = check_int(n_iter, "n_iter", min_value=1)
     opt.early_exaggeration = check_real(early_exaggeration, "early_exaggeration", min_value=0.0, min_open=True)
     opt.early_exaggeration_iter = check_int(early_exaggeration_iter, "early_exaggeration_iter", min_value=0)
     opt.exaggeration = check_real(exaggeration, "exaggeration", min_value=0.0, min_open=True)
-    opt.dof = check_real(dof, "dof", min_value=0.0, min_open=True)
+    params.dof = check_real(dof, "dof", min_value=0.0, min_open=True)
     opt.max_step_norm = (None if max_step_norm is None else
                          check_real(max_step_norm, "max_step_norm", min_value=0.0, min_open=True))
     if isinstance(learning_rate, str):
@@ -482,9 +484,9 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     params.neighbors.metric = getattr(_core.Metric, metric if from_data else "euclidean")
     params.n_threads = n_jobs
     opt = params.optimizer
-    _fill_optimizer(opt, n_iter=n_iter, early_exaggeration=early_exaggeration,
-                      early_exaggeration_iter=early_exaggeration_iter, exaggeration=exaggeration,
-                      dof=dof, max_step_norm=max_step_norm, learning_rate=learning_rate)
+    _fill_optimizer(params, n_iter=n_iter, early_exaggeration=early_exaggeration,
+                    early_exaggeration_iter=early_exaggeration_iter, exaggeration=exaggeration,
+                    dof=dof, max_step_norm=max_step_norm, learning_rate=learning_rate)
     for field, value in (_optimizer or {}).items():
         setattr(opt, field, value)
     callback_every = check_int(callback_every, "callback_every", min_value=1)

@@ -33,7 +33,6 @@ class OptimizerParams:
     momentum_late: float
     min_gain: float
     max_step_norm: Optional[float]
-    dof: float
     def __init__(self) -> None: ...
     def resolved_learning_rate(self, n: int, early: bool = True) -> float: ...
 
@@ -94,6 +93,7 @@ class TsneParams:
     perplexity: float
     method: Method
     repulsion: RepulsionParams
+    dof: float
     init: Init
     neighbors: NeighborParams
     seed: int

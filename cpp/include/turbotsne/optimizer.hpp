@@ -37,7 +37,6 @@ struct OptimizerParams {
   // point at 1,000 units while 99.99% lie within 40). The idea and the default 5 are
   // openTSNE's (max_step_norm, Poličar et al.). Unset: no clipping.
   std::optional<double> max_step_norm = 5.0;
-  double dof = 1.0;                 // α of the Student-t kernel
 
   void validate() const;  // throws std::invalid_argument naming the parameter
   // The learning rate of the early phase (early = true) or of the phase after it, for n points.

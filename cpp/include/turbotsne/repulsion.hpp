@@ -15,8 +15,15 @@ namespace turbotsne {
 // (the shape of openTSNE's kl_divergence_bh / kl_divergence_fft).
 class Repulsion {
  public:
+  explicit Repulsion(double dof) : dof_(dof) {}
   virtual ~Repulsion() = default;
   virtual double compute(ConstMatrix Y, Matrix forces, int n_threads) = 0;
+  // α of the Student-t kernel w = (1 + d²/α)^(−α) it sums (1: t-SNE's); the attraction of a
+  // gradient uses the same kernel, so this is where the optimiser takes it from.
+  double dof() const { return dof_; }
+
+ private:
+  double dof_;
 };
 
 // All pairs, O(n²) per call: the reference, and the fastest choice for small n.
@@ -26,7 +33,6 @@ class ExactRepulsion final : public Repulsion {
   double compute(ConstMatrix Y, Matrix forces, int n_threads) override;
 
  private:
-  double dof_;
   std::vector<double> z_;
 };
 

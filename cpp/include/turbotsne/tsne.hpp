@@ -26,11 +26,12 @@ struct TsneParams {
   double perplexity = 30.0;
   Method method = Method::kBarnesHut;
   RepulsionParams repulsion;  // theta (Barnes-Hut), interpolation grid (FFT)
+  double dof = 1.0;           // α of the embedding's Student-t kernel (1: t-SNE's Cauchy)
   Init init = Init::kPca;
   NeighborParams neighbors;
   std::uint64_t seed = 0;  // random init and approximate neighbours
   int n_threads = 1;
-  OptimizerParams optimizer;  // iterations, exaggeration, learning rate, dof
+  OptimizerParams optimizer;  // iterations, exaggeration, learning rate, momentum
   // From this many points, and when the neighbour search gives a locality order (the
   // approximate one does), the optimiser works on the points in that order, so that the
   // attraction reads the embedding nearly in order: a large gain once the embedding no longer
