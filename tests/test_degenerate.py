@@ -1,5 +1,7 @@
-"""Degenerate data, concurrent calls and failing callbacks (issue 6): each gives a finite
-embedding, the documented error, or the callback's own exception, in bounded time."""
+"""Degenerate data, concurrent calls and failing callbacks: each gives a finite embedding, the
+documented error, or the callback's own exception, in bounded time. (Degenerate inputs of one
+part of the core are tested with that part: test_affinities.py, test_nndescent.py,
+test_exact_knn.py, test_repulsion_fft.py, test_gradient.py.)"""
 
 import concurrent.futures
 import time
@@ -100,3 +102,34 @@ def test_a_raising_callback_stops_the_run_and_propagates(rng, method, verbose, c
     assert np.array_equal(Y1, Y2) and np.isfinite(Y1).all()
     if verbose:
         assert "done in" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", ["duplicates", "constant_column", "huge", "tiny", "all_identical", "rank_one"])
+@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
+def test_degenerate_data_gives_a_finite_embedding(rng, case, method):
+    X = rng.normal(size=(200, 6))
+    if case == "duplicates":
+        X[50:150] = X[0]
+    elif case == "constant_column":
+        X[:, 2] = 7.0
+    elif case == "huge":
+        X *= 1e100
+    elif case == "tiny":
+        X *= 1e-100
+    elif case == "all_identical":
+        X[:] = 3.0
+    elif case == "rank_one":
+        X = np.outer(rng.normal(size=200), rng.normal(size=6))
+    Y = turbotsne.tsne(X, method=method, perplexity=10, n_iter=300, random_state=0)
+    assert np.isfinite(Y).all()
+    if case != "all_identical":
+        assert Y.std() > 1e-3  # it actually moved away from the 1e-4 start
+
+
+def test_contrastive_with_duplicates_and_a_far_point_stays_finite(rng):
+    # Identical points (distance 0) and one point far away: no NaN, no inf.
+    X = np.vstack([np.zeros((40, 3)), rng.normal(size=(40, 3)), [[1e6, 0, 0]]])
+    for loss in ("neg", "nce", "infonce"):
+        Y = turbotsne.contrastive_embedding(X, loss=loss, n_epochs=30, perplexity=5,
+                                            random_state=0)
+        assert np.isfinite(Y).all()

@@ -225,28 +225,6 @@ def test_auto_learning_rate_is_n_over_each_phases_exaggeration(rng, n, exaggerat
     assert not np.array_equal(auto, turbotsne.tsne(X, learning_rate=early, **kw))
 
 
-@pytest.mark.parametrize("case", ["duplicates", "constant_column", "huge", "tiny", "all_identical", "rank_one"])
-@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
-def test_degenerate_data_gives_a_finite_embedding(rng, case, method):
-    X = rng.normal(size=(200, 6))
-    if case == "duplicates":
-        X[50:150] = X[0]
-    elif case == "constant_column":
-        X[:, 2] = 7.0
-    elif case == "huge":
-        X *= 1e100
-    elif case == "tiny":
-        X *= 1e-100
-    elif case == "all_identical":
-        X[:] = 3.0
-    elif case == "rank_one":
-        X = np.outer(rng.normal(size=200), rng.normal(size=6))
-    Y = turbotsne.tsne(X, method=method, perplexity=10, n_iter=300, random_state=0)
-    assert np.isfinite(Y).all()
-    if case != "all_identical":
-        assert Y.std() > 1e-3  # it actually moved away from the 1e-4 start
-
-
 @pytest.mark.parametrize("n", [2, 3, 5])
 def test_tiny_inputs(n):
     X = np.arange(n * 2, dtype=np.float64).reshape(n, 2) ** 1.5

@@ -439,18 +439,11 @@ ContrastiveResult optimize_contrastive_on_team(const CsrView& P, Matrix Y,
     }
     result.n_epochs = it;
     result.loss = stats.loss / static_cast<double>(n);
-    if (observer != nullptr) {
-      IterationReport report;
-      report.iteration = it;
-      report.n_iter = params.n_epochs;
-      report.has_value = with_loss && observer->wants_value(it);
-      report.value = result.loss;
-      report.grad_norm = std::sqrt(stats.grad2);
-      report.embedding = next;
-      if (observer->on_iteration(report)) {
-        result.stopped = true;
-        break;
-      }
+    const bool has_value = with_loss && observer != nullptr && observer->wants_value(it);
+    if (report_iteration(observer, it, params.n_epochs, has_value, result.loss, std::sqrt(stats.grad2),
+                         next)) {
+      result.stopped = true;
+      break;
     }
   }
   if (next.data != Y.data) {

@@ -94,18 +94,10 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
     recentre(Y, n_threads);
     update_time += update_watch.lap();
     result.n_iter = it;
-    if (observer != nullptr) {
-      IterationReport report;
-      report.iteration = it;
-      report.n_iter = params.n_iter;
-      report.has_value = with_kl;
-      report.value = stats.kl;
-      report.grad_norm = std::sqrt(grad_norm2);
-      report.embedding = Y;
-      if (observer->on_iteration(report)) {
-        result.stopped = true;
-        break;
-      }
+    if (report_iteration(observer, it, params.n_iter, with_kl, stats.kl, std::sqrt(grad_norm2),
+                         Y)) {
+      result.stopped = true;
+      break;
     }
   }
   // KL at the final embedding: one more evaluation of P's attraction and of Z.

@@ -79,17 +79,10 @@ TransformResult optimize_new_points_on_team(const CsrView& P, ConstMatrix refere
     const bool with_kl = observer != nullptr && observer->wants_value(it);
     iterate(true, with_kl);
     result.n_iter = it;
-    if (observer != nullptr) {
-      IterationReport report;
-      report.iteration = it;
-      report.n_iter = params.n_iter;
-      report.has_value = with_kl;
-      report.value = with_kl ? sum_in_blocks(kl_per_point.data(), m) / static_cast<double>(m) : 0.0;
-      report.embedding = Y;
-      if (observer->on_iteration(report)) {
-        result.stopped = true;
-        break;
-      }
+    const double kl = with_kl ? sum_in_blocks(kl_per_point.data(), m) / static_cast<double>(m) : 0.0;
+    if (report_iteration(observer, it, params.n_iter, with_kl, kl, 0.0, Y)) {
+      result.stopped = true;
+      break;
     }
   }
   iterate(false, true);

@@ -34,10 +34,10 @@ __all__ = ["tsne", "joint_probabilities", "kl_divergence", "EXACT_MAX_SAMPLES", 
 EXACT_MAX_SAMPLES = 150
 #: method="auto" uses the FFT-accelerated interpolation for 1-D and 2-D embeddings of this many
 #: samples and more, Barnes-Hut below (and in 3-D). Quality first: at its defaults (FIt-SNE's and
-#: openTSNE's scheme) the FFT's forces are 2-3% off, which left the exact KL 0.4-0.6% above
-#: Barnes-Hut's at 20,000 points (Fashion-MNIST) and 1-3% above it at 3,000-15,000; from 25,000
-#: it is within 0.35% (and below it from 30,000 on MNIST), at the same 10-NN accuracy and
-#: recall@10, and 1.3-2.2x faster (bench/choose_auto.py method; see the README).
+#: openTSNE's scheme) the FFT's forces are a few percent off, which leaves the exact KL
+#: measurably above Barnes-Hut's on smaller sets; from this size on it is within 0.5%, at the
+#: same 10-NN accuracy and recall@10, and the FFT is faster (bench/choose_auto.py method; the
+#: README's "How the defaults were chosen" has the table).
 FFT_MIN_SAMPLES = 25000
 #: method="exact" (O(n²) time per iteration, O(n) memory) refuses more samples than this: at
 #: 20,000 points a run of 750 iterations already takes minutes, and beyond it the approximate
@@ -45,14 +45,12 @@ FFT_MIN_SAMPLES = 25000
 EXACT_SAMPLES_LIMIT = 20000
 #: neighbors="auto" uses approximate neighbours (random-projection forest + NN-descent) from
 #: this many samples on (with at most 100 features; APPROX_MIN_SAMPLES_WIDE with more) and the
-#: exact search below. The exact search is a blocked brute force from 24 dimensions: on this
-#: project's machine (2 threads, AVX-512) it takes 5.8 s on MNIST PCA-50 70k against 7.7 s for
-#: the approximate one, 11.2 s against 10.9 s on 100,000 blobs x 50, where the approximate
-#: search finds only 84% of the neighbours (bench/choose_auto.py neighbors; see the README).
+#: exact search below, where the exact search (a blocked brute force from 24 dimensions) is as
+#: fast or faster and finds every neighbour, also on well-separated clusters where the
+#: approximate search misses some (bench/choose_auto.py neighbors; the README has the table).
 APPROX_MIN_SAMPLES = 100000
 #: The same threshold for inputs of more than 100 features, where the exact search costs more
-#: per pair than the approximate one saves: raw MNIST (784 pixels) 50k took 18.7 s exact
-#: against 21.0 s, 70k 35.1 s against 30.9 s.
+#: per pair than the approximate one saves (raw MNIST pixels: bench/choose_auto.py neighbors).
 APPROX_MIN_SAMPLES_WIDE = 60000
 _NEIGHBORS = ("auto", "exact", "approx")
 _METRICS = ("euclidean", "cosine", "manhattan", "precomputed")

@@ -73,6 +73,21 @@ inline void report_stage(Observer* observer, Stage stage, double seconds) {
   if (observer != nullptr) observer->on_stage(stage, seconds);
 }
 
+// Reports iteration `iteration` of n_iter to the observer, if any (see IterationReport);
+// returns whether it asks the run to stop.
+inline bool report_iteration(Observer* observer, int iteration, int n_iter, bool has_value,
+                             double value, double grad_norm, ConstMatrix embedding) {
+  if (observer == nullptr) return false;
+  IterationReport report;
+  report.iteration = iteration;
+  report.n_iter = n_iter;
+  report.has_value = has_value;
+  report.value = value;
+  report.grad_norm = grad_norm;
+  report.embedding = embedding;
+  return observer->on_iteration(report);
+}
+
 // Reports `done` of `total` units of the observer's current stage.
 inline void report_progress(Observer* observer, const char* unit, index_t done, index_t total,
                             double changed = -1.0) {
