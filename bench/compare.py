@@ -178,9 +178,9 @@ Y = TSNE(n_components=2, perplexity=30, max_iter={n_iter}, early_exaggeration=12
 """,
     # Each at its own defaults (what its users get), threads and seed aside.
     "turbotsne_default": """
-from turbotsne import _api
+import turbotsne
 t0 = time.perf_counter()
-Y, info = _api._tsne(X, random_state=0, n_jobs={threads})
+Y, info = turbotsne.tsne(X, random_state=0, n_jobs={threads}, return_info=True)
 method = info["method"]
 """,
     "fitsne_default": """
