@@ -6,9 +6,10 @@
 // spread to the nodes of their box with the Lagrange weights; (3) the node-node kernel sums
 // are a Toeplitz product, done as a zero-padded FFT convolution; (4) the node potentials are
 // interpolated back to the points with the same weights. The forces need the convolutions of
-// the charges 1 and y (one per dimension) with the repulsive kernel w^((α+1)/α); Z comes from
-// the same node potentials for dof = 1 (with the spread |y|² charge) and from the spectrum of
-// w for other dof (see convolve_1d / convolve_2d).
+// the charges 1 and y (one per dimension) with the repulsive kernel w^((α+1)/α). Z needs no
+// convolution of its own: for dof = 1 it comes from the spread |y|² charge too (against the
+// 2-D node potentials, or by Parseval over the 1-D spectra), for other dof from the spectrum
+// of w (see convolve_1d / convolve_2d).
 //
 // The method's name in the API is "fft"; the transforms themselves are in fft.hpp.
 #pragma once
