@@ -126,3 +126,27 @@ def test_exact_refuses_more_samples_than_its_limit(kwargs):
     assert time.perf_counter() - start < 5.0  # refused before any O(n²) work starts
     # the same call on fewer samples runs
     assert turbotsne.tsne(big[:200], n_iter=10, **kwargs).shape == (200, kwargs.get("n_components", 2))
+
+
+def test_constraint_tables_give_the_checks_own_messages():
+    from turbotsne._validation import (Int, NoneOr, Real, WordOr, check_choice, check_int,
+                                       check_params, check_real)
+    cases = [
+        (Int(1), 0, lambda v: check_int(v, "x", min_value=1)),
+        (Int(1, 10), 2.5, lambda v: check_int(v, "x", min_value=1, max_value=10)),
+        (Real(0.0, lo_open=True), 0.0, lambda v: check_real(v, "x", min_value=0.0, min_open=True)),
+        (NoneOr(Real(0.0, lo_open=True)), -1.0, lambda v: check_real(v, "x", min_value=0.0, min_open=True)),
+        (WordOr(("auto",), Real(0.0, lo_open=True)), "fast", lambda v: check_choice(v, "x", ("auto",))),
+        (WordOr(("auto",), Real(0.0, lo_open=True)), -3.0, lambda v: check_real(v, "x", min_value=0.0, min_open=True)),
+    ]
+    for rule, bad, check in cases:
+        with pytest.raises((TypeError, ValueError)) as ours:
+            check_params({"x": bad}, {"x": rule}, owner="tsne")
+        with pytest.raises((TypeError, ValueError)) as theirs:
+            check(bad)
+        assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
+    assert check_params({"a": None, "b": "auto", "c": 3}, {"a": NoneOr(Int(1)), "b": WordOr(("auto",), Real()),
+                                                           "c": Int(1)}, owner="tsne") == {"a": None, "b": None, "c": 3}
+    # the first violation in the table's order is the one reported
+    with pytest.raises(ValueError, match="'first'"):
+        check_params({"first": 0, "second": 0}, {"first": Int(1), "second": Int(1)}, owner="tsne")

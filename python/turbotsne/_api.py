@@ -11,6 +11,10 @@ import scipy.sparse
 from . import _core
 from ._progress import Progress, run_observed
 from ._validation import (
+    Int,
+    NoneOr,
+    Real,
+    WordOr,
     check_affinities,
     check_affinity_matrix,
     check_bool,
@@ -20,6 +24,7 @@ from ._validation import (
     check_embedding,
     check_int,
     check_n_jobs,
+    check_params,
     check_precomputed,
     check_real,
     check_seed,
@@ -420,35 +425,41 @@ def _check_callback(callback, owner: str):
                         f"Got {callback!r} instead.")
 
 
-def _fill_optimizer(params, *, n_iter, early_exaggeration, early_exaggeration_iter,
-                    exaggeration, dof, max_step_norm, learning_rate):
+#: What tsne's repulsion and optimiser parameters must be, checked in this order (the same
+#: order as the signature's); the messages come from _validation's checks.
+_REPULSION_CONSTRAINTS = {
+    "theta": Real(0.0),
+    "n_interpolation_points": Int(1, 10),
+    "min_num_intervals": Int(1, 1000),
+    "ints_in_interval": Real(0.0, lo_open=True),
+}
+_OPTIMIZER_CONSTRAINTS = {
+    "n_iter": Int(1),
+    "early_exaggeration": Real(0.0, lo_open=True),
+    "early_exaggeration_iter": Int(0),
+    "exaggeration": Real(0.0, lo_open=True),
+    "dof": Real(0.0, lo_open=True),
+    "max_step_norm": NoneOr(Real(0.0, lo_open=True)),
+    "learning_rate": WordOr(("auto",), Real(0.0, lo_open=True)),  # "auto": None in the core
+}
+
+
+def _fill_optimizer(params, values: dict) -> None:
     """Fills ``params.optimizer`` and the kernel's ``params.dof`` (of a ``_core.TsneParams``)
-    with the checked values."""
-    opt = params.optimizer
-    opt.n_iter = check_int(n_iter, "n_iter", min_value=1)
-    opt.early_exaggeration = check_real(early_exaggeration, "early_exaggeration", min_value=0.0, min_open=True)
-    opt.early_exaggeration_iter = check_int(early_exaggeration_iter, "early_exaggeration_iter", min_value=0)
-    opt.exaggeration = check_real(exaggeration, "exaggeration", min_value=0.0, min_open=True)
-    params.dof = check_real(dof, "dof", min_value=0.0, min_open=True)
-    opt.max_step_norm = (None if max_step_norm is None else
-                         check_real(max_step_norm, "max_step_norm", min_value=0.0, min_open=True))
-    if isinstance(learning_rate, str):
-        check_choice(learning_rate, "learning_rate", ("auto",))
-        opt.learning_rate = None
-    else:
-        opt.learning_rate = check_real(learning_rate, "learning_rate", min_value=0.0, min_open=True)
+    from the values of _OPTIMIZER_CONSTRAINTS, checked."""
+    checked = check_params(values, _OPTIMIZER_CONSTRAINTS, owner="tsne")
+    params.dof = checked.pop("dof")
+    for name, value in checked.items():
+        setattr(params.optimizer, name, value)
 
 
-def _fill_repulsion(rep, *, theta, n_interpolation_points, min_num_intervals, ints_in_interval):
-    """Fills ``rep`` (a ``_core.RepulsionParams``) with the checked values."""
-    rep.theta = check_real(theta, "theta", min_value=0.0)
-    grid = rep.interpolation
-    grid.n_interpolation_points = check_int(n_interpolation_points, "n_interpolation_points",
-                                            min_value=1, max_value=10)
-    grid.min_num_intervals = check_int(min_num_intervals, "min_num_intervals", min_value=1,
-                                       max_value=1000)
-    grid.ints_in_interval = check_real(ints_in_interval, "ints_in_interval", min_value=0.0,
-                                       min_open=True)
+def _fill_repulsion(rep, values: dict) -> None:
+    """Fills ``rep`` (a ``_core.RepulsionParams``) from the values of _REPULSION_CONSTRAINTS,
+    checked."""
+    checked = check_params(values, _REPULSION_CONSTRAINTS, owner="tsne")
+    rep.theta = checked.pop("theta")
+    for name, value in checked.items():
+        setattr(rep.interpolation, name, value)
 
 
 def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto",
@@ -474,17 +485,19 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     params.n_components = n_components
     params.perplexity = perplexity
     params.method = getattr(_core.Method, method)
-    _fill_repulsion(params.repulsion, theta=theta, n_interpolation_points=n_interpolation_points,
-                      min_num_intervals=min_num_intervals, ints_in_interval=ints_in_interval)
+    _fill_repulsion(params.repulsion, dict(theta=theta, n_interpolation_points=n_interpolation_points,
+                                           min_num_intervals=min_num_intervals,
+                                           ints_in_interval=ints_in_interval))
     params.seed = check_seed(random_state)
     params.neighbors, neighbors = _neighbor_params(neighbors, n, params.seed, "tsne",
                                                    X.shape[1] if from_data else 0)
     params.neighbors.metric = getattr(_core.Metric, metric if from_data else "euclidean")
     params.n_threads = n_jobs
     opt = params.optimizer
-    _fill_optimizer(params, n_iter=n_iter, early_exaggeration=early_exaggeration,
-                    early_exaggeration_iter=early_exaggeration_iter, exaggeration=exaggeration,
-                    dof=dof, max_step_norm=max_step_norm, learning_rate=learning_rate)
+    _fill_optimizer(params, dict(n_iter=n_iter, early_exaggeration=early_exaggeration,
+                                 early_exaggeration_iter=early_exaggeration_iter,
+                                 exaggeration=exaggeration, dof=dof, max_step_norm=max_step_norm,
+                                 learning_rate=learning_rate))
     for field, value in (_optimizer or {}).items():
         setattr(opt, field, value)
     callback_every = check_int(callback_every, "callback_every", min_value=1)

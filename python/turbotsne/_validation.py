@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 import scipy.sparse
@@ -191,6 +192,58 @@ def check_real(value, name: str, *, min_value: float | None = None, max_value: f
     if not ok:
         raise ValueError(f"The '{name}' parameter of {owner} must be a float{rng}. Got {value} instead.")
     return value
+
+
+class Int(NamedTuple):
+    """Constraint: an int in [lo, hi] (None: unbounded), checked by :func:`check_int`."""
+
+    lo: Optional[int] = None
+    hi: Optional[int] = None
+
+    def check(self, value, name: str, owner: str):
+        return check_int(value, name, min_value=self.lo, max_value=self.hi, owner=owner)
+
+
+class Real(NamedTuple):
+    """Constraint: a finite float in [lo, hi] ((lo, hi] with lo_open), :func:`check_real`."""
+
+    lo: Optional[float] = None
+    hi: Optional[float] = None
+    lo_open: bool = False
+
+    def check(self, value, name: str, owner: str):
+        return check_real(value, name, min_value=self.lo, max_value=self.hi, min_open=self.lo_open,
+                          owner=owner)
+
+
+class NoneOr(NamedTuple):
+    """Constraint: None, or what ``inner`` accepts."""
+
+    inner: Any
+
+    def check(self, value, name: str, owner: str):
+        return None if value is None else self.inner.check(value, name, owner)
+
+
+class WordOr(NamedTuple):
+    """Constraint: a string among ``words`` (returned as None: the core's "automatic"), or
+    what ``inner`` accepts."""
+
+    words: tuple
+    inner: Any
+
+    def check(self, value, name: str, owner: str):
+        if isinstance(value, str):
+            check_choice(value, name, self.words, owner=owner)
+            return None
+        return self.inner.check(value, name, owner)
+
+
+def check_params(values: dict, constraints: dict, *, owner: str) -> dict:
+    """``values`` checked against a table of constraints (name -> Int, Real, NoneOr, WordOr),
+    in the table's order; returns the checked values by name. The first violation raises the
+    TypeError or ValueError that names the parameter."""
+    return {name: rule.check(values[name], name, owner) for name, rule in constraints.items()}
 
 
 def check_choice(value, name: str, choices, *, owner: str = "tsne") -> str:
