@@ -83,11 +83,13 @@ def main(argv=None) -> int:
     hashes = {}
     for threads in (1, 2):
         for name, run in runs(threads):
-            hashes[f"{name}/threads={threads}"] = digest(run())
-            print(f"{name:24s} threads={threads}  {hashes[f'{name}/threads={threads}'][:16]}")
-    uneven = [k for k in hashes if k.endswith("=1") and hashes[k] != hashes[k[:-1] + "2"]]
-    for k in uneven:
-        print(f"differs between 1 and 2 threads: {k[:-10]}", file=sys.stderr)
+            key = f"{name}/threads={threads}"
+            hashes[key] = digest(run())
+            print(f"{name:24s} threads={threads}  {hashes[key][:16]}")
+    names = [k.split("/")[0] for k in hashes if k.endswith("/threads=1")]
+    uneven = [n for n in names if hashes[f"{n}/threads=1"] != hashes[f"{n}/threads=2"]]
+    for name in uneven:
+        print(f"differs between 1 and 2 threads: {name}", file=sys.stderr)
     if args.output:
         with open(args.output, "w") as f:
             json.dump(hashes, f, indent=1, sort_keys=True)

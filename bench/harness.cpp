@@ -720,8 +720,7 @@ static int run(const Options& opt) {
       std::vector<double> grad(Y.size()), work(Y.size());
       const turbotsne::Matrix G{grad.data(), n, dims}, W{work.data(), n, dims};
       auto gradient = [&] {
-        turbotsne::compute_gradient(P.view(), Ym, *repulsion, base.dof, 1.0, false, G,
-                                    W, threads);
+        turbotsne::compute_gradient(P.view(), Ym, *repulsion, 1.0, false, G, W, threads);
       };
       gradient();  // warm-up: the optimiser reuses one repulsion object across iterations
       row.gradient_ms = 1e3 * time_median(opt.repeats, gradient);

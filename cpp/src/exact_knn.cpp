@@ -34,7 +34,7 @@ ExactKnnAlgorithm choose_exact_algorithm(index_t n_reference, index_t n_queries,
 }
 
 KnnGraph find_exact_neighbors(ConstMatrix X, int k, int n_threads, Observer* observer,
-                                Metric metric, const ExactKnnParams& params) {
+                              Metric metric, const ExactKnnParams& params) {
   if (X.rows < 2) throw std::invalid_argument("find_exact_neighbors: need at least 2 points");
   if (k < 1 || k > X.rows - 1) {
     throw std::invalid_argument("find_exact_neighbors: k must be in [1, n - 1], got " +
@@ -43,7 +43,7 @@ KnnGraph find_exact_neighbors(ConstMatrix X, int k, int n_threads, Observer* obs
   if (metric == Metric::kCosine) {
     const std::vector<double> unit = normalized_rows(X, n_threads);
     KnnGraph graph = find_exact_neighbors(ConstMatrix{unit.data(), X.rows, X.cols}, k,
-                                            n_threads, observer, Metric::kEuclidean, params);
+                                          n_threads, observer, Metric::kEuclidean, params);
     euclidean_to_cosine(graph.distances);
     return graph;
   }
@@ -54,8 +54,8 @@ KnnGraph find_exact_neighbors(ConstMatrix X, int k, int n_threads, Observer* obs
 }
 
 KnnGraph query_exact_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
-                                 Metric metric, int n_threads, Observer* observer,
-                                 const ExactKnnParams& params) {
+                               Metric metric, int n_threads, Observer* observer,
+                               const ExactKnnParams& params) {
   if (reference.rows < 1) throw std::invalid_argument("query_exact_neighbors: empty reference");
   if (queries.cols != reference.cols) {
     throw std::invalid_argument("query_exact_neighbors: queries have " +
@@ -70,8 +70,8 @@ KnnGraph query_exact_neighbors(ConstMatrix reference, ConstMatrix queries, int k
     const std::vector<double> ref = normalized_rows(reference, n_threads);
     const std::vector<double> qs = normalized_rows(queries, n_threads);
     KnnGraph graph = query_exact_neighbors(ConstMatrix{ref.data(), reference.rows, reference.cols},
-                                             ConstMatrix{qs.data(), queries.rows, queries.cols}, k,
-                                             Metric::kEuclidean, n_threads, observer, params);
+                                           ConstMatrix{qs.data(), queries.rows, queries.cols}, k,
+                                           Metric::kEuclidean, n_threads, observer, params);
     euclidean_to_cosine(graph.distances);
     return graph;
   }

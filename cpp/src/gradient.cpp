@@ -155,11 +155,11 @@ double compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with
 }
 
 GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion,
-                               double dof, double exaggeration, bool with_kl, Matrix grad,
-                               Matrix work, int n_threads, GradientTimings* timings) {
+                               double exaggeration, bool with_kl, Matrix grad, Matrix work,
+                               int n_threads, GradientTimings* timings) {
   GradientStats stats;
   Stopwatch watch;
-  const double kl_part = compute_attraction(P, Y, dof, with_kl, grad, n_threads);
+  const double kl_part = compute_attraction(P, Y, repulsion.dof(), with_kl, grad, n_threads);
   const double t_attraction = watch.lap();
   stats.z = repulsion.compute(Y, work, n_threads);
   const double t_repulsion = watch.lap();
@@ -180,10 +180,10 @@ GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repul
   return stats;
 }
 
-GradientStats kl_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion, double dof,
+GradientStats kl_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion,
                           double exaggeration, Matrix grad, int n_threads) {
   std::vector<double> work(static_cast<size_t>(Y.size()));
-  const GradientStats stats = compute_gradient(P, Y, repulsion, dof, exaggeration, true, grad,
+  const GradientStats stats = compute_gradient(P, Y, repulsion, exaggeration, true, grad,
                                                Matrix{work.data(), Y.rows, Y.cols}, n_threads);
   for (index_t e = 0; e < grad.size(); ++e) grad.data[e] *= 4.0;
   return stats;

@@ -78,8 +78,8 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
     const double momentum = early ? params.momentum_early : params.momentum_late;
     const double learning_rate = early ? early_learning_rate : late_learning_rate;
     const bool with_kl = observer != nullptr && observer->wants_value(it);
-    const GradientStats stats = compute_gradient(P, Y, repulsion, repulsion.dof(), exaggeration,
-                                                 with_kl, G, W, n_threads, &gradient_time);
+    const GradientStats stats =
+        compute_gradient(P, Y, repulsion, exaggeration, with_kl, G, W, n_threads, &gradient_time);
     Stopwatch update_watch;
     const index_t dims = Y.cols;
     const double grad_norm2 = blocked_sum<double>(Y.rows, n_threads, [&](index_t b, index_t e) {
@@ -102,7 +102,7 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
   }
   // KL at the final embedding: one more evaluation of P's attraction and of Z.
   const GradientStats final_stats =
-      compute_gradient(P, Y, repulsion, repulsion.dof(), 1.0, true, G, W, n_threads, &gradient_time);
+      compute_gradient(P, Y, repulsion, 1.0, true, G, W, n_threads, &gradient_time);
   result.kl = final_stats.kl;
   result.attraction = gradient_time.attraction;
   result.repulsion = gradient_time.repulsion;

@@ -13,6 +13,7 @@
 #include "turbotsne/stopwatch.hpp"
 
 namespace turbotsne {
+
 void InterpolationParams::validate() const {
   if (n_interpolation_points < 1 || n_interpolation_points > 32) {
     throw std::invalid_argument("n_interpolation_points must be in [1, 32], got " +
@@ -57,8 +58,6 @@ struct FftRepulsion::Impl {
   double dof;
   InterpolationParams params;
   InterpolationTimings timings;
-  int boxes = 0;
-  int fft_size = 0;
 
   std::vector<std::int32_t> cell;      // n: each point's cell (box index, x fastest)
   std::vector<double> sorted_y;        // n x dims: the points' coordinates in cell order
@@ -84,8 +83,9 @@ struct FftRepulsion::Impl {
 
   // The grid of the last call.
   struct Grid {
-    int nodes = 0;        // N, per dimension
-    int fft_size = 0;     // M, the transform length per dimension
+    int boxes = 0;         // per dimension
+    int nodes = 0;         // N = boxes · p, per dimension
+    int fft_size = 0;      // M, the transform length per dimension
     double spacing = 0.0;  // between nodes
   } grid;
 
@@ -122,8 +122,8 @@ FftRepulsion::FftRepulsion(int dims, double dof, InterpolationParams params)
 FftRepulsion::~FftRepulsion() = default;
 
 const InterpolationTimings& FftRepulsion::last_timings() const { return impl_->timings; }
-int FftRepulsion::last_boxes_per_dim() const { return impl_->boxes; }
-int FftRepulsion::last_fft_size() const { return impl_->fft_size; }
+int FftRepulsion::last_boxes_per_dim() const { return impl_->grid.boxes; }
+int FftRepulsion::last_fft_size() const { return impl_->grid.fft_size; }
 
 double FftRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
   if (Y.cols != impl_->dims) throw std::invalid_argument("FFT repulsion: wrong embedding dimension");
@@ -166,11 +166,10 @@ void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
   }
   double range = hi - lo;
   if (!(range > 0.0)) range = 1.0;  // all points coincide: any grid is exact
-  boxes = fft_boxes_per_dim(range, n, D, params);
-  const int nb = boxes;
-  grid.nodes = nb * p;                                // nodes per dimension
-  grid.fft_size = next_fast_even_size(2 * grid.nodes);  // transform length per dimension
-  fft_size = grid.fft_size;
+  const int nb = fft_boxes_per_dim(range, n, D, params);
+  grid.boxes = nb;
+  grid.nodes = nb * p;
+  grid.fft_size = next_fast_even_size(2 * grid.nodes);
   const double box_width = range / nb;
   const double spacing = box_width / p;  // between nodes; node j of a box at (j + 1/2) spacing
   grid.spacing = spacing;
@@ -227,7 +226,7 @@ void FftRepulsion::Impl::spread_charges(int n_threads) {
   const int D = dims;
   const int p = params.n_interpolation_points;
   const bool cauchy = dof == 1.0;
-  const int nb = boxes;
+  const int nb = grid.boxes;
   const int N = grid.nodes;
   const int n_charges = cauchy ? D + 2 : D + 1;
   const index_t grid_size = D == 1 ? N : static_cast<index_t>(N) * N;
@@ -282,12 +281,12 @@ void FftRepulsion::Impl::spread_charges(int n_threads) {
   potentials.resize(static_cast<size_t>((D + 1) * grid_size));  // written by the convolutions
 }
 
-// 3 is convolve_1d / convolve_2d. 4. The node potentials back to the points, in sorted order,
-// and their forces.
+// 4. The node potentials back to the points, in sorted order, and their forces (step 3 is
+// convolve_1d / convolve_2d).
 void FftRepulsion::Impl::interpolate_forces(Matrix forces, int n_threads) {
   const int D = dims;
   const int p = params.n_interpolation_points;
-  const int nb = boxes;
+  const int nb = grid.boxes;
   const int N = grid.nodes;
   const int n_conv = D + 1;
   const index_t n_cells = D == 1 ? nb : static_cast<index_t>(nb) * nb;
@@ -398,18 +397,6 @@ double FftRepulsion::Impl::convolve_1d(int N, int M, double spacing) {
   return z_grid / M;
 }
 
-// The same in 2-D, with the transforms arranged around the padding: the charge grids fill
-// N of the M rows and columns and only N x N nodes of each result are used. Rows are
-// transformed first (N of them per grid); then, per block of spectrum columns, each grid's
-// column is transformed, multiplied by the kernel's column, summed into Z and transformed
-// back while it is in cache; last, N rows per result are transformed back. Compared with three
-// passes of whole 2-D transforms, the spectra are never stored at full height.
-// Only the grids of 1 and y are transformed. For dof = 1, Z needs no spectrum at all: the
-// kernel is symmetric, so Σ_nodes q_{|y|²} · (K ∗ q_1) = Σ_nodes q_1 · (K ∗ q_{|y|²}), and
-//   Z + n = Σ_nodes (q_1 + 2 q_{|y|²}) φ_1 − 2 Σ_d q_{y_d} φ_{y_d}
-// over the node potentials φ that the forces need anyway (one forward transform fewer than
-// Parseval with the |y|² grid). For dof != 1, Z + n = Σ K_w |Q_1|² by Parseval as in 1-D.
-// Returns the grid's Z + n.
 // Transforms the rows s in [0, n_rows) that fill_row(s, row) writes into row dest(s) of
 // row_spectra, four at a time (RealFftPlan::forward4). The row buffers start at zero and
 // fill_row may write only a prefix of them.
@@ -597,6 +584,18 @@ void FftRepulsion::Impl::potential_rows(int N, int M, int n_threads) {
   }, 1);
 }
 
+// convolve_1d in 2-D, with the transforms arranged around the padding: the charge grids fill
+// N of the M rows and columns and only N x N nodes of each result are used. Rows are
+// transformed first (N of them per grid); then, per block of spectrum columns, each grid's
+// column is transformed, multiplied by the kernel's column, summed into Z and transformed
+// back while it is in cache; last, N rows per result are transformed back. Compared with three
+// passes of whole 2-D transforms, the spectra are never stored at full height.
+// Only the grids of 1 and y are transformed. For dof = 1, Z needs no spectrum at all: the
+// kernel is symmetric, so Σ_nodes q_{|y|²} · (K ∗ q_1) = Σ_nodes q_1 · (K ∗ q_{|y|²}), and
+//   Z + n = Σ_nodes (q_1 + 2 q_{|y|²}) φ_1 − 2 Σ_d q_{y_d} φ_{y_d}
+// over the node potentials φ that the forces need anyway (one forward transform fewer than
+// Parseval with the |y|² grid). For dof != 1, Z + n = Σ K_w |Q_1|² by Parseval as in 1-D.
+// Returns the grid's Z + n.
 double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threads) {
   constexpr int D = 2;
   const bool cauchy = dof == 1.0;

@@ -79,7 +79,8 @@ TransformResult optimize_new_points_on_team(const CsrView& P, ConstMatrix refere
     const bool with_kl = observer != nullptr && observer->wants_value(it);
     iterate(true, with_kl);
     result.n_iter = it;
-    const double kl = with_kl ? sum_in_blocks(kl_per_point.data(), m) / static_cast<double>(m) : 0.0;
+    const double kl =
+        with_kl ? sum_in_blocks(kl_per_point.data(), m) / static_cast<double>(m) : 0.0;
     if (report_iteration(observer, it, params.n_iter, with_kl, kl, 0.0, Y)) {
       result.stopped = true;
       break;

@@ -95,15 +95,14 @@ CsrMatrix conditional_probabilities(ConstMatrix X, double perplexity,
 CsrMatrix permute_symmetric(const CsrMatrix& P, const std::vector<std::int32_t>& order,
                             int n_threads) {
   const index_t n = P.n_rows;
-  std::vector<char> seen(static_cast<size_t>(n), 0);
   require(static_cast<index_t>(order.size()) == n,
           "permute_symmetric: order must have one entry per row");
-  for (std::int32_t v : order) {
-    require(v >= 0 && v < n && !seen[v], "order must be a permutation of 0 .. n-1");
-    seen[v] = 1;
+  std::vector<std::int32_t> inv(static_cast<size_t>(n), -1);  // -1: not seen yet
+  for (index_t r = 0; r < n; ++r) {
+    const std::int32_t v = order[r];
+    require(v >= 0 && v < n && inv[v] < 0, "order must be a permutation of 0 .. n-1");
+    inv[v] = static_cast<std::int32_t>(r);
   }
-  std::vector<std::int32_t> inv(static_cast<size_t>(n));
-  for (index_t r = 0; r < n; ++r) inv[order[r]] = static_cast<std::int32_t>(r);
   CsrMatrix Q;
   Q.n_rows = n;
   Q.n_cols = n;

@@ -111,7 +111,7 @@ void register_gradient_probes(py::module_& t) {
     {
       py::gil_scoped_release release;
       const auto repulsion = make_repulsion(method, static_cast<int>(y.cols), dof, params);
-      stats = kl_gradient(P, y, *repulsion, dof, exaggeration,
+      stats = kl_gradient(P, y, *repulsion, exaggeration,
                           Matrix{grad.mutable_data(), y.rows, y.cols}, n_threads);
     }
     return py::make_tuple(grad, stats.kl, stats.z);

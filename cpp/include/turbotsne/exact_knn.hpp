@@ -39,15 +39,15 @@ ExactKnnAlgorithm choose_exact_algorithm(index_t n_reference, index_t n_queries,
 // kept), in parallel, by the given metric (distances in its units: cosine ones are 1 - cos).
 // The result does not depend on the thread count or the algorithm.
 KnnGraph find_exact_neighbors(ConstMatrix X, int k, int n_threads,
-                                Observer* observer = nullptr,
-                                Metric metric = Metric::kEuclidean,
-                                const ExactKnnParams& params = {});
+                              Observer* observer = nullptr,
+                              Metric metric = Metric::kEuclidean,
+                              const ExactKnnParams& params = {});
 
 // Exact k nearest rows of `reference` for every row of `queries` (no row is excluded): an
 // m x k graph (n = m) whose indices are rows of reference, each row sorted by (distance,
 // index). Parallel over the queries; the result does not depend on the thread count.
 KnnGraph query_exact_neighbors(ConstMatrix reference, ConstMatrix queries, int k,
-                                 Metric metric, int n_threads, Observer* observer = nullptr,
-                                 const ExactKnnParams& params = {});
+                               Metric metric, int n_threads, Observer* observer = nullptr,
+                               const ExactKnnParams& params = {});
 
 }  // namespace turbotsne

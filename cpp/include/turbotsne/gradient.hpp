@@ -24,15 +24,16 @@ struct GradientTimings {
 
 // grad = exaggeration · attraction − repulsion / Z, which is ∂KL/∂Y / 4: the scale on which
 // bhtsne, openTSNE and FIt-SNE define their learning rates (scikit-learn keeps the 4).
-// `work` is caller-provided scratch of the same shape as Y.
+// The attraction uses the repulsion's kernel (repulsion.dof()). `work` is caller-provided
+// scratch of the same shape as Y.
 GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion,
-                               double dof, double exaggeration, bool with_kl, Matrix grad,
-                               Matrix work, int n_threads,
+                               double exaggeration, bool with_kl, Matrix grad, Matrix work,
+                               int n_threads,
                                GradientTimings* timings = nullptr);
 
 // ∂KL/∂Y itself (with P exaggerated), 4 × compute_gradient's grad: what the numpy reference
 // gradients of the tests compute. Allocates its own scratch.
-GradientStats kl_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion, double dof,
+GradientStats kl_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion,
                           double exaggeration, Matrix grad, int n_threads);
 
 // Exact KL(P‖Q) with Z summed over all pairs (O(n²)). P must sum to 1.

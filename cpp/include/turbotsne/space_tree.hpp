@@ -13,7 +13,7 @@
 namespace turbotsne {
 
 constexpr int kSpaceTreeMaxDepth = 40;      // cells 2^-40 of the root's side hold near-duplicates
-constexpr int kSpaceTreeLeafCapacity = 16;   // points kept in a leaf before it is split
+constexpr int kSpaceTreeLeafCapacity = 16;  // points kept in a leaf before it is split
 
 // A 2^D-tree over the embedding, rebuilt every iteration into reused storage. Cells are cubes
 // (the root is the bounding box made cubic); children of a cell are stored contiguously and
