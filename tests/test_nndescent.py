@@ -159,7 +159,7 @@ def test_auto_neighbours_follow_the_documented_thresholds():
     for n, d, expected in [(narrow - 1, 50, "exact"), (narrow, 50, "approx"), (narrow, 100, "approx"),
                            (wide, 100, "exact"), (wide - 1, 784, "exact"), (wide, 784, "approx"),
                            (wide, 101, "approx")]:
-        params, used = turbotsne._api._neighbor_params("auto", n, 0, "tsne", d)
+        params, used = turbotsne._api._neighbor_params("auto", n, 0, d)
         assert used == expected, (n, d)
         method = turbotsne._core.NeighborMethod.approximate if expected == "approx" else turbotsne._core.NeighborMethod.exact
         assert params.method == method

@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse
 
 import turbotsne
+from turbotsne import _core
 
 X = np.random.default_rng(0).normal(size=(100, 3))
 
@@ -129,9 +130,15 @@ def test_exact_refuses_more_samples_than_its_limit(kwargs):
 
 
 def test_constraint_tables_give_the_checks_own_messages():
-    from turbotsne._validation import (Int, NoneOr, Real, WordOr, check_choice, check_int,
-                                       check_params, check_real)
+    from turbotsne._validation import (CallableOrNone, Choice, ChoiceOrArray, Int, Jobs, NoneOr,
+                                       Real, Seed, WordOr, check_choice, check_int, check_n_jobs,
+                                       check_params, check_real, check_seed)
     cases = [
+        (Choice(("a", "b")), "c", lambda v: check_choice(v, "x", ("a", "b"))),
+        (Choice(("a", "b")), 1, lambda v: check_choice(v, "x", ("a", "b"))),
+        (ChoiceOrArray(("a", "b")), "c", lambda v: check_choice(v, "x", ("a", "b"))),
+        (Seed(), -1, lambda v: check_seed(v)),
+        (Jobs(), 0, lambda v: check_n_jobs(v)),
         (Int(1), 0, lambda v: check_int(v, "x", min_value=1)),
         (Int(1, 10), 2.5, lambda v: check_int(v, "x", min_value=1, max_value=10)),
         (Real(0.0, lo_open=True), 0.0, lambda v: check_real(v, "x", min_value=0.0, min_open=True)),
@@ -150,3 +157,92 @@ def test_constraint_tables_give_the_checks_own_messages():
     # the first violation in the table's order is the one reported
     with pytest.raises(ValueError, match="'first'"):
         check_params({"first": 0, "second": 0}, {"first": Int(1), "second": Int(1)}, owner="tsne")
+    with pytest.raises(TypeError, match="'x' parameter of tsne must be callable or None"):
+        check_params({"x": 3}, {"x": CallableOrNone()}, owner="tsne")
+    array = np.zeros((2, 2))
+    got = check_params({"i": array, "s": 7, "j": 2, "c": print},
+                       {"i": ChoiceOrArray(("a",)), "s": Seed(), "j": Jobs(), "c": CallableOrNone()},
+                       owner="tsne")
+    assert got["i"] is array and got["s"] == 7 and got["j"] == 2 and got["c"] is print
+
+
+def _bad_value(rule):
+    """A value each kind of constraint refuses."""
+    from turbotsne import _validation as v
+    if isinstance(rule, (v.NoneOr, v.WordOr)):
+        return "not-a-value" if isinstance(rule, v.NoneOr) else -1.0
+    return {v.Int: 0.5, v.Real: "x", v.Choice: "nope", v.ChoiceOrArray: "nope", v.Seed: 1.5,
+            v.Jobs: 0, v.CallableOrNone: 3}[type(rule)]
+
+
+def _fitted_tsne():
+    return turbotsne.TSNE(perplexity=5, max_iter=20, random_state=0).fit(X)
+
+
+def _entry_points():
+    from turbotsne import _api, _contrastive, _estimator
+    run = _api._RUN_CONSTRAINTS
+    tsne_table = {**run, "method": None, **_api._REPULSION_CONSTRAINTS, **_api._OPTIMIZER_CONSTRAINTS}
+    contrastive_table = {**run, **_contrastive._OPTIMIZER_CONSTRAINTS}
+    spectrum_names = ("metric", "neighbors", "n_jobs", "random_state", "perplexity", "n_components",
+                      "init", "n_negatives", "n_epochs", "learning_rate", "dof")
+    joint_names = ("metric", "neighbors", "n_jobs", "random_state", "perplexity")
+    from turbotsne._validation import Choice
+    tsne_table["method"] = Choice(_api._METHODS)
+    return [
+        ("tsne", lambda data, **kw: turbotsne.tsne(data, **kw), tsne_table),
+        ("contrastive_embedding", lambda data, **kw: turbotsne.contrastive_embedding(data, **kw),
+         contrastive_table),
+        ("spectrum", lambda data, **kw: turbotsne.spectrum(data, **kw),
+         {k: contrastive_table[k] for k in spectrum_names}),
+        ("joint_probabilities", lambda data, **kw: turbotsne.joint_probabilities(data, **kw),
+         {k: run[k] for k in joint_names}),
+        ("TSNE", lambda data, **kw: turbotsne.TSNE(**kw).fit(data), _estimator._FIT_CONSTRAINTS),
+        ("TSNE.transform", lambda data, **kw: _fitted_tsne().transform(data, **kw),
+         _estimator._TRANSFORM_CONSTRAINTS),
+    ]
+
+
+@pytest.mark.parametrize("owner,call,table", _entry_points(), ids=lambda e: e if isinstance(e, str) else "")
+def test_every_table_entry_is_checked_before_the_input(owner, call, table):
+    # Each parameter of each entry point's tables is refused by name, with the entry point as
+    # its owner, even when the data are bad too: the parameters are checked first.
+    bad_data = np.full((100, 3), np.nan)
+    for name, rule in table.items():
+        with pytest.raises((TypeError, ValueError), match=f"'{name}' parameter of {owner}"):
+            call(bad_data, **{name: _bad_value(rule)})
+
+
+@pytest.mark.parametrize(
+    "setup,match",
+    [
+        (lambda p: setattr(p, "method", _core.Method.barnes_hut) or setattr(p.repulsion, "theta", -1.0),
+         "theta must be finite and >= 0"),
+        (lambda p: setattr(p, "method", _core.Method.fft) or setattr(p.repulsion.interpolation, "n_interpolation_points", 0),
+         "n_interpolation_points must be in"),
+        (lambda p: setattr(p, "method", _core.Method.fft) or setattr(p, "n_components", 3),
+         "FFT method supports 1 or 2 embedding dimensions"),
+        (lambda p: setattr(p, "dof", 0.0), "dof must be positive and finite"),
+        (lambda p: setattr(p.optimizer, "n_iter", 0), "n_iter must be >= 1"),
+        (lambda p: setattr(p.neighbors, "method", _core.NeighborMethod.approximate) or
+         setattr(p.neighbors.approximate, "n_trees", 0), "n_trees must be >= 1"),
+        (lambda p: setattr(p, "perplexity", 40.0), "3 \\* perplexity < n_samples"),
+    ],
+    ids=["theta", "interpolation", "fft_dims", "dof", "n_iter", "n_trees", "perplexity"],
+)
+def test_core_entry_point_refuses_what_a_cpp_caller_could_break_before_any_work(setup, match):
+    # The C++ checks, reached directly (as the harness would): each refused by its owner
+    # (the parameters' validate, the repulsion's constructor, the neighbour search's start)
+    # before any stage has done work.
+    params = _core.TsneParams()
+    params.n_components = 2
+    params.perplexity = 5.0
+    params.init = _core.Init.random
+    params.optimizer.n_iter = 10
+    setup(params)
+    data = np.random.default_rng(0).normal(size=(100, 3))
+    Y = np.zeros((100, params.n_components))
+    events = []
+    with pytest.raises(ValueError, match=match):
+        _core.tsne(data, Y, params, None, [], lambda *a: events.append(a), lambda *a: events.append(a))
+    assert events == []

@@ -341,7 +341,7 @@ void ContrastiveOptimizerParams::validate() const {
   require(positives_per_epoch >= 1,
           "positives_per_epoch must be >= 1, got " + std::to_string(positives_per_epoch));
   require(positive_finite(learning_rate), "learning_rate must be positive and finite");
-  require(positive_finite(dof), "dof must be positive and finite");
+  require_dof(dof);
   require(!max_step_norm || positive_finite(*max_step_norm),
           "max_step_norm must be positive and finite");
 }
@@ -355,7 +355,6 @@ void ContrastiveParams::validate(index_t n_samples, bool affinities_computed_her
     require(3.0 * perplexity < static_cast<double>(n_samples),
             "perplexity must satisfy 3 * perplexity < n_samples");
   }
-  neighbors.approximate.validate();
   require(n_threads >= 1, "n_threads must be >= 1");
   optimizer.validate();
 }
@@ -384,8 +383,6 @@ double sampled_contrastive_loss(const CsrView& P, ConstMatrix Y,
   const double total = sum_in_blocks(dlogz.data(), Y.rows);
   return params.loss == ContrastiveLoss::kInfoNce ? 0.0 : total;
 }
-
-namespace {
 
 ContrastiveResult optimize_contrastive_on_team(const CsrView& P, Matrix Y,
                                                const ContrastiveOptimizerParams& params,
@@ -455,8 +452,6 @@ ContrastiveResult optimize_contrastive_on_team(const CsrView& P, Matrix Y,
   return result;
 }
 
-}  // namespace
-
 ContrastiveResult optimize_contrastive(const CsrView& P, Matrix Y,
                                        const ContrastiveOptimizerParams& params,
                                        std::uint64_t seed, int n_threads, Observer* observer) {
@@ -481,8 +476,8 @@ ContrastiveResult initialize_and_optimize(const CsrView& P, ConstMatrix X,
   timings.init = watch.lap();
   report_stage(observer, Stage::kInit, timings.init);
   begin_stage(observer, Stage::kOptimize);
-  ContrastiveResult result =
-      optimize_contrastive(P, Y, params.optimizer, params.seed, params.n_threads, observer);
+  ContrastiveResult result = optimize_contrastive_on_team(P, Y, params.optimizer, params.seed,
+                                                          params.n_threads, observer);
   timings.optimize = watch.lap();
   report_stage(observer, Stage::kOptimize, timings.optimize);
   result.timings = timings;

@@ -47,8 +47,6 @@ double OptimizerParams::resolved_learning_rate(index_t n, bool early) const {
   return std::max(static_cast<double>(n) / (early ? early_exaggeration : exaggeration), 50.0);
 }
 
-namespace {
-
 OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repulsion,
                                 const OptimizerParams& params, int n_threads, Observer* observer) {
   if (P_in.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
@@ -109,8 +107,6 @@ OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repuls
   result.update = update_time;
   return result;
 }
-
-}  // namespace
 
 OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
                         const OptimizerParams& params, int n_threads, Observer* observer) {

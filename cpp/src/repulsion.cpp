@@ -8,9 +8,9 @@
 
 namespace turbotsne {
 
-ExactRepulsion::ExactRepulsion(double dof) : Repulsion(dof) {
-  if (!(dof > 0.0)) throw std::invalid_argument("ExactRepulsion: dof must be positive");
-}
+Repulsion::Repulsion(double dof) : dof_(dof) { require_dof(dof); }
+
+ExactRepulsion::ExactRepulsion(double dof) : Repulsion(dof) {}
 
 double ExactRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
   const index_t n = Y.rows;

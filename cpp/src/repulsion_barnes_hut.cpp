@@ -14,6 +14,10 @@ namespace turbotsne {
 
 namespace {
 
+void require_theta(double theta) {
+  require(theta >= 0.0 && std::isfinite(theta), "theta must be finite and >= 0");
+}
+
 // The Barnes-Hut sum for one point at y: adds Σ_j w_j^((α+1)/α) (y − y_j) over the tree's
 // points (row `self` skipped; -1 skips none) to f and returns Σ_j w_j.
 template <int D, bool kCauchy>
@@ -111,10 +115,7 @@ BarnesHutRepulsion::BarnesHutRepulsion(int dims, double theta, double dof)
     throw std::invalid_argument("Barnes-Hut supports 1, 2 or 3 embedding dimensions, got " +
                                 std::to_string(dims));
   }
-  if (!(theta >= 0.0) || !std::isfinite(theta)) {
-    throw std::invalid_argument("Barnes-Hut theta must be finite and >= 0");
-  }
-  if (!(dof > 0.0)) throw std::invalid_argument("dof must be positive");
+  require_theta(theta);
   impl_->dims = dims;
   impl_->theta = theta;
   impl_->dof = dof;
@@ -183,10 +184,8 @@ struct ReferenceRepulsion::Impl {
 ReferenceRepulsion::ReferenceRepulsion(ConstMatrix reference, double theta, double dof)
     : impl_(std::make_unique<Impl>()) {
   if (reference.rows < 1) throw std::invalid_argument("the reference embedding is empty");
-  if (!(theta >= 0.0) || !std::isfinite(theta)) {
-    throw std::invalid_argument("theta must be finite and >= 0");
-  }
-  if (!(dof > 0.0)) throw std::invalid_argument("dof must be positive");
+  require_theta(theta);
+  require_dof(dof);
   impl_->reference = reference;
   impl_->theta = theta;
   impl_->dof = dof;

@@ -112,7 +112,6 @@ FftRepulsion::FftRepulsion(int dims, double dof, InterpolationParams params)
     throw std::invalid_argument("the FFT method supports 1 or 2 embedding dimensions, got " +
                                 std::to_string(dims));
   }
-  if (!(dof > 0.0) || !std::isfinite(dof)) throw std::invalid_argument("dof must be positive");
   params.validate();
   impl_->dims = dims;
   impl_->dof = dof;

@@ -18,8 +18,7 @@ void TransformParams::validate() const {
   require(positive_finite(min_gain), "min_gain must be positive and finite");
   require(!max_step_norm || positive_finite(*max_step_norm),
           "max_step_norm must be positive and finite");
-  require(positive_finite(dof), "dof must be positive and finite");
-  require(theta >= 0.0 && std::isfinite(theta), "theta must be finite and >= 0");
+  // theta and dof: by ReferenceRepulsion, built before any work.
 }
 
 namespace {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -30,19 +31,11 @@ double column_std(ConstMatrix Y, index_t c) {
 void TsneParams::validate(index_t n_samples, bool affinities_computed_here) const {
   require(n_samples >= 2, "need at least 2 samples, got " + std::to_string(n_samples));
   require(n_components >= 1, "n_components must be >= 1, got " + std::to_string(n_components));
-  require(method != Method::kBarnesHut || n_components <= 3,
-          "Barnes-Hut supports n_components in {1, 2, 3}, got " + std::to_string(n_components));
-  require(method != Method::kFft || n_components <= 2,
-          "the FFT method supports n_components in {1, 2}, got " + std::to_string(n_components));
   if (affinities_computed_here) {
     require(perplexity > 0.0 && std::isfinite(perplexity), "perplexity must be positive");
     require(3.0 * perplexity < static_cast<double>(n_samples),
             "perplexity must satisfy 3 * perplexity < n_samples");
   }
-  require(repulsion.theta >= 0.0 && std::isfinite(repulsion.theta), "theta must be finite and >= 0");
-  repulsion.interpolation.validate();
-  neighbors.approximate.validate();
-  require(positive_finite(dof), "dof must be positive and finite");
   require(n_threads >= 1, "n_threads must be >= 1");
   optimizer.validate();
 }
@@ -193,20 +186,18 @@ namespace {
 // Initialisation and optimisation, for run_tsne and run_tsne_from_affinities; `order` is a
 // locality order of the points or empty, `result` holds the timings so far.
 void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, ConstMatrix X,
-                             const TsneParams& params, Matrix Y, Observer* observer,
-                             TsneResult& result) {
+                             const TsneParams& params, Repulsion& repulsion, Matrix Y,
+                             Observer* observer, TsneResult& result) {
   Stopwatch watch;
   begin_stage(observer, Stage::kInit);
   initialize(X, params.init, params.seed, Y, params.n_threads);
   result.timings.init = watch.lap();
   report_stage(observer, Stage::kInit, result.timings.init);
   begin_stage(observer, Stage::kOptimize);
-  const auto repulsion = make_repulsion(params.method, params.n_components,
-                                        params.dof, params.repulsion);
   OptimizeResult opt;
   if (Y.rows < params.locality_min_samples) order.clear();
   if (order.empty()) {
-    opt = optimize(P.view(), Y, *repulsion, params.optimizer, params.n_threads, observer);
+    opt = optimize_on_team(P.view(), Y, repulsion, params.optimizer, params.n_threads, observer);
   } else {
     // Optimise the points in the neighbour search's locality order: the attraction then
     // reads the embedding almost in order instead of at random (for large n the points no
@@ -219,8 +210,8 @@ void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, Const
       for (index_t c = 0; c < dims; ++c) Yp(r, c) = Y(order[r], c);
     }, 4096);
     UnpermutingObserver unpermuting(observer, order, dims);
-    opt = optimize(P.view(), Yp, *repulsion, params.optimizer, params.n_threads,
-                   observer != nullptr ? &unpermuting : nullptr);
+    opt = optimize_on_team(P.view(), Yp, repulsion, params.optimizer, params.n_threads,
+                           observer != nullptr ? &unpermuting : nullptr);
     parallel_for(0, Y.rows, params.n_threads, [&](index_t r) {
       for (index_t c = 0; c < dims; ++c) Y(order[r], c) = Yp(r, c);
     }, 4096);
@@ -235,8 +226,15 @@ void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, Const
   result.stopped = opt.stopped;
 }
 
+// The entry points' checks: params, then the repulsion, whose constructor checks its own.
+std::unique_ptr<Repulsion> checked_repulsion(const TsneParams& params, index_t n_samples,
+                                             bool affinities_computed_here) {
+  params.validate(n_samples, affinities_computed_here);
+  return make_repulsion(params.method, params.n_components, params.dof, params.repulsion);
+}
+
 TsneResult run_tsne_on_team(ConstMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
-  params.validate(X.rows);
+  const auto repulsion = checked_repulsion(params, X.rows, true);
   if (Y.rows != X.rows || Y.cols != params.n_components) {
     throw std::invalid_argument("run_tsne: Y must have shape (n_samples, n_components)");
   }
@@ -246,13 +244,14 @@ TsneResult run_tsne_on_team(ConstMatrix X, const TsneParams& params, Matrix Y, O
   std::vector<std::int32_t> order;
   CsrMatrix P = joint_probabilities(X, params.perplexity, neighbors, params.n_threads, observer,
                                     &result.timings, &order);
-  initialize_and_optimize(std::move(P), std::move(order), X, params, Y, observer, result);
+  initialize_and_optimize(std::move(P), std::move(order), X, params, *repulsion, Y, observer,
+                          result);
   return result;
 }
 
 TsneResult run_tsne_from_affinities_on_team(CsrMatrix P, ConstMatrix X, const TsneParams& params,
                                             Matrix Y, Observer* observer) {
-  params.validate(Y.rows, false);
+  const auto repulsion = checked_repulsion(params, Y.rows, false);
   if (P.n_rows != Y.rows || P.n_cols != Y.rows || Y.cols != params.n_components) {
     throw std::invalid_argument(
         "run_tsne_from_affinities: P must be n x n and Y n x n_components");
@@ -261,7 +260,7 @@ TsneResult run_tsne_from_affinities_on_team(CsrMatrix P, ConstMatrix X, const Ts
     throw std::invalid_argument("run_tsne_from_affinities: init=pca needs X with n rows");
   }
   TsneResult result;
-  initialize_and_optimize(std::move(P), {}, X, params, Y, observer, result);
+  initialize_and_optimize(std::move(P), {}, X, params, *repulsion, Y, observer, result);
   return result;
 }
 

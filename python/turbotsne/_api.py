@@ -11,9 +11,14 @@ import scipy.sparse
 from . import _core
 from ._progress import Progress, run_observed
 from ._validation import (
+    CallableOrNone,
+    Choice,
+    ChoiceOrArray,
     Int,
+    Jobs,
     NoneOr,
     Real,
+    Seed,
     WordOr,
     check_affinities,
     check_affinity_matrix,
@@ -22,12 +27,10 @@ from ._validation import (
     check_cosine_rows,
     check_data,
     check_embedding,
-    check_int,
     check_n_jobs,
     check_params,
     check_precomputed,
     check_real,
-    check_seed,
     in_safe_range,
 )
 
@@ -63,8 +66,8 @@ _METRICS = ("euclidean", "cosine", "manhattan", "precomputed")
 _METHODS = ("auto", "exact", "barnes_hut", "fft")
 
 
-def _check_perplexity(perplexity, n_samples: int, owner: str) -> float:
-    perplexity = check_real(perplexity, "perplexity", min_value=0.0, min_open=True, owner=owner)
+def _check_perplexity(perplexity: float, n_samples: int) -> float:
+    """The perplexity (a positive float, checked by the caller's table) against n_samples."""
     if not 3.0 * perplexity < n_samples:
         raise ValueError(
             f"perplexity ({perplexity:g}) is too large for {n_samples} samples: each point uses "
@@ -116,8 +119,9 @@ def _approx_min_samples(n_features: int) -> int:
     return APPROX_MIN_SAMPLES if n_features <= 100 else APPROX_MIN_SAMPLES_WIDE
 
 
-def _neighbor_params(neighbors: str, n_samples: int, seed: int, owner: str, n_features: int = 0):
-    neighbors = check_choice(neighbors, "neighbors", _NEIGHBORS, owner=owner)
+def _neighbor_params(neighbors: str, n_samples: int, seed: int, n_features: int = 0):
+    """The core's NeighborParams for ``neighbors`` (checked by _RUN_CONSTRAINTS) and the
+    search it resolves to."""
     if neighbors == "auto":
         neighbors = "approx" if n_samples >= _approx_min_samples(n_features) else "exact"
     params = _core.NeighborParams()
@@ -132,7 +136,7 @@ def _precomputed_affinities(D, perplexity: float, owner: str):
     stages, neighbours and affinities, to ``progress`` (a Progress, or None)."""
     kind, D = check_precomputed(D)
     n = D.shape[0]
-    perplexity = _check_perplexity(perplexity, n, owner)
+    perplexity = _check_perplexity(perplexity, n)
     k = _core.neighbor_count(n, perplexity)
     if kind == "sparse":
         # Candidates per row: distinct stored columns other than the row itself.
@@ -401,7 +405,7 @@ def _resolve_input(X, *, perplexity, metric: str, affinities, init, owner: str) 
         result = _Input(None, n, compute, perplexity, "precomputed distances")
     else:
         X = _checked_data(X, metric)
-        perplexity = _check_perplexity(perplexity, X.shape[0], owner)
+        perplexity = _check_perplexity(perplexity, X.shape[0])
         result = _Input(X, X.shape[0], None, perplexity, f"{X.shape[1]} features")
     if result.X is None and pca:
         raise ValueError(
@@ -411,22 +415,38 @@ def _resolve_input(X, *, perplexity, metric: str, affinities, init, owner: str) 
     return result
 
 
-def _initial_embedding(init, n: int, n_components: int, owner: str):
-    """(the array the core writes the embedding into, the core's Init) for ``init``."""
+def _initial_embedding(init, n: int, n_components: int):
+    """(the array the core writes the embedding into, the core's Init) for ``init`` (a word
+    checked by _RUN_CONSTRAINTS, or an array checked here)."""
     if isinstance(init, str):
-        init = check_choice(init, "init", ("pca", "random"), owner=owner)
         return np.empty((n, n_components), dtype=np.float64), getattr(_core.Init, init)
     return check_embedding(init, n, n_components, name="init"), _core.Init.given
 
 
-def _check_callback(callback, owner: str):
-    if callback is not None and not callable(callback):
-        raise TypeError(f"The 'callback' parameter of {owner} must be callable or None. "
-                        f"Got {callback!r} instead.")
+#: What the parameters every embedding function takes must be (tsne, contrastive_embedding,
+#: spectrum; joint_probabilities takes the first four), checked before anything else; the
+#: messages come from _validation's checks. Perplexity against n_samples: _check_perplexity,
+#: once the input is known.
+_RUN_CONSTRAINTS = {
+    "metric": Choice(_METRICS),
+    "neighbors": Choice(_NEIGHBORS),
+    "n_jobs": Jobs(),
+    "random_state": Seed(),
+    "perplexity": Real(0.0, lo_open=True),
+    "n_components": Int(1),
+    "init": ChoiceOrArray(("pca", "random")),
+    "callback_every": Int(1),
+    "callback": CallableOrNone(),
+}
 
 
-#: What tsne's repulsion and optimiser parameters must be, checked in this order (the same
-#: order as the signature's); the messages come from _validation's checks.
+def _check_run(owner: str, **values) -> dict:
+    """``values`` (parameters named in _RUN_CONSTRAINTS) checked by that table."""
+    return check_params(values, {name: rule for name, rule in _RUN_CONSTRAINTS.items()
+                                 if name in values}, owner=owner)
+
+
+#: What tsne's own parameters must be, checked in this order (the signature's).
 _REPULSION_CONSTRAINTS = {
     "theta": Real(0.0),
     "n_interpolation_points": Int(1, 10),
@@ -473,26 +493,17 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
 
     ``_optimizer`` (for bench/choose_auto.py): a dict of ``_core.OptimizerParams`` fields
     set as they are after the checks, e.g. ``late_learning_rate`` or ``momentum_early``."""
-    metric = check_choice(metric, "metric", _METRICS)
-    n_jobs = check_n_jobs(n_jobs)
-    inp = _resolve_input(X, perplexity=perplexity, metric=metric, affinities=affinities,
-                         init=init, owner="tsne")
-    X, n, perplexity = inp.X, inp.n, inp.perplexity
-    from_data = inp.P is None  # the core computes P from X
-    n_components = check_int(n_components, "n_components", min_value=1)
-    method = _resolve_method(check_choice(method, "method", _METHODS), n, n_components)
+    # Every parameter first, then the input (which may take a copy of X).
+    checked = _check_run("tsne", metric=metric, neighbors=neighbors, n_jobs=n_jobs,
+                         random_state=random_state, perplexity=perplexity,
+                         n_components=n_components, init=init, callback_every=callback_every,
+                         callback=callback)
+    metric, n_jobs, n_components = checked["metric"], checked["n_jobs"], checked["n_components"]
+    method = check_choice(method, "method", _METHODS)
     params = _core.TsneParams()
-    params.n_components = n_components
-    params.perplexity = perplexity
-    params.method = getattr(_core.Method, method)
     _fill_repulsion(params.repulsion, dict(theta=theta, n_interpolation_points=n_interpolation_points,
                                            min_num_intervals=min_num_intervals,
                                            ints_in_interval=ints_in_interval))
-    params.seed = check_seed(random_state)
-    params.neighbors, neighbors = _neighbor_params(neighbors, n, params.seed, "tsne",
-                                                   X.shape[1] if from_data else 0)
-    params.neighbors.metric = getattr(_core.Metric, metric if from_data else "euclidean")
-    params.n_threads = n_jobs
     opt = params.optimizer
     _fill_optimizer(params, dict(n_iter=n_iter, early_exaggeration=early_exaggeration,
                                  early_exaggeration_iter=early_exaggeration_iter,
@@ -500,9 +511,20 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
                                  learning_rate=learning_rate))
     for field, value in (_optimizer or {}).items():
         setattr(opt, field, value)
-    callback_every = check_int(callback_every, "callback_every", min_value=1)
-    _check_callback(callback, "tsne")
-    Y, params.init = _initial_embedding(init, n, n_components, "tsne")
+    inp = _resolve_input(X, perplexity=checked["perplexity"], metric=metric, affinities=affinities,
+                         init=init, owner="tsne")
+    X, n, perplexity = inp.X, inp.n, inp.perplexity
+    from_data = inp.P is None  # the core computes P from X
+    method = _resolve_method(method, n, n_components)
+    params.n_components = n_components
+    params.perplexity = perplexity
+    params.method = getattr(_core.Method, method)
+    params.seed = checked["random_state"]
+    params.neighbors, neighbors = _neighbor_params(neighbors, n, params.seed,
+                                                   X.shape[1] if from_data else 0)
+    params.neighbors.metric = getattr(_core.Metric, metric if from_data else "euclidean")
+    params.n_threads = n_jobs
+    Y, params.init = _initial_embedding(init, n, n_components)
 
     progress = Progress.create(opt.n_iter, verbose, early_exaggeration=opt.early_exaggeration,
                                early_exaggeration_iter=opt.early_exaggeration_iter,
@@ -521,7 +543,7 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         X_init = X if X is not None else np.empty((0, 1))
         return _core.tsne_from_affinities(*joint, X_init, Y, params, *observer)
 
-    info = run_observed(run, progress, callback, callback_every,
+    info = run_observed(run, progress, callback, checked["callback_every"],
                         lambda info: f"KL {info['kl_divergence']:.4f} after {info['n_iter']} iterations")
     info["method"] = method
     info["neighbors"] = neighbors
@@ -557,17 +579,18 @@ def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighb
     P : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
     """
     owner = "joint_probabilities"
-    metric = check_choice(metric, "metric", _METRICS, owner=owner)
-    threads = check_n_jobs(n_jobs, owner=owner)
-    seed = check_seed(random_state, owner=owner)
+    run = _check_run(owner, metric=metric, neighbors=neighbors, n_jobs=n_jobs,
+                     random_state=random_state, perplexity=perplexity)
+    metric, threads, seed, perplexity = (run["metric"], run["n_jobs"], run["random_state"],
+                                         run["perplexity"])
     if metric == "precomputed":
         n, compute = _precomputed_affinities(X, perplexity, owner)
         indptr, indices, data = compute(threads)
     else:
         X = _checked_data(X, metric)
         n = X.shape[0]
-        perplexity = _check_perplexity(perplexity, n, owner)
-        params, _ = _neighbor_params(neighbors, n, seed, owner, X.shape[1])
+        perplexity = _check_perplexity(perplexity, n)
+        params, _ = _neighbor_params(neighbors, n, seed, X.shape[1])
         params.metric = getattr(_core.Metric, metric)
         indptr, indices, data = _core.affinities(X, perplexity, params, threads, True)
     return scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, n))

@@ -14,22 +14,36 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from ._api import _METRICS, _check_callback, _initial_embedding, _neighbor_params
+from ._api import _check_run, _initial_embedding, _neighbor_params
 from ._api import _resolve_input as _api_resolve_input
 from ._progress import Progress, run_observed, stage_callbacks
 from ._validation import (
-    check_choice,
+    Choice,
+    Int,
+    NoneOr,
+    Real,
     check_embedding,
     check_int,
-    check_n_jobs,
+    check_params,
     check_real,
-    check_seed,
 )
 
 __all__ = ["contrastive_embedding", "spectrum", "plot_spectrum", "umap_z_bar", "tsne_z_bar"]
 
 _LOSSES = ("neg", "nce", "infonce")
 _OWNER = "contrastive_embedding"
+
+#: What the optimiser's parameters must be, checked in this order (the signature's); z_bar,
+#: whose meaning depends on the loss, by _check_z_bar.
+_OPTIMIZER_CONSTRAINTS = {
+    "loss": Choice(_LOSSES),
+    "n_negatives": Int(1, 10000),
+    "n_epochs": Int(1),
+    "positives_per_epoch": Int(1, 10000),
+    "learning_rate": Real(0.0, lo_open=True),
+    "dof": Real(0.0, lo_open=True),
+    "max_step_norm": NoneOr(Real(0.0, lo_open=True)),
+}
 
 
 def umap_z_bar(n_samples: int, n_negatives: int = 5) -> float:
@@ -75,7 +89,7 @@ def _resolve_input(X, *, perplexity, neighbors, metric, affinities, init, seed, 
     inp = _api_resolve_input(X, perplexity=perplexity, metric=metric, affinities=affinities,
                              init=init, owner=owner)
     X, P, n = inp.X, inp.P, inp.n
-    params, used = _neighbor_params(neighbors, n, seed, owner, 0 if X is None or P is not None else X.shape[1])
+    params, used = _neighbor_params(neighbors, n, seed, 0 if X is None or P is not None else X.shape[1])
     params.metric = getattr(_core.Metric, "euclidean" if P is not None else metric)
     return X, P, n, params, (inp.source if P is not None else f"{inp.source}, neighbors={used}, "
                              f"metric={metric}")
@@ -197,22 +211,15 @@ def contrastive_embedding(
     return Y
 
 
-def _optimizer_params(*, loss, z_bar, n_negatives, n_epochs, learning_rate, positives_per_epoch,
-                      dof, max_step_norm, owner):
+def _optimizer_params(*, z_bar, owner, **values):
+    """A ``_core.ContrastiveOptimizerParams`` from z_bar and the values of
+    _OPTIMIZER_CONSTRAINTS, checked."""
+    checked = check_params(values, _OPTIMIZER_CONSTRAINTS, owner=owner)
     opt = _core.ContrastiveOptimizerParams()
-    loss = check_choice(loss, "loss", _LOSSES, owner=owner)
-    opt.loss = getattr(_core.ContrastiveLoss, loss)
-    opt.z_bar = _check_z_bar(z_bar, loss, owner)
-    opt.n_negatives = check_int(n_negatives, "n_negatives", min_value=1, max_value=10000, owner=owner)
-    opt.n_epochs = check_int(n_epochs, "n_epochs", min_value=1, owner=owner)
-    opt.positives_per_epoch = check_int(positives_per_epoch, "positives_per_epoch", min_value=1,
-                                        max_value=10000, owner=owner)
-    opt.learning_rate = check_real(learning_rate, "learning_rate", min_value=0.0, min_open=True,
-                                   owner=owner)
-    opt.dof = check_real(dof, "dof", min_value=0.0, min_open=True, owner=owner)
-    opt.max_step_norm = (None if max_step_norm is None else
-                         check_real(max_step_norm, "max_step_norm", min_value=0.0, min_open=True,
-                                    owner=owner))
+    opt.z_bar = _check_z_bar(z_bar, checked["loss"], owner)
+    checked["loss"] = getattr(_core.ContrastiveLoss, checked["loss"])
+    for name, value in checked.items():
+        setattr(opt, name, value)
     return opt
 
 
@@ -223,18 +230,15 @@ def _contrastive(X, n_components=2, *, loss="neg", z_bar=None, n_negatives=5, n_
                  callback_every=50, owner=_OWNER):
     """``contrastive_embedding`` returning ``(embedding, info)``; info: z, loss, n_epochs,
     stopped, timings."""
-    metric = check_choice(metric, "metric", _METRICS, owner=owner)
-    n_jobs = check_n_jobs(n_jobs, owner=owner)
-    seed = check_seed(random_state, owner=owner)
-    perplexity = check_real(perplexity, "perplexity", min_value=0.0, min_open=True, owner=owner)
-    n_components = check_int(n_components, "n_components", min_value=1, owner=owner)
+    checked = _check_run(owner, metric=metric, neighbors=neighbors, n_jobs=n_jobs,
+                         random_state=random_state, perplexity=perplexity,
+                         n_components=n_components, init=init, callback_every=callback_every,
+                         callback=callback)
+    metric, n_jobs, seed, perplexity, n_components = (
+        checked[name] for name in ("metric", "n_jobs", "random_state", "perplexity", "n_components"))
     opt = _optimizer_params(loss=loss, z_bar=z_bar, n_negatives=n_negatives, n_epochs=n_epochs,
                             learning_rate=learning_rate, positives_per_epoch=positives_per_epoch,
                             dof=dof, max_step_norm=max_step_norm, owner=owner)
-    callback_every = check_int(callback_every, "callback_every", min_value=1, owner=owner)
-    _check_callback(callback, owner)
-    if isinstance(init, str):
-        init = check_choice(init, "init", ("pca", "random"), owner=owner)
     X, P, n, neighbor_params, source = _resolve_input(
         X, perplexity=perplexity, neighbors=neighbors, metric=metric, affinities=affinities,
         init=init, seed=seed, owner=owner)
@@ -246,7 +250,7 @@ def _contrastive(X, n_components=2, *, loss="neg", z_bar=None, n_negatives=5, n_
     params.seed = seed
     params.n_threads = n_jobs
     params.optimizer = opt
-    Y, params.init = _initial_embedding(init, n, n_components, owner)
+    Y, params.init = _initial_embedding(init, n, n_components)
 
     progress = Progress.create(opt.n_epochs, verbose)
     if progress is not None:
@@ -262,7 +266,7 @@ def _contrastive(X, n_components=2, *, loss="neg", z_bar=None, n_negatives=5, n_
         return _core.contrastive(*joint, X if X is not None else np.empty((0, 1)), Y, params,
                                  *observer)
 
-    info = run_observed(run, progress, callback, callback_every,
+    info = run_observed(run, progress, callback, checked["callback_every"],
                         lambda info: f"loss {info['loss']:.4f} after {info['n_epochs']} epochs")
     return Y, info
 
@@ -310,21 +314,18 @@ def spectrum(
         the shared start. Draw them with :func:`plot_spectrum`.
     """
     owner = "spectrum"
-    metric = check_choice(metric, "metric", _METRICS, owner=owner)
-    threads = check_n_jobs(n_jobs, owner=owner)
-    seed = check_seed(random_state, owner=owner)
-    n_components = check_int(n_components, "n_components", min_value=1, owner=owner)
-    perplexity = check_real(perplexity, "perplexity", min_value=0.0, min_open=True, owner=owner)
-    if isinstance(init, str):
-        init = check_choice(init, "init", ("pca", "random"), owner=owner)
+    checked = _check_run(owner, metric=metric, neighbors=neighbors, n_jobs=n_jobs,
+                         random_state=random_state, perplexity=perplexity,
+                         n_components=n_components, init=init)
+    metric, threads, seed, perplexity, n_components = (
+        checked[name] for name in ("metric", "n_jobs", "random_state", "perplexity", "n_components"))
+    # Every parameter is checked before the affinities are computed.
+    m = _optimizer_params(loss="neg", z_bar=None, n_negatives=n_negatives, n_epochs=n_epochs,
+                          learning_rate=learning_rate, positives_per_epoch=10, dof=dof,
+                          max_step_norm=None, owner=owner).n_negatives
     X, P, n, neighbor_params, _ = _resolve_input(
         X, perplexity=perplexity, neighbors=neighbors, metric=metric, affinities=affinities,
         init=init, seed=seed, owner=owner)
-    # Every parameter is checked before the affinities are computed.
-    _optimizer_params(loss="neg", z_bar=None, n_negatives=n_negatives, n_epochs=n_epochs,
-                      learning_rate=learning_rate, positives_per_epoch=10, dof=dof,
-                      max_step_norm=None, owner=owner)
-    m = check_int(n_negatives, "n_negatives", min_value=1, max_value=10000, owner=owner)
     if z_bars is None:
         z_bars = np.geomspace(tsne_z_bar(n), umap_z_bar(n, m), 5)
     else:

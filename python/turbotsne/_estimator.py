@@ -14,9 +14,9 @@ import numpy as np
 import scipy.sparse
 
 from . import _core
-from ._api import _check_perplexity, _tsne
-from ._validation import (check_choice, check_data, check_int, check_n_jobs, check_real,
-                          in_safe_range, safe_exponent)
+from ._api import _METHODS, _check_perplexity, _tsne
+from ._validation import (Choice, Int, NoneOr, Real, WordOr, check_data, check_n_jobs,
+                          check_params, check_real, in_safe_range, safe_exponent)
 
 __all__ = ["TSNE", "NotFittedError", "EXPECTED_FAILED_CHECKS"]
 
@@ -65,7 +65,21 @@ except ImportError:
             return f"{type(self).__name__}({', '.join(changed)})"
 
 
-_SKLEARN_METHODS = ("auto", "exact", "barnes_hut", "fft")
+#: What fit checks itself (the other parameters are tsne's and checked there), in this order.
+_FIT_CONSTRAINTS = {
+    "early_exaggeration": Real(0.0, lo_open=True),
+    "learning_rate": WordOr(("auto",), Real(0.0, lo_open=True)),  # "auto": None
+    "max_iter": NoneOr(Int(1)),  # None: 750
+    "verbose": Int(0),
+    "method": Choice(_METHODS),
+}
+#: What transform's parameters must be (perplexity None: the fit's), in this order.
+_TRANSFORM_CONSTRAINTS = {
+    "perplexity": NoneOr(Real(0.0, lo_open=True)),
+    "n_iter": Int(0),
+    "learning_rate": Real(0.0, lo_open=True),
+    "theta": Real(0.0),
+}
 
 #: Checks of scikit-learn's check_estimator that cannot pass, and why (pass it as
 #: ``expected_failed_checks``; tests/test_estimator.py does).
@@ -203,6 +217,10 @@ class TSNE(_Mixin, _Base):
         -------
         embedding : ndarray of shape (n_samples, n_components)
         """
+        fit = check_params(dict(early_exaggeration=self.early_exaggeration,
+                                learning_rate=self.learning_rate, max_iter=self.max_iter,
+                                verbose=self.verbose, method=self.method),
+                           _FIT_CONSTRAINTS, owner="TSNE")
         precomputed = self.metric == "precomputed"
         if precomputed and scipy.sparse.issparse(X):
             data = X
@@ -211,22 +229,17 @@ class TSNE(_Mixin, _Base):
             data = _check_input(X, min_samples=2)
             n_features = data.shape[1]
         n = data.shape[0]
-        early = check_real(self.early_exaggeration, "early_exaggeration", min_value=0.0,
-                           min_open=True, owner="TSNE")
-        if isinstance(self.learning_rate, str):
-            check_choice(self.learning_rate, "learning_rate", ("auto",), owner="TSNE")
+        early = fit["early_exaggeration"]
+        if fit["learning_rate"] is None:
             learning_rate = "auto"  # tsne()'s rule; learning_rate_ reports its early phase
             lr_sklearn = max(n / early, 50.0) / 4.0
         else:
-            lr_sklearn = check_real(self.learning_rate, "learning_rate", min_value=0.0,
-                                    min_open=True, owner="TSNE")
+            lr_sklearn = fit["learning_rate"]
             learning_rate = 4.0 * lr_sklearn
-        max_iter = 750 if self.max_iter is None else check_int(self.max_iter, "max_iter",
-                                                                min_value=1, owner="TSNE")
-        verbose = check_int(self.verbose, "verbose", min_value=0, owner="TSNE") > 0
-        method = check_choice(self.method, "method", _SKLEARN_METHODS, owner="TSNE")
+        max_iter = 750 if fit["max_iter"] is None else fit["max_iter"]
+        verbose = fit["verbose"] > 0
         Y, info = _tsne(
-            data, self.n_components, perplexity=self.perplexity, method=method,
+            data, self.n_components, perplexity=self.perplexity, method=fit["method"],
             neighbors=self.neighbors, metric=self.metric, init=self.init,
             learning_rate=learning_rate, n_iter=max_iter, early_exaggeration=early,
             early_exaggeration_iter=self.early_exaggeration_iter,
@@ -290,6 +303,9 @@ class TSNE(_Mixin, _Base):
         embedding : ndarray of shape (n_new, n_components)
         """
         self._check_fitted()
+        checked = check_params(dict(perplexity=perplexity, n_iter=n_iter, learning_rate=learning_rate,
+                                    theta=self.angle if theta is None else theta),
+                               _TRANSFORM_CONSTRAINTS, owner="TSNE.transform")
         n_ref = self._fit_n_samples
         if self.metric == "precomputed":
             D = _check_input(X, min_samples=1)
@@ -311,9 +327,10 @@ class TSNE(_Mixin, _Base):
                     f"X has {D.shape[1]} features, but {type(self).__name__} is expecting "
                     f"{self.n_features_in_} features as input."
                 )
+        perplexity = checked.pop("perplexity")
         if perplexity is None:
             perplexity = min(float(self.perplexity), (n_ref - 1) / 3.0)
-        perplexity = _check_perplexity(perplexity, n_ref, "TSNE.transform")
+        perplexity = _check_perplexity(perplexity, n_ref)
         threads = self._n_jobs()
         # Every reference point is a candidate (none is the query itself): n_ref + 1 points.
         k = _core.neighbor_count(n_ref + 1, perplexity)
@@ -339,11 +356,8 @@ class TSNE(_Mixin, _Base):
         Y = np.einsum("ik,ikc->ic", P_rows, reference[indices])
         Y = np.ascontiguousarray(Y)
         params = _core.TransformParams()
-        params.n_iter = check_int(n_iter, "n_iter", min_value=0, owner="TSNE.transform")
-        params.learning_rate = check_real(learning_rate, "learning_rate", min_value=0.0,
-                                          min_open=True, owner="TSNE.transform")
-        params.theta = check_real(self.angle if theta is None else theta, "theta",
-                                  min_value=0.0, owner="TSNE.transform")
+        for name, value in checked.items():
+            setattr(params, name, value)
         params.dof = check_real(self.dof, "dof", min_value=0.0, min_open=True, owner="TSNE")
         order = np.argsort(indices, axis=1, kind="stable")
         cols = np.take_along_axis(indices, order, axis=1)

@@ -239,10 +239,53 @@ class WordOr(NamedTuple):
         return self.inner.check(value, name, owner)
 
 
+class Choice(NamedTuple):
+    """Constraint: a string among ``words``, :func:`check_choice`."""
+
+    words: tuple
+
+    def check(self, value, name: str, owner: str):
+        return check_choice(value, name, self.words, owner=owner)
+
+
+class ChoiceOrArray(NamedTuple):
+    """Constraint: a string among ``words``, or anything else as it is (an array, checked
+    where the shape it needs is known)."""
+
+    words: tuple
+
+    def check(self, value, name: str, owner: str):
+        return check_choice(value, name, self.words, owner=owner) if isinstance(value, str) else value
+
+
+class Seed(NamedTuple):
+    """Constraint: a ``random_state``, returned as the 64-bit seed of :func:`check_seed`."""
+
+    def check(self, value, name: str, owner: str):
+        return check_seed(value, owner=owner)
+
+
+class Jobs(NamedTuple):
+    """Constraint: joblib-style ``n_jobs``, returned as a thread count (:func:`check_n_jobs`)."""
+
+    def check(self, value, name: str, owner: str):
+        return check_n_jobs(value, owner=owner)
+
+
+class CallableOrNone(NamedTuple):
+    """Constraint: None or a callable (returned as it is)."""
+
+    def check(self, value, name: str, owner: str):
+        if value is not None and not callable(value):
+            raise TypeError(f"The '{name}' parameter of {owner} must be callable or None. "
+                            f"Got {_fmt(value)} instead.")
+        return value
+
+
 def check_params(values: dict, constraints: dict, *, owner: str) -> dict:
-    """``values`` checked against a table of constraints (name -> Int, Real, NoneOr, WordOr),
-    in the table's order; returns the checked values by name. The first violation raises the
-    TypeError or ValueError that names the parameter."""
+    """``values`` checked against a table of constraints (name -> Int, Real, NoneOr, WordOr,
+    Choice, ChoiceOrArray, Seed, Jobs, CallableOrNone), in the table's order; returns the checked values by
+    name. The first violation raises the TypeError or ValueError that names the parameter."""
     return {name: rule.check(values[name], name, owner) for name, rule in constraints.items()}
 
 

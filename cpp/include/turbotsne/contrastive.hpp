@@ -72,7 +72,8 @@ struct ContrastiveParams {
   ContrastiveOptimizerParams optimizer;
 
   // Throws std::invalid_argument naming the parameter; without affinities_computed_here the
-  // perplexity is not checked.
+  // perplexity is not checked. The approximate search's parameters are checked by that search
+  // when it starts (the first stage), not here.
   void validate(index_t n_samples, bool affinities_computed_here = true) const;
 };
 
@@ -110,6 +111,13 @@ ContrastiveResult optimize_contrastive(const CsrView& P, Matrix Y,
                                        const ContrastiveOptimizerParams& params,
                                        std::uint64_t seed, int n_threads,
                                        Observer* observer = nullptr);
+
+// optimize_contrastive without checking params and without starting a thread team: for
+// callers that checked params at their own entry point and already run on a team.
+ContrastiveResult optimize_contrastive_on_team(const CsrView& P, Matrix Y,
+                                               const ContrastiveOptimizerParams& params,
+                                               std::uint64_t seed, int n_threads,
+                                               Observer* observer);
 
 // Neighbours, affinities (joint_probabilities), initialisation and optimisation of the rows
 // of X; Y (n x n_components) holds the initial embedding when params.init == Init::kGiven.

@@ -6,7 +6,12 @@
 
 #include <cmath>
 
+#include "turbotsne/common.hpp"
+
 namespace turbotsne {
+
+// The one check of α, for every entry point that takes it.
+inline void require_dof(double dof) { require(positive_finite(dof), "dof must be positive and finite"); }
 
 struct KernelValue {
   double w;         // the kernel

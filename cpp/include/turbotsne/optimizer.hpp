@@ -82,4 +82,9 @@ OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
                         const OptimizerParams& params, int n_threads,
                         Observer* observer = nullptr);
 
+// optimize without checking params and without starting a thread team: for callers that
+// checked params at their own entry point and already run on a team (run_tsne).
+OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion,
+                                const OptimizerParams& params, int n_threads, Observer* observer);
+
 }  // namespace turbotsne

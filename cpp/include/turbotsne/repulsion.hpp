@@ -15,7 +15,7 @@ namespace turbotsne {
 // (the shape of openTSNE's kl_divergence_bh / kl_divergence_fft).
 class Repulsion {
  public:
-  explicit Repulsion(double dof) : dof_(dof) {}
+  explicit Repulsion(double dof);  // throws std::invalid_argument unless dof > 0 and finite
   virtual ~Repulsion() = default;
   virtual double compute(ConstMatrix Y, Matrix forces, int n_threads) = 0;
   // α of the Student-t kernel w = (1 + d²/α)^(−α) it sums (1: t-SNE's); the attraction of a

@@ -24,7 +24,9 @@ struct TransformParams {
   double dof = 1.0;    // α of the Student-t kernel
   double theta = 0.5;  // Barnes-Hut over the reference (0: exact sums)
 
-  void validate() const;  // throws std::invalid_argument naming the parameter
+  // Throws std::invalid_argument naming the parameter; theta and dof are checked where they
+  // are used (ReferenceRepulsion).
+  void validate() const;
 };
 
 struct TransformResult {

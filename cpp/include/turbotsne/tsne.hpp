@@ -41,7 +41,9 @@ struct TsneParams {
 
   // Throws std::invalid_argument naming the parameter when a value is out of range for
   // n_samples points. Without affinities_computed_here (P given by the caller), the
-  // perplexity is not checked.
+  // perplexity is not checked. Each part is checked once, by its owner, before any work:
+  // method, n_components, theta, interpolation and dof by the repulsion's constructor (which
+  // run_tsne calls first), the approximate search's parameters by that search when it starts.
   void validate(index_t n_samples, bool affinities_computed_here = true) const;
 };
 
