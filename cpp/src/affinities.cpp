@@ -161,13 +161,15 @@ CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, in
   return C;
 }
 
-CsrMatrix symmetrize(const CsrMatrix& C, int n_threads) {
+namespace {
+
+// Cᵀ (C square) by counting sort, in parallel over a fixed number of blocks of source rows:
+// block b counts its entries per column, gets, per column, the slots after those of blocks
+// < b, and scatters its rows in order. Each transposed row so lists its sources in row
+// order, as a serial counting sort would, for any thread count. (The scatter is random
+// access over all of P: a cache miss per entry, hence worth the threads.)
+CsrMatrix transpose(const CsrMatrix& C, int n_threads) {
   const index_t n = C.n_rows;
-  // Transpose by counting sort, in parallel over a fixed number of blocks of source rows:
-  // block b counts its entries per column, gets, per column, the slots after those of
-  // blocks < b, and scatters its rows in order. Each transposed row so lists its sources in
-  // row order, as a serial counting sort would, for any thread count. (The scatter is
-  // random access over all of P: a cache miss per entry, hence worth the threads.)
   constexpr index_t kMaxBlocks = 8;
   const index_t n_blocks = std::max<index_t>(1, std::min<index_t>(kMaxBlocks, n / 4096));
   const index_t rows_per_block = (n + n_blocks - 1) / n_blocks;
@@ -177,71 +179,87 @@ CsrMatrix symmetrize(const CsrMatrix& C, int n_threads) {
     const index_t r0 = std::min(n, b * rows_per_block), r1 = std::min(n, r0 + rows_per_block);
     for (std::int64_t e = C.indptr[r0]; e < C.indptr[r1]; ++e) ++count[C.indices[e]];
   }, 1);
-  std::vector<std::int64_t> t_ptr(static_cast<size_t>(n) + 1, 0);
+  CsrMatrix T;
+  T.n_rows = n;
+  T.n_cols = n;
+  T.indptr.assign(static_cast<size_t>(n) + 1, 0);
   for (index_t j = 0; j < n; ++j) {
     std::int64_t total = 0;
     for (index_t b = 0; b < n_blocks; ++b) total += slot[b * n + j];
-    t_ptr[j + 1] = t_ptr[j] + total;
+    T.indptr[j + 1] = T.indptr[j] + total;
   }
   parallel_for(0, n, n_threads, [&](index_t j) {
-    std::int64_t at = t_ptr[j];
+    std::int64_t at = T.indptr[j];
     for (index_t b = 0; b < n_blocks; ++b) {
       const std::int64_t count = slot[b * n + j];
       slot[b * n + j] = at;
       at += count;
     }
   }, 4096);
-  std::vector<std::int32_t> t_idx(C.indices.size());
-  std::vector<double> t_val(C.values.size());
+  T.indices.resize(C.indices.size());
+  T.values.resize(C.values.size());
   parallel_for(0, n_blocks, n_threads, [&](index_t b) {
     std::int64_t* fill = slot.data() + b * n;
     const index_t r0 = std::min(n, b * rows_per_block), r1 = std::min(n, r0 + rows_per_block);
     for (index_t i = r0; i < r1; ++i) {
       for (std::int64_t e = C.indptr[i]; e < C.indptr[i + 1]; ++e) {
         const std::int64_t at = fill[C.indices[e]]++;
-        t_idx[at] = static_cast<std::int32_t>(i);
-        t_val[at] = C.values[e];
+        T.indices[at] = static_cast<std::int32_t>(i);
+        T.values[at] = C.values[e];
       }
     }
   }, 1);
-  slot = std::vector<std::int64_t>();
-  // Row i of the result merges row i of C with row i of Cᵀ (both sorted): count, then fill.
-  auto merge_row = [&](index_t i, std::int32_t* out_idx, double* out_val) -> std::int64_t {
-    std::int64_t a = C.indptr[i], a_end = C.indptr[i + 1];
-    std::int64_t b = t_ptr[i], b_end = t_ptr[i + 1];
-    std::int64_t m = 0;
-    const double scale = 1.0 / (2.0 * static_cast<double>(n));
-    while (a < a_end || b < b_end) {
-      std::int32_t col;
-      double v = 0.0;
-      if (b == b_end || (a < a_end && C.indices[a] < t_idx[b])) {
-        col = C.indices[a];
-        v = C.values[a++];
-      } else if (a == a_end || t_idx[b] < C.indices[a]) {
-        col = t_idx[b];
-        v = t_val[b++];
-      } else {
-        col = C.indices[a];
-        v = C.values[a++] + t_val[b++];
-      }
-      if (out_idx != nullptr) {
-        out_idx[m] = col;
-        out_val[m] = v * scale;
-      }
-      ++m;
+  return T;
+}
+
+// Row i of (C + T) · scale, merging the two sorted rows; written to out_idx/out_val unless
+// they are null. Returns the row's length.
+std::int64_t merge_row(const CsrMatrix& C, const CsrMatrix& T, index_t i, double scale,
+                       std::int32_t* out_idx, double* out_val) {
+  std::int64_t a = C.indptr[i], a_end = C.indptr[i + 1];
+  std::int64_t b = T.indptr[i], b_end = T.indptr[i + 1];
+  std::int64_t m = 0;
+  while (a < a_end || b < b_end) {
+    std::int32_t col;
+    double v = 0.0;
+    if (b == b_end || (a < a_end && C.indices[a] < T.indices[b])) {
+      col = C.indices[a];
+      v = C.values[a++];
+    } else if (a == a_end || T.indices[b] < C.indices[a]) {
+      col = T.indices[b];
+      v = T.values[b++];
+    } else {
+      col = C.indices[a];
+      v = C.values[a++] + T.values[b++];
     }
-    return m;
-  };
+    if (out_idx != nullptr) {
+      out_idx[m] = col;
+      out_val[m] = v * scale;
+    }
+    ++m;
+  }
+  return m;
+}
+
+}  // namespace
+
+CsrMatrix symmetrize(const CsrMatrix& C, int n_threads) {
+  const index_t n = C.n_rows;
+  const CsrMatrix T = transpose(C, n_threads);
+  const double scale = 1.0 / (2.0 * static_cast<double>(n));
+  // Row i of the result merges row i of C with row i of Cᵀ: count, then fill.
   CsrMatrix P;
   P.n_rows = n;
   P.n_cols = n;
   P.indptr.assign(static_cast<size_t>(n) + 1, 0);
-  parallel_for(0, n, n_threads, [&](index_t i) { P.indptr[i + 1] = merge_row(i, nullptr, nullptr); }, 256);
+  parallel_for(0, n, n_threads, [&](index_t i) {
+    P.indptr[i + 1] = merge_row(C, T, i, scale, nullptr, nullptr);
+  }, 256);
   for (index_t i = 0; i < n; ++i) P.indptr[i + 1] += P.indptr[i];
   P.indices.resize(static_cast<size_t>(P.indptr[n]));
   P.values.resize(static_cast<size_t>(P.indptr[n]));
   parallel_for(0, n, n_threads, [&](index_t i) {
-    merge_row(i, P.indices.data() + P.indptr[i], P.values.data() + P.indptr[i]);
+    merge_row(C, T, i, scale, P.indices.data() + P.indptr[i], P.values.data() + P.indptr[i]);
   }, 256);
   return P;
 }

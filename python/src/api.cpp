@@ -218,8 +218,8 @@ void register_tsne(py::module_& m) {
         "and may have 0 rows otherwise.");
 }
 
-// Neighbours and affinities.
-void register_neighbors(py::module_& m) {
+// The neighbour searches' parameters.
+void register_neighbor_params(py::module_& m) {
   py::enum_<ExactKnnAlgorithm>(m, "ExactKnnAlgorithm")
       .value("auto", ExactKnnAlgorithm::kAuto)
       .value("vptree", ExactKnnAlgorithm::kVpTree)
@@ -235,6 +235,28 @@ void register_neighbors(py::module_& m) {
       .def_readwrite("simd", &ExactKnnParams::simd)
       .def_readwrite("max_permuted_bytes", &ExactKnnParams::max_permuted_bytes);
 
+  py::class_<ApproximateKnnParams>(m, "ApproximateKnnParams")
+      .def(py::init<>())
+      .def_readwrite("n_trees", &ApproximateKnnParams::n_trees)
+      .def_readwrite("leaf_size", &ApproximateKnnParams::leaf_size)
+      .def_readwrite("max_candidates", &ApproximateKnnParams::max_candidates)
+      .def_readwrite("max_rounds", &ApproximateKnnParams::max_rounds)
+      .def_readwrite("delta", &ApproximateKnnParams::delta)
+      .def_readwrite("seed", &ApproximateKnnParams::seed);
+
+  py::enum_<NeighborMethod>(m, "NeighborMethod")
+      .value("exact", NeighborMethod::kExact)
+      .value("approximate", NeighborMethod::kApproximate);
+  py::class_<NeighborParams>(m, "NeighborParams")
+      .def(py::init<>())
+      .def_readwrite("method", &NeighborParams::method)
+      .def_readwrite("metric", &NeighborParams::metric)
+      .def_readwrite("exact", &NeighborParams::exact)
+      .def_readwrite("approximate", &NeighborParams::approximate);
+}
+
+// Neighbours: exact queries, and the kNN of precomputed distances.
+void register_neighbors(py::module_& m) {
   m.def("query_neighbors", [](const DoubleArray& reference, const DoubleArray& queries, int k,
                               Metric metric, int n_threads, ExactKnnAlgorithm algorithm,
                               SimdLevel simd, double max_permuted_bytes) {
@@ -282,7 +304,10 @@ void register_neighbors(py::module_& m) {
   }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
      py::arg("k"), py::arg("n_threads"), py::arg("on_progress") = py::none(),
      "The k nearest of each row of a sparse square CSR distance matrix (diagonal dropped).");
+}
 
+// Affinities: the neighbour count, the calibration, P from a kNN graph or from data.
+void register_affinities(py::module_& m) {
   m.def("neighbor_count", &neighbor_count, py::arg("n_samples"), py::arg("perplexity"),
         "Neighbours per point for a perplexity: min(n_samples - 1, floor(3 * perplexity)), at least 1.");
   m.def("affinities_from_neighbors", [](const Int32Array& indices, const DoubleArray& distances,
@@ -298,25 +323,6 @@ void register_neighbors(py::module_& m) {
   }, py::arg("indices").noconvert(), py::arg("distances").noconvert(), py::arg("perplexity"),
      py::arg("n_threads"), py::arg("on_progress") = py::none(),
      "Symmetric joint P from a kNN graph (rows of (indices, distances)), as (indptr, indices, data).");
-
-  py::class_<ApproximateKnnParams>(m, "ApproximateKnnParams")
-      .def(py::init<>())
-      .def_readwrite("n_trees", &ApproximateKnnParams::n_trees)
-      .def_readwrite("leaf_size", &ApproximateKnnParams::leaf_size)
-      .def_readwrite("max_candidates", &ApproximateKnnParams::max_candidates)
-      .def_readwrite("max_rounds", &ApproximateKnnParams::max_rounds)
-      .def_readwrite("delta", &ApproximateKnnParams::delta)
-      .def_readwrite("seed", &ApproximateKnnParams::seed);
-
-  py::enum_<NeighborMethod>(m, "NeighborMethod")
-      .value("exact", NeighborMethod::kExact)
-      .value("approximate", NeighborMethod::kApproximate);
-  py::class_<NeighborParams>(m, "NeighborParams")
-      .def(py::init<>())
-      .def_readwrite("method", &NeighborParams::method)
-      .def_readwrite("metric", &NeighborParams::metric)
-      .def_readwrite("exact", &NeighborParams::exact)
-      .def_readwrite("approximate", &NeighborParams::approximate);
 
   m.def("calibrate_rows", [](const DoubleArray& squared_distances, double perplexity) {
     const ConstMatrix d = view(squared_distances, "squared_distances");
@@ -446,8 +452,10 @@ void register_contrastive(py::module_& m) {
 }  // namespace
 
 void register_api(py::module_& m) {
+  register_neighbor_params(m);
   register_tsne(m);
   register_neighbors(m);
+  register_affinities(m);
   register_transform(m);
   register_contrastive(m);
 }

@@ -231,8 +231,55 @@ void register_fft_probes(py::module_& t) {
   }, py::arg("X").noconvert(), py::arg("n"), py::arg("count"), "The first count values of irfft of X's 4 rows at once.");
 }
 
-// PCA, the sampled contrastive loss, OpenMP and the thread team.
-void register_other_probes(py::module_& t) {
+// Many loops of varied sizes and chunks on one ThreadTeam, as an optimisation runs them;
+// counts wrong results (every item written once, sums over fixed blocks exact, a thrown
+// exception propagated) instead of trusting the synchronisation, and the items that the
+// team's workers did (none would make the check vacuous): (wrong results, items by workers).
+std::pair<std::int64_t, std::int64_t> thread_team_check(int n_threads, int n_loops,
+                                                       std::uint64_t seed) {
+  std::int64_t failures = 0;
+  std::atomic<std::int64_t> by_workers{0};
+  with_thread_team(n_threads, [&] {
+    Rng rng(seed);
+    std::vector<std::int64_t> out;
+    for (int loop = 0; loop < n_loops; ++loop) {
+      const index_t n = static_cast<index_t>(rng.uniform() * 2000.0);
+      const index_t chunk = 1 + static_cast<index_t>(rng.uniform() * 100.0);
+      out.assign(static_cast<size_t>(n), -1);
+      parallel_for(0, n, n_threads, [&](index_t i) {
+        // Some work, so that workers get chunks; more in workers, so that the caller runs
+        // out of chunks while theirs are still running (as when a worker is descheduled).
+        const bool worker = detail::in_team_worker();
+        std::uint64_t h = static_cast<std::uint64_t>(i);
+        for (int r = 0; r < (worker ? 1024 : 64); ++r) h = h * 6364136223846793005ULL + 1442695040888963407ULL;
+        out[i] = (out[i] == -1 && h != 0) ? i + loop : -2;
+        if (worker) by_workers.fetch_add(1, std::memory_order_relaxed);
+      }, chunk);
+      for (index_t i = 0; i < n; ++i) failures += out[i] != i + loop;
+      const auto total = blocked_sum<std::int64_t>(n, n_threads, [&](index_t b, index_t e) {
+        std::int64_t s = 0;
+        for (index_t i = b; i < e; ++i) s += out[i];
+        return s;
+      });
+      failures += total != n * (n - 1) / 2 + n * loop;
+      if (loop % 97 == 0 && n > 0) {
+        bool caught = false;
+        try {
+          parallel_for(0, n, n_threads, [&](index_t i) {
+            if (i == n / 2) throw std::runtime_error("thrown in a chunk");
+          }, chunk);
+        } catch (const std::runtime_error&) {
+          caught = true;
+        }
+        failures += !caught;
+      }
+    }
+  });
+  return {failures, by_workers.load()};
+}
+
+// PCA and the sampled contrastive loss.
+void register_pca_and_loss_probes(py::module_& t) {
   t.def("pca", [](const DoubleArray& X, int n_components, int n_threads) {
     const ConstMatrix x = view(X, "X");
     DoubleArray out({x.rows, static_cast<index_t>(n_components)});
@@ -264,57 +311,20 @@ void register_other_probes(py::module_& t) {
      py::arg("n_threads"),
      "(loss per point, gradient of each point's loss in its own position, Σ ∂loss/∂log Z) for "
      "the samples of one epoch.");
+}
 
+// OpenMP and the thread team.
+void register_parallel_probes(py::module_& t) {
   t.attr("openmp_version") = openmp_version();
   t.def("parallel_team_size", &parallel_team_size, py::arg("n_threads"),
         "Threads a parallel region asked for n_threads gets (checks that OpenMP really runs).");
   t.def("thread_team_check", [](int n_threads, int n_loops, std::uint64_t seed) {
-    // Many loops of varied sizes and chunks on one ThreadTeam, as an optimisation runs them;
-    // counts wrong results (every item written once, sums over fixed blocks exact, a thrown
-    // exception propagated) instead of trusting the synchronisation, and the items that the
-    // team's workers did (none would make the check vacuous).
-    std::int64_t failures = 0;
-    std::atomic<std::int64_t> by_workers{0};
+    std::pair<std::int64_t, std::int64_t> counts;
     {
       py::gil_scoped_release release;
-      with_thread_team(n_threads, [&] {
-        Rng rng(seed);
-        std::vector<std::int64_t> out;
-        for (int loop = 0; loop < n_loops; ++loop) {
-          const index_t n = static_cast<index_t>(rng.uniform() * 2000.0);
-          const index_t chunk = 1 + static_cast<index_t>(rng.uniform() * 100.0);
-          out.assign(static_cast<size_t>(n), -1);
-          parallel_for(0, n, n_threads, [&](index_t i) {
-            // Some work, so that workers get chunks; more in workers, so that the caller runs
-            // out of chunks while theirs are still running (as when a worker is descheduled).
-            const bool worker = detail::in_team_worker();
-            std::uint64_t h = static_cast<std::uint64_t>(i);
-            for (int r = 0; r < (worker ? 1024 : 64); ++r) h = h * 6364136223846793005ULL + 1442695040888963407ULL;
-            out[i] = (out[i] == -1 && h != 0) ? i + loop : -2;
-            if (worker) by_workers.fetch_add(1, std::memory_order_relaxed);
-          }, chunk);
-          for (index_t i = 0; i < n; ++i) failures += out[i] != i + loop;
-          const auto total = blocked_sum<std::int64_t>(n, n_threads, [&](index_t b, index_t e) {
-            std::int64_t s = 0;
-            for (index_t i = b; i < e; ++i) s += out[i];
-            return s;
-          });
-          failures += total != n * (n - 1) / 2 + n * loop;
-          if (loop % 97 == 0 && n > 0) {
-            bool caught = false;
-            try {
-              parallel_for(0, n, n_threads, [&](index_t i) {
-                if (i == n / 2) throw std::runtime_error("thrown in a chunk");
-              }, chunk);
-            } catch (const std::runtime_error&) {
-              caught = true;
-            }
-            failures += !caught;
-          }
-        }
-      });
+      counts = thread_team_check(n_threads, n_loops, seed);
     }
-    return py::make_tuple(failures, by_workers.load());
+    return py::make_tuple(counts.first, counts.second);
   }, py::arg("n_threads"), py::arg("n_loops"), py::arg("seed"),
      "(wrong results, items done by workers) of n_loops parallel loops on one ThreadTeam.");
 }
@@ -325,7 +335,8 @@ void register_testing(py::module_& t) {
   register_neighbor_probes(t);
   register_gradient_probes(t);
   register_fft_probes(t);
-  register_other_probes(t);
+  register_pca_and_loss_probes(t);
+  register_parallel_probes(t);
 }
 
 }  // namespace turbotsne::bindings
