@@ -7,15 +7,15 @@ input-space neighbours and leave-one-out 10-NN accuracy of the labels. Inputs ar
 arrays that compare.py caches in bench/data/compare/; "mnist20k" and "fashion_mnist20k" are
 seeded subsets of 20,000 rows (the subset changes with the seed), "mnist:N" any size.
 
-    # exact against Barnes-Hut on subsets of digits: sets EXACT_MAX_SAMPLES
+    # exact against Barnes-Hut on subsets of digits: sets AUTO_EXACT_MAX_SAMPLES
     python bench/choose_auto.py exact --threads 2 --repeats 3
-    # FFT against Barnes-Hut from the same start, on subsets of several sizes: FFT_MIN_SAMPLES
+    # FFT against Barnes-Hut from the same start, on subsets of several sizes: AUTO_FFT_MIN_SAMPLES
     python bench/choose_auto.py method --datasets mnist,fashion_mnist,cbmc,zeisel \
         --sizes 3000,5000,8000,10000,15000,20000,25000,30000,50000,70000 --seeds 0,1,2
     # learning-rate schedules (lr="auto" of this checkout and explicit ones) against openTSNE
     python bench/choose_auto.py lr --datasets digits,zeisel,cbmc,mnist20k,fashion_mnist20k \
         --seeds 0,1,2 --schedules auto,n/12:n/12@0.5 --peer-python PEERS/bin/python
-    # exact against approximate neighbours (sets APPROX_MIN_SAMPLES)
+    # exact against approximate neighbours (sets AUTO_APPROX_MIN_SAMPLES)
     python bench/choose_auto.py neighbors --datasets mnist,fashion_mnist,blobs \
         --sizes 10000,20000,30000,50000,70000 --seeds 0 --repeats 3
     # the tables of everything measured so far
@@ -175,7 +175,7 @@ def record(**fields):
 
 def exact_vs_barnes_hut(args) -> None:
     """Whole 750-iteration runs of both methods on random subsets of digits (blobs without
-    scikit-learn): the largest n at which exact is not slower sets EXACT_MAX_SAMPLES."""
+    scikit-learn): the largest n at which exact is not slower sets AUTO_EXACT_MAX_SAMPLES."""
     import turbotsne
 
     try:

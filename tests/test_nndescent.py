@@ -95,7 +95,7 @@ def test_tsne_uses_approximate_neighbours_when_asked(digits):
     _, info = turbotsne.tsne(X, neighbors="approx", n_iter=50, random_state=0, return_info=True)
     assert info["neighbors"] == "approx"
     _, info = turbotsne.tsne(X, n_iter=50, random_state=0, return_info=True)
-    assert info["neighbors"] == "exact"  # below APPROX_MIN_SAMPLES
+    assert info["neighbors"] == "exact"  # below AUTO_APPROX_MIN_SAMPLES
     P_exact = turbotsne.joint_probabilities(X, neighbors="exact")
     P_approx = turbotsne.joint_probabilities(X, neighbors="approx", random_state=0)
     assert abs(P_approx - P_exact).sum() < 0.02  # nearly the same affinities
@@ -152,9 +152,9 @@ def test_permuting_affinities_is_a_relabelling(clustered):
 
 
 def test_auto_neighbours_follow_the_documented_thresholds():
-    # approx from APPROX_MIN_SAMPLES points with at most 100 features, from
-    # APPROX_MIN_SAMPLES_WIDE with more; exact below (measured: bench/choose_auto.py neighbors)
-    narrow, wide = turbotsne.APPROX_MIN_SAMPLES, turbotsne.APPROX_MIN_SAMPLES_WIDE
+    # approx from AUTO_APPROX_MIN_SAMPLES points with at most 100 features, from
+    # AUTO_APPROX_MIN_SAMPLES_WIDE with more; exact below (measured: bench/choose_auto.py neighbors)
+    narrow, wide = turbotsne.AUTO_APPROX_MIN_SAMPLES, turbotsne.AUTO_APPROX_MIN_SAMPLES_WIDE
     assert wide < narrow
     for n, d, expected in [(narrow - 1, 50, "exact"), (narrow, 50, "approx"), (narrow, 100, "approx"),
                            (wide, 100, "exact"), (wide - 1, 784, "exact"), (wide, 784, "approx"),

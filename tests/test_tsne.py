@@ -188,20 +188,20 @@ def test_verbose_prints_stages_and_progress_on_stderr(rng, capsys):
 
 
 def test_auto_method_follows_the_documented_threshold(rng):
-    X, _ = _small(rng, n=turbotsne.EXACT_MAX_SAMPLES + 1)
+    X, _ = _small(rng, n=turbotsne.AUTO_EXACT_MAX_SAMPLES + 1)
     cases = {
-        (turbotsne.EXACT_MAX_SAMPLES, 2): "exact",
-        (turbotsne.EXACT_MAX_SAMPLES + 1, 2): "barnes_hut",
-        (turbotsne.EXACT_MAX_SAMPLES + 1, 1): "barnes_hut",
-        (turbotsne.EXACT_MAX_SAMPLES + 1, 3): "barnes_hut",
-        (turbotsne.EXACT_MAX_SAMPLES + 1, 4): "exact",
+        (turbotsne.AUTO_EXACT_MAX_SAMPLES, 2): "exact",
+        (turbotsne.AUTO_EXACT_MAX_SAMPLES + 1, 2): "barnes_hut",
+        (turbotsne.AUTO_EXACT_MAX_SAMPLES + 1, 1): "barnes_hut",
+        (turbotsne.AUTO_EXACT_MAX_SAMPLES + 1, 3): "barnes_hut",
+        (turbotsne.AUTO_EXACT_MAX_SAMPLES + 1, 4): "exact",
     }
     for (n, dims), expected in cases.items():
         _, info = turbotsne.tsne(X[:n], dims, n_iter=1, return_info=True)
         assert info["method"] == expected, (n, dims)
-    # FFT for 1 and 2 components from FFT_MIN_SAMPLES on, Barnes-Hut below it and in 3-D
-    fft = turbotsne.FFT_MIN_SAMPLES
-    assert turbotsne.EXACT_MAX_SAMPLES < fft <= turbotsne.EXACT_SAMPLES_LIMIT * 10
+    # FFT for 1 and 2 components from AUTO_FFT_MIN_SAMPLES on, Barnes-Hut below it and in 3-D
+    fft = turbotsne.AUTO_FFT_MIN_SAMPLES
+    assert turbotsne.AUTO_EXACT_MAX_SAMPLES < fft <= turbotsne.EXACT_SAMPLES_LIMIT * 10
     for (n, dims), expected in {(fft - 1, 2): "barnes_hut", (fft, 2): "fft", (fft, 1): "fft",
                                 (fft - 1, 1): "barnes_hut", (fft, 3): "barnes_hut",
                                 (fft, 4): "exact"}.items():
@@ -210,6 +210,15 @@ def test_auto_method_follows_the_documented_threshold(rng):
                 turbotsne._api._resolve_method("auto", n, dims)
             continue
         assert turbotsne._api._resolve_method("auto", n, dims) == expected, (n, dims)
+
+
+def test_former_threshold_names_still_read_with_a_deprecation_warning():
+    for old, new in turbotsne._api.DEPRECATED_NAMES.items():
+        with pytest.warns(DeprecationWarning, match=f"turbotsne.{old} is deprecated; use turbotsne.{new}"):
+            assert getattr(turbotsne, old) == getattr(turbotsne, new)
+        assert new in turbotsne.__all__ and old not in turbotsne.__all__
+    with pytest.raises(AttributeError, match="no attribute 'EXACT_MAX'"):
+        turbotsne.EXACT_MAX
 
 
 @pytest.mark.parametrize("n, exaggeration", [(1200, 1.0), (1200, 3.0), (300, 1.0)])

@@ -7,10 +7,13 @@
 (500, 2)
 """
 
+import warnings as _warnings
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from ._api import (APPROX_MIN_SAMPLES, APPROX_MIN_SAMPLES_WIDE, EXACT_MAX_SAMPLES, EXACT_SAMPLES_LIMIT,
-                   FFT_MIN_SAMPLES, joint_probabilities, kl_divergence, tsne)
+from . import _api
+from ._api import (AUTO_APPROX_MIN_SAMPLES, AUTO_APPROX_MIN_SAMPLES_WIDE, AUTO_EXACT_MAX_SAMPLES,
+                   AUTO_FFT_MIN_SAMPLES, EXACT_SAMPLES_LIMIT, joint_probabilities, kl_divergence,
+                   tsne)
 from ._contrastive import contrastive_embedding, plot_spectrum, spectrum, tsne_z_bar, umap_z_bar
 from ._datasets import make_blobs
 from ._estimator import TSNE, NotFittedError
@@ -34,10 +37,21 @@ __all__ = [
     "tsne_z_bar",
     "make_blobs",
     "plot",
-    "EXACT_MAX_SAMPLES",
+    "AUTO_EXACT_MAX_SAMPLES",
     "EXACT_SAMPLES_LIMIT",
-    "APPROX_MIN_SAMPLES",
-    "APPROX_MIN_SAMPLES_WIDE",
-    "FFT_MIN_SAMPLES",
+    "AUTO_APPROX_MIN_SAMPLES",
+    "AUTO_APPROX_MIN_SAMPLES_WIDE",
+    "AUTO_FFT_MIN_SAMPLES",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    """The thresholds' former names (``EXACT_MAX_SAMPLES`` and the like): their AUTO_ values,
+    with a DeprecationWarning."""
+    new = _api.DEPRECATED_NAMES.get(name)
+    if new is None:
+        raise AttributeError(f"module 'turbotsne' has no attribute {name!r}")
+    _warnings.warn(f"turbotsne.{name} is deprecated; use turbotsne.{new} (the same value).",
+                   DeprecationWarning, stacklevel=2)
+    return getattr(_api, new)

@@ -34,32 +34,44 @@ from ._validation import (
     in_safe_range,
 )
 
-__all__ = ["tsne", "joint_probabilities", "kl_divergence", "EXACT_MAX_SAMPLES", "EXACT_SAMPLES_LIMIT",
-           "APPROX_MIN_SAMPLES", "APPROX_MIN_SAMPLES_WIDE", "FFT_MIN_SAMPLES"]
+__all__ = ["tsne", "joint_probabilities", "kl_divergence", "AUTO_EXACT_MAX_SAMPLES",
+           "AUTO_FFT_MIN_SAMPLES", "AUTO_APPROX_MIN_SAMPLES", "AUTO_APPROX_MIN_SAMPLES_WIDE",
+           "EXACT_SAMPLES_LIMIT"]
+
+# The AUTO_ constants are where method="auto" and neighbors="auto" switch; EXACT_SAMPLES_LIMIT
+# is a hard limit of method="exact".
 
 #: method="auto" uses the exact O(n²) gradient up to this many samples and Barnes-Hut above
 #: (measured with bench/choose_auto.py; see the README).
-EXACT_MAX_SAMPLES = 150
+AUTO_EXACT_MAX_SAMPLES = 150
 #: method="auto" uses the FFT-accelerated interpolation for 1-D and 2-D embeddings of this many
 #: samples and more, Barnes-Hut below (and in 3-D). Quality first: at its defaults (FIt-SNE's and
 #: openTSNE's scheme) the FFT's forces are a few percent off, which leaves the exact KL
 #: measurably above Barnes-Hut's on smaller sets; from this size on it is within 0.5%, at the
 #: same 10-NN accuracy and recall@10, and the FFT is faster (bench/choose_auto.py method; the
 #: README's "How the defaults were chosen" has the table).
-FFT_MIN_SAMPLES = 25000
+AUTO_FFT_MIN_SAMPLES = 25000
 #: method="exact" (O(n²) time per iteration, O(n) memory) refuses more samples than this: at
 #: 20,000 points a run of 750 iterations already takes minutes, and beyond it the approximate
 #: methods are as accurate as needed at a small fraction of the cost.
 EXACT_SAMPLES_LIMIT = 20000
 #: neighbors="auto" uses approximate neighbours (random-projection forest + NN-descent) from
-#: this many samples on (with at most 100 features; APPROX_MIN_SAMPLES_WIDE with more) and the
+#: this many samples on (with at most 100 features; AUTO_APPROX_MIN_SAMPLES_WIDE with more) and the
 #: exact search below, where the exact search (a blocked brute force from 24 dimensions) is as
 #: fast or faster and finds every neighbour, also on well-separated clusters where the
 #: approximate search misses some (bench/choose_auto.py neighbors; the README has the table).
-APPROX_MIN_SAMPLES = 100000
+AUTO_APPROX_MIN_SAMPLES = 100000
 #: The same threshold for inputs of more than 100 features, where the exact search costs more
 #: per pair than the approximate one saves (raw MNIST pixels: bench/choose_auto.py neighbors).
-APPROX_MIN_SAMPLES_WIDE = 60000
+AUTO_APPROX_MIN_SAMPLES_WIDE = 60000
+
+#: The thresholds' former names, still readable from the package with a DeprecationWarning.
+DEPRECATED_NAMES = {
+    "EXACT_MAX_SAMPLES": "AUTO_EXACT_MAX_SAMPLES",
+    "FFT_MIN_SAMPLES": "AUTO_FFT_MIN_SAMPLES",
+    "APPROX_MIN_SAMPLES": "AUTO_APPROX_MIN_SAMPLES",
+    "APPROX_MIN_SAMPLES_WIDE": "AUTO_APPROX_MIN_SAMPLES_WIDE",
+}
 _NEIGHBORS = ("auto", "exact", "approx")
 _METRICS = ("euclidean", "cosine", "manhattan", "precomputed")
 
@@ -87,9 +99,9 @@ def _checked_data(X, metric: str) -> np.ndarray:
 
 def _resolve_method(method: str, n_samples: int, n_components: int) -> str:
     if method == "auto":
-        if n_samples <= EXACT_MAX_SAMPLES or n_components > 3:
+        if n_samples <= AUTO_EXACT_MAX_SAMPLES or n_components > 3:
             method = "exact"
-        elif n_samples >= FFT_MIN_SAMPLES and n_components <= 2:
+        elif n_samples >= AUTO_FFT_MIN_SAMPLES and n_components <= 2:
             method = "fft"
         else:
             method = "barnes_hut"
@@ -116,7 +128,7 @@ def _resolve_method(method: str, n_samples: int, n_components: int) -> str:
 
 def _approx_min_samples(n_features: int) -> int:
     """Where neighbors="auto" switches to the approximate search, for this many features."""
-    return APPROX_MIN_SAMPLES if n_features <= 100 else APPROX_MIN_SAMPLES_WIDE
+    return AUTO_APPROX_MIN_SAMPLES if n_features <= 100 else AUTO_APPROX_MIN_SAMPLES_WIDE
 
 
 def _neighbor_params(neighbors: str, n_samples: int, seed: int, n_features: int = 0):
@@ -227,8 +239,8 @@ def tsne(
         as FIt-SNE's and openTSNE's (2-3% relative error on a finished embedding, which
         leaves the final KL 1-3% above Barnes-Hut's below 15,000 points and within 0.35% of
         it from 25,000); raise ``n_interpolation_points`` for more accuracy (4 already gives
-        a lower KL than Barnes-Hut). "auto" picks exact up to ``EXACT_MAX_SAMPLES`` points
-        (or for more than 3 components), FFT for 1 or 2 components from ``FFT_MIN_SAMPLES``
+        a lower KL than Barnes-Hut). "auto" picks exact up to ``AUTO_EXACT_MAX_SAMPLES`` points
+        (or for more than 3 components), FFT for 1 or 2 components from ``AUTO_FFT_MIN_SAMPLES``
         points on, and Barnes-Hut otherwise; both thresholds were measured (see the README).
     neighbors : {"auto", "exact", "approx"}, default="auto"
         How the nearest neighbours of each point are found. "exact": a vantage-point tree
@@ -236,8 +248,8 @@ def tsne(
         give the same neighbours and distances, bit for bit).
         "approx": a random-projection forest refined by NN-descent, which finds over 99% of
         the exact neighbours (99.8% on MNIST) in a fraction of the time for large data, and
-        depends on ``random_state``. "auto": approx from ``APPROX_MIN_SAMPLES`` points on
-        (``APPROX_MIN_SAMPLES_WIDE`` for more than 100 features), exact below, where the
+        depends on ``random_state``. "auto": approx from ``AUTO_APPROX_MIN_SAMPLES`` points on
+        (``AUTO_APPROX_MIN_SAMPLES_WIDE`` for more than 100 features), exact below, where the
         exact search is the faster one (measured; see the README).
     metric : {"euclidean", "cosine", "manhattan", "precomputed"}, default="euclidean"
         Distance between rows of X in the neighbour search. "cosine" is 1 - cos(angle) (rows
