@@ -128,6 +128,19 @@ void calibrate_rows(ConstMatrix squared_distances, double perplexity, double* p,
   }
 }
 
+void require_perplexity(double perplexity, index_t n_samples) {
+  require(perplexity > 0.0 && std::isfinite(perplexity), "perplexity must be positive");
+  require(3.0 * perplexity < static_cast<double>(n_samples),
+          "perplexity must satisfy 3 * perplexity < n_samples");
+}
+
+void require_run_sizes(index_t n_samples, int n_components, int n_threads) {
+  require(n_samples >= 2, "need at least 2 samples, got " + std::to_string(n_samples));
+  require(n_samples < (index_t{1} << 31), "at most 2^31 - 1 samples are supported");
+  require(n_components >= 1, "n_components must be >= 1, got " + std::to_string(n_components));
+  require(n_threads >= 1, "n_threads must be >= 1");
+}
+
 CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, int n_threads,
                                     Observer* observer) {
   if (!(perplexity > 0.0) || !std::isfinite(perplexity)) {

@@ -29,14 +29,8 @@ double column_std(ConstMatrix Y, index_t c) {
 }  // namespace
 
 void TsneParams::validate(index_t n_samples, bool affinities_computed_here) const {
-  require(n_samples >= 2, "need at least 2 samples, got " + std::to_string(n_samples));
-  require(n_components >= 1, "n_components must be >= 1, got " + std::to_string(n_components));
-  if (affinities_computed_here) {
-    require(perplexity > 0.0 && std::isfinite(perplexity), "perplexity must be positive");
-    require(3.0 * perplexity < static_cast<double>(n_samples),
-            "perplexity must satisfy 3 * perplexity < n_samples");
-  }
-  require(n_threads >= 1, "n_threads must be >= 1");
+  require_run_sizes(n_samples, n_components, n_threads);
+  if (affinities_computed_here) require_perplexity(perplexity, n_samples);
   optimizer.validate();
 }
 

@@ -36,6 +36,13 @@ RowCalibration calibrate_row(const double* squared_distances, int k, double perp
 void calibrate_rows(ConstMatrix squared_distances, double perplexity, double* p, double* beta,
                     double* perplexity_reached, std::uint8_t* converged);
 
+// What a run that computes affinities for n_samples points needs of its perplexity: positive,
+// finite, and 3 · perplexity < n_samples (each point uses floor(3 · perplexity) neighbours).
+void require_perplexity(double perplexity, index_t n_samples);
+
+// What every embedding run needs: 2 to 2^31 - 1 samples, at least one component, a thread.
+void require_run_sizes(index_t n_samples, int n_components, int n_threads);
+
 // Conditional probabilities p_{j|i} on the kNN graph: row i holds the k neighbours of i,
 // sorted by column index. Every row sums to 1.
 CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, int n_threads,
