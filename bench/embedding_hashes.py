@@ -38,6 +38,26 @@ def runs(threads: int):
     yield "fft_dof_half", lambda: turbotsne.tsne(X, method="fft", dof=0.5, **common)
     yield "fft_approx_neighbors", lambda: turbotsne.tsne(X, method="fft", neighbors="approx", **common)
     yield "auto_defaults", lambda: turbotsne.tsne(X, random_state=3, n_jobs=threads)
+
+    def in_locality_order(method):
+        # The path of >= TsneParams.locality_min_samples points (P and the optimisation in the
+        # approximate search's locality order), reached here by lowering that threshold to 0.
+        from turbotsne import _core
+        params_class = _core.TsneParams
+
+        def params_without_threshold():
+            params = params_class()
+            params.locality_min_samples = 0
+            return params
+
+        _core.TsneParams = params_without_threshold
+        try:
+            return turbotsne.tsne(X, method=method, neighbors="approx", **common)
+        finally:
+            _core.TsneParams = params_class
+
+    yield "fft_locality_order", lambda: in_locality_order("fft")
+    yield "barnes_hut_locality_order", lambda: in_locality_order("barnes_hut")
     yield "joint_probabilities", lambda: turbotsne.joint_probabilities(X, n_jobs=threads).toarray()
 
     def conditional():
@@ -50,11 +70,16 @@ def runs(threads: int):
 
     def permuted():
         from turbotsne import _core
-        P = turbotsne.joint_probabilities(X, n_jobs=threads)
         order = np.random.default_rng(5).permutation(len(X)).astype(np.int32)
         probes = getattr(_core, "_testing", _core)  # (before the probes had their submodule)
-        return np.concatenate([np.asarray(a, dtype=np.float64) for a in probes.permute_symmetric(
-            P.indptr.astype(np.int64), P.indices.astype(np.int32), P.data, order, threads)])
+        if hasattr(probes, "symmetrize"):  # P built in an order from the conditional P
+            arrays = probes.symmetrize(*_core.affinities(X, 30.0, _core.NeighborParams(), threads,
+                                                         False), order, threads)
+        else:  # (before: the joint P renumbered afterwards)
+            P = turbotsne.joint_probabilities(X, n_jobs=threads)
+            arrays = probes.permute_symmetric(P.indptr.astype(np.int64), P.indices.astype(np.int32),
+                                              P.data, order, threads)
+        return np.concatenate([np.asarray(a, dtype=np.float64) for a in arrays])
 
     yield "permute_symmetric", permuted
 

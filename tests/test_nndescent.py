@@ -138,17 +138,25 @@ def test_tsne_with_approximate_neighbours_keeps_the_callers_order(digits, monkey
     assert abs(knn_accuracy(unpermuted, labels, 10) - knn_accuracy(runs[0], labels, 10)) < 0.01
 
 
-def test_permuting_affinities_is_a_relabelling(clustered):
+def test_symmetrizing_in_an_order_is_a_relabelling(clustered):
+    # symmetrize with an order (how run_tsne builds P in the locality order) gives exactly
+    # the joint P with rows and columns renumbered, rows sorted by column; without, the joint P.
     from scipy.sparse import csr_matrix
 
     X = clustered[:500]
     P = turbotsne.joint_probabilities(X, neighbors="exact")
+    conditional = _core.affinities(X, 30.0, _core.NeighborParams(), 1, False)
     order = np.random.default_rng(0).permutation(len(X)).astype(np.int32)
-    indptr, indices, data = _core._testing.permute_symmetric(P.indptr.astype(np.int64), P.indices.astype(np.int32),
-                                                    P.data, order, 1)
-    Q = csr_matrix((data, indices, indptr), shape=P.shape)
-    np.testing.assert_array_equal(Q.toarray(), P.toarray()[np.ix_(order, order)])
-    assert np.all(np.diff(indices[indptr[0]:indptr[1]]) > 0)  # rows sorted by column
+    for threads in (1, 2):
+        indptr, indices, data = _core._testing.symmetrize(*conditional, order, threads)
+        Q = csr_matrix((data, indices, indptr), shape=P.shape)
+        np.testing.assert_array_equal(Q.toarray(), P.toarray()[np.ix_(order, order)])
+        assert all(np.all(np.diff(indices[indptr[r]:indptr[r + 1]]) > 0) for r in range(len(X)))
+        same = _core._testing.symmetrize(*conditional, None, threads)
+        for ours, theirs in zip(same, (P.indptr, P.indices, P.data)):
+            np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(ValueError, match="order must be a permutation"):
+        _core._testing.symmetrize(*conditional, np.zeros(len(X), np.int32), 1)
 
 
 def test_auto_neighbours_follow_the_documented_thresholds():

@@ -1,6 +1,7 @@
 #include "turbotsne/affinities.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -141,138 +142,178 @@ void require_run_sizes(index_t n_samples, int n_components, int n_threads) {
   require(n_threads >= 1, "n_threads must be >= 1");
 }
 
-CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, int n_threads,
+CsrMatrix conditional_probabilities(KnnGraph&& graph, double perplexity, int n_threads,
                                     Observer* observer) {
   if (!(perplexity > 0.0) || !std::isfinite(perplexity)) {
     throw std::invalid_argument("conditional_probabilities: perplexity must be positive");
   }
   const index_t n = graph.n;
   const int k = graph.k;
+  // In place: each row's distances become its p_{j|i}, and the row is reordered by column
+  // index; C then takes the graph's two arrays.
+  parallel_for_polled(n, n_threads, observer, [&](index_t i) {
+    std::vector<double> sq(k), p(k);
+    double* dist = graph.distances.data() + i * k;
+    std::int32_t* idx = graph.indices.data() + i * k;
+    for (int j = 0; j < k; ++j) sq[j] = dist[j] * dist[j];
+    calibrate_row(sq.data(), k, perplexity, p.data());
+    std::vector<int> perm(k);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::sort(perm.begin(), perm.end(), [&](int a, int b) { return idx[a] < idx[b]; });
+    std::vector<std::int32_t> cols(k);
+    for (int j = 0; j < k; ++j) cols[j] = idx[perm[j]];
+    for (int j = 0; j < k; ++j) {
+      idx[j] = cols[j];
+      dist[j] = p[perm[j]];
+    }
+  });
   CsrMatrix C;
   C.n_rows = n;
   C.n_cols = n;
   C.indptr.resize(static_cast<size_t>(n) + 1);
   for (index_t i = 0; i <= n; ++i) C.indptr[i] = i * k;
-  C.indices.resize(static_cast<size_t>(n) * k);
-  C.values.resize(static_cast<size_t>(n) * k);
-  parallel_for_polled(n, n_threads, observer, [&](index_t i) {
-    std::vector<double> sq(k);
-    std::vector<double> p(k);
-    const double* dist = graph.distances.data() + i * k;
-    for (int j = 0; j < k; ++j) sq[j] = dist[j] * dist[j];
-    calibrate_row(sq.data(), k, perplexity, p.data());
-    // Store the row sorted by column index.
-    std::vector<int> perm(k);
-    std::iota(perm.begin(), perm.end(), 0);
-    const std::int32_t* idx = graph.indices.data() + i * k;
-    std::sort(perm.begin(), perm.end(), [&](int a, int b) { return idx[a] < idx[b]; });
-    for (int j = 0; j < k; ++j) {
-      C.indices[i * k + j] = idx[perm[j]];
-      C.values[i * k + j] = p[perm[j]];
-    }
-  });
+  C.indices = std::move(graph.indices);
+  C.values = std::move(graph.distances);
+  graph = KnnGraph{};
   return C;
+}
+
+CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, int n_threads,
+                                    Observer* observer) {
+  KnnGraph copy = graph;
+  return conditional_probabilities(std::move(copy), perplexity, n_threads, observer);
 }
 
 namespace {
 
-// Cᵀ (C square) by counting sort, in parallel over a fixed number of blocks of source rows:
-// block b counts its entries per column, gets, per column, the slots after those of blocks
-// < b, and scatters its rows in order. Each transposed row so lists its sources in row
-// order, as a serial counting sort would, for any thread count. (The scatter is random
-// access over all of P: a cache miss per entry, hence worth the threads.)
-CsrMatrix transpose(const CsrMatrix& C, int n_threads) {
-  const index_t n = C.n_rows;
-  constexpr index_t kMaxBlocks = 8;
-  const index_t n_blocks = std::max<index_t>(1, std::min<index_t>(kMaxBlocks, n / 4096));
-  const index_t rows_per_block = (n + n_blocks - 1) / n_blocks;
-  std::vector<std::int64_t> slot(static_cast<size_t>(n_blocks * n), 0);  // counts, then offsets
-  parallel_for(0, n_blocks, n_threads, [&](index_t b) {
-    std::int64_t* count = slot.data() + b * n;
-    const index_t r0 = std::min(n, b * rows_per_block), r1 = std::min(n, r0 + rows_per_block);
-    for (std::int64_t e = C.indptr[r0]; e < C.indptr[r1]; ++e) ++count[C.indices[e]];
-  }, 1);
-  CsrMatrix T;
-  T.n_rows = n;
-  T.n_cols = n;
-  T.indptr.assign(static_cast<size_t>(n) + 1, 0);
-  for (index_t j = 0; j < n; ++j) {
-    std::int64_t total = 0;
-    for (index_t b = 0; b < n_blocks; ++b) total += slot[b * n + j];
-    T.indptr[j + 1] = T.indptr[j] + total;
+// Position of column c in row r of C (columns sorted), or -1.
+// A branch-free binary search (its steps would be unpredictable branches): the range
+// [at, at + len) holds c if the row does.
+std::int64_t find_in_row(const CsrMatrix& C, index_t r, std::int32_t c) {
+  const std::int32_t* begin = C.indices.data() + C.indptr[r];
+  std::int64_t len = C.indptr[r + 1] - C.indptr[r];
+  if (len == 0) return -1;
+  const std::int32_t* at = begin;
+  while (len > 1) {
+    const std::int64_t half = len / 2;
+    at = at[half] <= c ? at + half : at;
+    len -= half;
   }
-  parallel_for(0, n, n_threads, [&](index_t j) {
-    std::int64_t at = T.indptr[j];
-    for (index_t b = 0; b < n_blocks; ++b) {
-      const std::int64_t count = slot[b * n + j];
-      slot[b * n + j] = at;
-      at += count;
-    }
-  }, 4096);
-  T.indices.resize(C.indices.size());
-  T.values.resize(C.values.size());
-  parallel_for(0, n_blocks, n_threads, [&](index_t b) {
-    std::int64_t* fill = slot.data() + b * n;
-    const index_t r0 = std::min(n, b * rows_per_block), r1 = std::min(n, r0 + rows_per_block);
-    for (index_t i = r0; i < r1; ++i) {
-      for (std::int64_t e = C.indptr[i]; e < C.indptr[i + 1]; ++e) {
-        const std::int64_t at = fill[C.indices[e]]++;
-        T.indices[at] = static_cast<std::int32_t>(i);
-        T.values[at] = C.values[e];
-      }
-    }
-  }, 1);
-  return T;
+  return *at == c ? C.indptr[r] + (at - begin) : -1;
 }
 
-// Row i of (C + T) · scale, merging the two sorted rows; written to out_idx/out_val unless
-// they are null. Returns the row's length.
-std::int64_t merge_row(const CsrMatrix& C, const CsrMatrix& T, index_t i, double scale,
-                       std::int32_t* out_idx, double* out_val) {
-  std::int64_t a = C.indptr[i], a_end = C.indptr[i + 1];
-  std::int64_t b = T.indptr[i], b_end = T.indptr[i + 1];
-  std::int64_t m = 0;
-  while (a < a_end || b < b_end) {
-    std::int32_t col;
-    double v = 0.0;
-    if (b == b_end || (a < a_end && C.indices[a] < T.indices[b])) {
-      col = C.indices[a];
-      v = C.values[a++];
-    } else if (a == a_end || T.indices[b] < C.indices[a]) {
-      col = T.indices[b];
-      v = T.values[b++];
-    } else {
-      col = C.indices[a];
-      v = C.values[a++] + T.values[b++];
-    }
-    if (out_idx != nullptr) {
-      out_idx[m] = col;
-      out_val[m] = v * scale;
-    }
-    ++m;
-  }
-  return m;
+// Asks the cache for the column indices of row r of C (a hint; no effect on results).
+void prefetch_row(const CsrMatrix& C, std::int32_t r) {
+  const char* begin = reinterpret_cast<const char*>(C.indices.data() + C.indptr[r]);
+  const char* end = reinterpret_cast<const char*>(C.indices.data() + C.indptr[r + 1]);
+  for (const char* line = begin; line < end; line += 64) __builtin_prefetch(line);
 }
+
+constexpr std::int64_t kAhead = 6;  // entries between a prefetch and its search
 
 }  // namespace
 
-CsrMatrix symmetrize(const CsrMatrix& C, int n_threads) {
+CsrMatrix symmetrize(const CsrMatrix& C, int n_threads, const std::vector<std::int32_t>* order) {
   const index_t n = C.n_rows;
-  const CsrMatrix T = transpose(C, n_threads);
   const double scale = 1.0 / (2.0 * static_cast<double>(n));
-  // Row i of the result merges row i of C with row i of Cᵀ: count, then fill.
+  // Point i is row (and column) rank[i] of the result; row r holds point old[r].
+  std::vector<std::int32_t> rank, old;
+  if (order != nullptr) {
+    require(static_cast<index_t>(order->size()) == n, "symmetrize: order must have n entries");
+    old = *order;
+    rank.assign(static_cast<size_t>(n), -1);
+    for (index_t r = 0; r < n; ++r) {
+      const std::int32_t v = old[r];
+      require(v >= 0 && v < n && rank[v] < 0, "symmetrize: order must be a permutation of 0 .. n-1");
+      rank[v] = static_cast<std::int32_t>(r);
+    }
+  }
+  auto rank_of = [&](std::int32_t i) { return order != nullptr ? rank[i] : i; };
+  auto old_of = [&](index_t r) { return order != nullptr ? old[r] : static_cast<std::int32_t>(r); };
+  // Row i of (C + Cᵀ) / (2n) holds row i of C (each entry plus its mirror, where C has one)
+  // and the "lonely" entries (j → i) of C whose mirror (i → j) C lacks. One binary search per
+  // entry finds its mirror, kept as an offset into the mirror's row (2 bytes per entry, with
+  // kLonely for none) while rows are shorter than kLonely; a lonely entry adds one to its
+  // target's row. Then each row's own entries are written and the lonely ones scattered to
+  // the rows they belong to, in any order: each value is computed alone and every row is
+  // sorted by column at the end, so the result is the same for any thread count.
+  constexpr std::uint16_t kLonely = 0xFFFF;
+  std::int64_t longest = 0;
+  for (index_t i = 0; i < n; ++i) longest = std::max(longest, C.indptr[i + 1] - C.indptr[i]);
+  std::vector<std::uint16_t> mirror_at;
+  if (longest < kLonely) mirror_at.resize(C.indices.size());
+  auto mirror = [&](std::int64_t e, std::int32_t from) -> std::int64_t {  // of entry e of row from
+    const std::int32_t to = C.indices[e];
+    if (!mirror_at.empty()) return mirror_at[e] == kLonely ? -1 : C.indptr[to] + mirror_at[e];
+    return find_in_row(C, to, from);
+  };
+  std::vector<std::atomic<std::int64_t>> extra(static_cast<size_t>(n));
+  parallel_for(0, n, n_threads, [&](index_t i) { extra[i].store(0, std::memory_order_relaxed); }, 4096);
+  parallel_for(0, n, n_threads, [&](index_t j) {
+    const std::int64_t row_end = C.indptr[j + 1];
+    for (std::int64_t e = C.indptr[j]; e < row_end; ++e) {
+      // The searches read rows at random: fetch the rows of a few entries ahead.
+      if (e + kAhead < row_end) prefetch_row(C, C.indices[e + kAhead]);
+      const std::int64_t at = find_in_row(C, C.indices[e], static_cast<std::int32_t>(j));
+      if (!mirror_at.empty()) {
+        mirror_at[e] = at < 0 ? kLonely : static_cast<std::uint16_t>(at - C.indptr[C.indices[e]]);
+      }
+      if (at < 0) extra[C.indices[e]].fetch_add(1, std::memory_order_relaxed);
+    }
+  }, 256);
   CsrMatrix P;
   P.n_rows = n;
   P.n_cols = n;
   P.indptr.assign(static_cast<size_t>(n) + 1, 0);
-  parallel_for(0, n, n_threads, [&](index_t i) {
-    P.indptr[i + 1] = merge_row(C, T, i, scale, nullptr, nullptr);
-  }, 256);
-  for (index_t i = 0; i < n; ++i) P.indptr[i + 1] += P.indptr[i];
+  for (index_t r = 0; r < n; ++r) {
+    const std::int32_t i = old_of(r);
+    P.indptr[r + 1] = P.indptr[r] + (C.indptr[i + 1] - C.indptr[i]) +
+                      extra[i].load(std::memory_order_relaxed);
+  }
   P.indices.resize(static_cast<size_t>(P.indptr[n]));
   P.values.resize(static_cast<size_t>(P.indptr[n]));
+  // extra[i] becomes the next free slot of point i's row, after its own entries.
   parallel_for(0, n, n_threads, [&](index_t i) {
-    merge_row(C, T, i, scale, P.indices.data() + P.indptr[i], P.values.data() + P.indptr[i]);
+    std::int64_t at = P.indptr[rank_of(static_cast<std::int32_t>(i))];
+    for (std::int64_t e = C.indptr[i]; e < C.indptr[i + 1]; ++e, ++at) {
+      const std::int64_t m = mirror(e, static_cast<std::int32_t>(i));
+      P.indices[at] = rank_of(C.indices[e]);
+      P.values[at] = (m >= 0 ? C.values[e] + C.values[m] : C.values[e]) * scale;
+    }
+    extra[i].store(at, std::memory_order_relaxed);
+  }, 256);
+  parallel_for(0, n, n_threads, [&](index_t j) {
+    const std::int64_t row_end = C.indptr[j + 1];
+    for (std::int64_t e = C.indptr[j]; e < row_end; ++e) {
+      if (e + kAhead < row_end) __builtin_prefetch(&extra[C.indices[e + kAhead]], 1);
+      if (mirror(e, static_cast<std::int32_t>(j)) >= 0) continue;
+      const std::int32_t i = C.indices[e];
+      const std::int64_t at = extra[i].fetch_add(1, std::memory_order_relaxed);
+      P.indices[at] = rank_of(static_cast<std::int32_t>(j));
+      P.values[at] = C.values[e] * scale;
+    }
+  }, 256);
+  mirror_at = std::vector<std::uint16_t>();
+  // Rows by column: without an order a row's own entries are sorted already and only its
+  // lonely tail needs sorting and merging in.
+  parallel_for(0, n, n_threads, [&](index_t r) {
+    const std::int64_t begin = P.indptr[r], end = P.indptr[r + 1];
+    const std::int64_t own = order != nullptr ? 0 : C.indptr[r + 1] - C.indptr[r];
+    if (begin + own == end) return;  // no lonely entries: sorted
+    thread_local std::vector<std::pair<std::int32_t, double>> row, merged;
+    row.resize(static_cast<size_t>(end - begin));
+    for (std::int64_t e = begin; e < end; ++e) row[e - begin] = {P.indices[e], P.values[e]};
+    std::sort(row.begin() + own, row.end());
+    const auto* sorted = &row;
+    if (own > 0) {
+      merged.resize(row.size());
+      std::merge(row.begin(), row.begin() + own, row.begin() + own, row.end(), merged.begin());
+      sorted = &merged;
+    }
+    for (std::int64_t e = begin; e < end; ++e) {
+      P.indices[e] = (*sorted)[e - begin].first;
+      P.values[e] = (*sorted)[e - begin].second;
+    }
   }, 256);
   return P;
 }

@@ -36,20 +36,29 @@ void TsneParams::validate(index_t n_samples, bool affinities_computed_here) cons
 
 namespace {
 
+// joint_probabilities; with in_locality_order (and a search that gives a locality order), P
+// is numbered in that order (see symmetrize). The kNN graph becomes the conditional P in place
+// and that is freed once P is built: at most the conditional P and P exist at once.
 CsrMatrix joint_probabilities_on_team(ConstMatrix X, double perplexity,
                                       const NeighborParams& neighbors, int n_threads,
                                       Observer* observer, Timings* timings,
-                                      std::vector<std::int32_t>* locality_order) {
+                                      std::vector<std::int32_t>* locality_order,
+                                      bool in_locality_order = false) {
   Stopwatch watch;
   begin_stage(observer, Stage::kNeighbors);
   KnnGraph graph =
       find_neighbors(X, neighbor_count(X.rows, perplexity), neighbors, n_threads, observer);
-  if (locality_order != nullptr) *locality_order = std::move(graph.locality_order);
+  std::vector<std::int32_t> order = std::move(graph.locality_order);
   const double t_knn = watch.lap();
   report_stage(observer, Stage::kNeighbors, t_knn);
   begin_stage(observer, Stage::kAffinities);
-  const CsrMatrix conditional = conditional_probabilities(graph, perplexity, n_threads, observer);
-  CsrMatrix P = symmetrize(conditional, n_threads);
+  CsrMatrix P;
+  {
+    const CsrMatrix conditional =
+        conditional_probabilities(std::move(graph), perplexity, n_threads, observer);
+    P = symmetrize(conditional, n_threads, in_locality_order && !order.empty() ? &order : nullptr);
+  }
+  if (locality_order != nullptr) *locality_order = std::move(order);
   const double t_aff = watch.lap();
   report_stage(observer, Stage::kAffinities, t_aff);
   if (timings != nullptr) {
@@ -73,48 +82,12 @@ CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborPa
 CsrMatrix conditional_probabilities(ConstMatrix X, double perplexity,
                                     const NeighborParams& neighbors, int n_threads,
                                     Observer* observer) {
-  const KnnGraph g =
+  KnnGraph g =
       find_neighbors(X, neighbor_count(X.rows, perplexity), neighbors, n_threads, observer);
   begin_stage(observer, Stage::kAffinities);
-  return conditional_probabilities(g, perplexity, n_threads, observer);
+  return conditional_probabilities(std::move(g), perplexity, n_threads, observer);
 }
 
-CsrMatrix permute_symmetric(const CsrMatrix& P, const std::vector<std::int32_t>& order,
-                            int n_threads) {
-  const index_t n = P.n_rows;
-  require(static_cast<index_t>(order.size()) == n,
-          "permute_symmetric: order must have one entry per row");
-  std::vector<std::int32_t> inv(static_cast<size_t>(n), -1);  // -1: not seen yet
-  for (index_t r = 0; r < n; ++r) {
-    const std::int32_t v = order[r];
-    require(v >= 0 && v < n && inv[v] < 0, "order must be a permutation of 0 .. n-1");
-    inv[v] = static_cast<std::int32_t>(r);
-  }
-  CsrMatrix Q;
-  Q.n_rows = n;
-  Q.n_cols = n;
-  Q.indptr.assign(static_cast<size_t>(n) + 1, 0);
-  for (index_t r = 0; r < n; ++r) {
-    Q.indptr[r + 1] = Q.indptr[r] + (P.indptr[order[r] + 1] - P.indptr[order[r]]);
-  }
-  Q.indices.resize(P.indices.size());
-  Q.values.resize(P.values.size());
-  parallel_for(0, n, n_threads, [&](index_t r) {
-    const index_t old = order[r];
-    std::vector<std::pair<std::int32_t, double>> row;
-    row.reserve(static_cast<size_t>(P.indptr[old + 1] - P.indptr[old]));
-    for (std::int64_t e = P.indptr[old]; e < P.indptr[old + 1]; ++e) {
-      row.emplace_back(inv[P.indices[e]], P.values[e]);
-    }
-    std::sort(row.begin(), row.end());
-    std::int64_t at = Q.indptr[r];
-    for (const auto& [col, value] : row) {
-      Q.indices[at] = col;
-      Q.values[at++] = value;
-    }
-  }, 256);
-  return Q;
-}
 
 namespace {
 
@@ -177,8 +150,9 @@ void initialize(ConstMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_th
 
 namespace {
 
-// Initialisation and optimisation, for run_tsne and run_tsne_from_affinities; `order` is a
-// locality order of the points or empty, `result` holds the timings so far.
+// Initialisation and optimisation, for run_tsne and run_tsne_from_affinities; `order` is the
+// locality order in which P is numbered, or empty (P in the caller's order), `result` holds
+// the timings so far.
 void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, ConstMatrix X,
                              const TsneParams& params, Repulsion& repulsion, Matrix Y,
                              Observer* observer, TsneResult& result) {
@@ -189,14 +163,12 @@ void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, Const
   report_stage(observer, Stage::kInit, result.timings.init);
   begin_stage(observer, Stage::kOptimize);
   OptimizeResult opt;
-  if (Y.rows < params.locality_min_samples) order.clear();
   if (order.empty()) {
     opt = optimize_on_team(P.view(), Y, repulsion, params.optimizer, params.n_threads, observer);
   } else {
-    // Optimise the points in the neighbour search's locality order: the attraction then
-    // reads the embedding almost in order instead of at random (for large n the points no
-    // longer fit in cache, and the random reads dominated the iterations).
-    P = permute_symmetric(P, order, params.n_threads);
+    // Optimise the points in the neighbour search's locality order (P was built in it): the
+    // attraction then reads the embedding almost in order instead of at random (for large n
+    // the points no longer fit in cache, and the random reads dominated the iterations).
     const index_t dims = Y.cols;
     std::vector<double> permuted(static_cast<size_t>(Y.size()));
     const Matrix Yp{permuted.data(), Y.rows, dims};
@@ -236,8 +208,10 @@ TsneResult run_tsne_on_team(ConstMatrix X, const TsneParams& params, Matrix Y, O
   NeighborParams neighbors = params.neighbors;
   neighbors.approximate.seed = params.seed;
   std::vector<std::int32_t> order;
-  CsrMatrix P = joint_probabilities(X, params.perplexity, neighbors, params.n_threads, observer,
-                                    &result.timings, &order);
+  const bool in_locality_order = X.rows >= params.locality_min_samples;
+  CsrMatrix P = joint_probabilities_on_team(X, params.perplexity, neighbors, params.n_threads,
+                                            observer, &result.timings, &order, in_locality_order);
+  if (!in_locality_order) order.clear();
   initialize_and_optimize(std::move(P), std::move(order), X, params, *repulsion, Y, observer,
                           result);
   return result;

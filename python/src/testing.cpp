@@ -73,25 +73,30 @@ void register_neighbor_probes(py::module_& t) {
      py::arg("metric") = Metric::kEuclidean,
      "Approximate kNN (RP forest + NN-descent): (indices, distances) like nearest_neighbors.");
 
-  t.def("permute_symmetric", [](const Int64Array& indptr, const Int32Array& indices,
-                                const DoubleArray& data, const Int32Array& order, int n_threads) {
-    const index_t n = order.shape(0);
+  t.def("symmetrize", [](const Int64Array& indptr, const Int32Array& indices,
+                         const DoubleArray& data, py::object order, int n_threads) {
+    const index_t n = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
     const CsrView view = csr_view(indptr, indices, data, n);
-    std::vector<std::int32_t> perm(order.data(), order.data() + n);
+    CsrMatrix C;
+    C.n_rows = C.n_cols = n;
+    C.indptr.assign(view.indptr, view.indptr + n + 1);
+    C.indices.assign(view.indices, view.indices + view.nnz());
+    C.values.assign(view.values, view.values + view.nnz());
+    std::vector<std::int32_t> perm;
+    if (!order.is_none()) {
+      const auto o = order.cast<Int32Array>();
+      perm.assign(o.data(), o.data() + o.size());
+    }
     CsrMatrix P;
-    P.n_rows = P.n_cols = n;
-    P.indptr.assign(view.indptr, view.indptr + n + 1);
-    P.indices.assign(view.indices, view.indices + view.nnz());
-    P.values.assign(view.values, view.values + view.nnz());
-    CsrMatrix Q;
     {
       py::gil_scoped_release release;
-      Q = permute_symmetric(P, perm, n_threads);
+      P = symmetrize(C, n_threads, order.is_none() ? nullptr : &perm);
     }
-    return csr_to_numpy(std::move(Q));
+    return csr_to_numpy(std::move(P));
   }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
-     py::arg("order").noconvert(), py::arg("n_threads"),
-     "P with rows and columns renumbered by order (row r = old row order[r]).");
+     py::arg("order"), py::arg("n_threads"),
+     "(C + C^T) / 2n of a conditional P (rows sorted by column), numbered in order (row r = "
+     "point order[r]) unless order is None.");
 }
 
 // The gradient and each repulsion alone.

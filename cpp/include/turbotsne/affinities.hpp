@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "turbotsne/common.hpp"
 #include "turbotsne/knn_graph.hpp"
@@ -44,11 +45,19 @@ void require_perplexity(double perplexity, index_t n_samples);
 void require_run_sizes(index_t n_samples, int n_components, int n_threads);
 
 // Conditional probabilities p_{j|i} on the kNN graph: row i holds the k neighbours of i,
-// sorted by column index. Every row sums to 1.
+// sorted by column index. Every row sums to 1. The rvalue overload builds them in the
+// graph's own arrays (no second n·k copy) and leaves the graph empty.
+CsrMatrix conditional_probabilities(KnnGraph&& graph, double perplexity, int n_threads,
+                                    Observer* observer = nullptr);
 CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, int n_threads,
                                     Observer* observer = nullptr);
 
-// (C + Cᵀ) / (2 n) for a row-stochastic C: symmetric, sums to 1.
-CsrMatrix symmetrize(const CsrMatrix& conditional, int n_threads);
+// (C + Cᵀ) / (2 n) for a row-stochastic C: symmetric, sums to 1, rows sorted by column;
+// without a transposed copy of C (each entry finds its mirror by a binary search in the
+// sorted row it points to). With `order` (a permutation of 0 .. n − 1), the result is
+// numbered in that order: its row r is point order[r], and point j is column r where
+// order[r] = j. Throws std::invalid_argument unless order is such a permutation.
+CsrMatrix symmetrize(const CsrMatrix& conditional, int n_threads,
+                     const std::vector<std::int32_t>* order = nullptr);
 
 }  // namespace turbotsne

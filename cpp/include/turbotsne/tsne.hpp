@@ -78,12 +78,6 @@ CsrMatrix conditional_probabilities(ConstMatrix X, double perplexity,
                                     const NeighborParams& neighbors, int n_threads,
                                     Observer* observer = nullptr);
 
-// Q = P with rows and columns renumbered: row r of Q is row order[r] of P, column j of P
-// becomes column r where order[r] = j; rows sorted by column. Throws std::invalid_argument
-// unless order is a permutation of 0 .. n − 1.
-CsrMatrix permute_symmetric(const CsrMatrix& P, const std::vector<std::int32_t>& order,
-                            int n_threads);
-
 // Writes the initial embedding into Y (n x n_components) for Init::kPca / kRandom; kGiven
 // leaves Y as it is. Zero-variance columns of a PCA start (rank-deficient X) are filled with
 // seeded noise so that no dimension is frozen.
