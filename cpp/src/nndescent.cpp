@@ -407,25 +407,53 @@ std::int64_t local_joins(ConstMatrix Xp, Lists& L, const std::vector<std::int64_
   return changed;
 }
 
-// Back to the caller's ids, each row sorted by (distance, original index).
+// Back to the caller's ids, each row sorted by (distance, original index), in L's own
+// arrays (the graph takes them; L is left empty): each row is rewritten in place, then the
+// rows are moved to their points' places by following the permutation's cycles.
 template <class Keys>
-KnnGraph to_graph(const Lists& L, const LeafOrder& order, int n_threads) {
+KnnGraph to_graph(Lists& L, const LeafOrder& order, int n_threads) {
   const index_t n = L.n;
   const int k = L.k;
   const std::vector<std::int32_t>& perm = order.perm;
-  const std::vector<std::int32_t>& inv = order.inv;
-  KnnGraph graph = empty_graph(n, k);
-  parallel_for(0, n, n_threads, [&](index_t i) {
-    const index_t row = inv[i];
+  L.fresh = std::vector<std::uint8_t>();
+  parallel_for(0, n, n_threads, [&](index_t row) {
     std::vector<std::pair<double, std::int32_t>> entries(static_cast<size_t>(k));
     for (int c = 0; c < k; ++c) entries[c] = {L.dist[row * k + c], perm[L.idx[row * k + c]]};
     std::sort(entries.begin(), entries.end());
     for (int c = 0; c < k; ++c) {
-      graph.distances[i * k + c] = Keys::to_distance(entries[c].first);
-      graph.indices[i * k + c] = entries[c].second;
+      L.dist[row * k + c] = Keys::to_distance(entries[c].first);
+      L.idx[row * k + c] = entries[c].second;
     }
   }, 1024);
+  // Row at position p belongs to point perm[p].
+  std::vector<bool> placed(static_cast<size_t>(n), false);
+  std::vector<double> carry_d(static_cast<size_t>(k)), swap_d(static_cast<size_t>(k));
+  std::vector<std::int32_t> carry_i(static_cast<size_t>(k)), swap_i(static_cast<size_t>(k));
+  for (index_t start = 0; start < n; ++start) {
+    if (placed[start]) continue;
+    // Carry row `start` to perm[start], the row found there to its place, and so on.
+    std::copy_n(L.dist.begin() + start * k, k, carry_d.begin());
+    std::copy_n(L.idx.begin() + start * k, k, carry_i.begin());
+    index_t p = start;
+    do {
+      const index_t to = perm[p];
+      std::copy_n(L.dist.begin() + to * k, k, swap_d.begin());
+      std::copy_n(L.idx.begin() + to * k, k, swap_i.begin());
+      std::copy_n(carry_d.begin(), k, L.dist.begin() + to * k);
+      std::copy_n(carry_i.begin(), k, L.idx.begin() + to * k);
+      std::swap(carry_d, swap_d);
+      std::swap(carry_i, swap_i);
+      placed[p] = true;
+      p = to;
+    } while (p != start);
+  }
+  KnnGraph graph;
+  graph.n = n;
+  graph.k = k;
+  graph.distances = std::move(L.dist);
+  graph.indices = std::move(L.idx);
   graph.locality_order = perm;
+  L = Lists{};
   return graph;
 }
 
@@ -446,7 +474,7 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
   const int max_cand = params.max_candidates > 0 ? params.max_candidates : std::min(k, 8);
 
   std::vector<RpTree> forest = build_forest(X, params, leaf_size, n_threads, observer);
-  const LeafOrder order = leaf_order(X, forest[0], n_threads);
+  LeafOrder order = leaf_order(X, forest[0], n_threads);
   const ConstMatrix Xp{order.xp.data(), n, X.cols};
   Lists L = initial_lists<Keys>(Xp, forest, order, k, params.seed, n_threads, observer);
   forest.clear();
@@ -467,6 +495,7 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
     poll(observer);
     if (static_cast<double>(changed) < params.delta * static_cast<double>(n) * k) break;
   }
+  order.xp = std::vector<double>();  // the rows' copy is not needed any more
   return to_graph<Keys>(L, order, n_threads);
 }
 
