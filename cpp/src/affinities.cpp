@@ -4,9 +4,9 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -157,15 +157,10 @@ CsrMatrix conditional_probabilities(KnnGraph&& graph, double perplexity, int n_t
     std::int32_t* idx = graph.indices.data() + i * k;
     for (int j = 0; j < k; ++j) sq[j] = dist[j] * dist[j];
     calibrate_row(sq.data(), k, perplexity, p.data());
-    std::vector<int> perm(k);
-    std::iota(perm.begin(), perm.end(), 0);
-    std::sort(perm.begin(), perm.end(), [&](int a, int b) { return idx[a] < idx[b]; });
-    std::vector<std::int32_t> cols(k);
-    for (int j = 0; j < k; ++j) cols[j] = idx[perm[j]];
-    for (int j = 0; j < k; ++j) {
-      idx[j] = cols[j];
-      dist[j] = p[perm[j]];
-    }
+    std::vector<std::pair<std::int32_t, double>> row(k);  // (column, p), columns distinct
+    for (int j = 0; j < k; ++j) row[j] = {idx[j], p[j]};
+    std::sort(row.begin(), row.end());
+    for (int j = 0; j < k; ++j) std::tie(idx[j], dist[j]) = row[j];
   });
   CsrMatrix C;
   C.n_rows = n;
@@ -186,9 +181,9 @@ CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, in
 
 namespace {
 
-// Position of column c in row r of C (columns sorted), or -1.
-// A branch-free binary search (its steps would be unpredictable branches): the range
-// [at, at + len) holds c if the row does.
+// Position of column c in row r of C (columns sorted), or -1. A branch-free binary search
+// (its steps would be unpredictable branches): the range [at, at + len) holds c if the row
+// does.
 std::int64_t find_in_row(const CsrMatrix& C, index_t r, std::int32_t c) {
   const std::int32_t* begin = C.indices.data() + C.indptr[r];
   std::int64_t len = C.indptr[r + 1] - C.indptr[r];
@@ -201,15 +196,6 @@ std::int64_t find_in_row(const CsrMatrix& C, index_t r, std::int32_t c) {
   }
   return *at == c ? C.indptr[r] + (at - begin) : -1;
 }
-
-// Asks the cache for the column indices of row r of C (a hint; no effect on results).
-void prefetch_row(const CsrMatrix& C, std::int32_t r) {
-  const char* begin = reinterpret_cast<const char*>(C.indices.data() + C.indptr[r]);
-  const char* end = reinterpret_cast<const char*>(C.indices.data() + C.indptr[r + 1]);
-  for (const char* line = begin; line < end; line += 64) __builtin_prefetch(line);
-}
-
-constexpr std::int64_t kAhead = 6;  // entries between a prefetch and its search
 
 }  // namespace
 
@@ -250,10 +236,7 @@ CsrMatrix symmetrize(const CsrMatrix& C, int n_threads, const std::vector<std::i
   std::vector<std::atomic<std::int64_t>> extra(static_cast<size_t>(n));
   parallel_for(0, n, n_threads, [&](index_t i) { extra[i].store(0, std::memory_order_relaxed); }, 4096);
   parallel_for(0, n, n_threads, [&](index_t j) {
-    const std::int64_t row_end = C.indptr[j + 1];
-    for (std::int64_t e = C.indptr[j]; e < row_end; ++e) {
-      // The searches read rows at random: fetch the rows of a few entries ahead.
-      if (e + kAhead < row_end) prefetch_row(C, C.indices[e + kAhead]);
+    for (std::int64_t e = C.indptr[j]; e < C.indptr[j + 1]; ++e) {
       const std::int64_t at = find_in_row(C, C.indices[e], static_cast<std::int32_t>(j));
       if (!mirror_at.empty()) {
         mirror_at[e] = at < 0 ? kLonely : static_cast<std::uint16_t>(at - C.indptr[C.indices[e]]);
@@ -283,9 +266,7 @@ CsrMatrix symmetrize(const CsrMatrix& C, int n_threads, const std::vector<std::i
     extra[i].store(at, std::memory_order_relaxed);
   }, 256);
   parallel_for(0, n, n_threads, [&](index_t j) {
-    const std::int64_t row_end = C.indptr[j + 1];
-    for (std::int64_t e = C.indptr[j]; e < row_end; ++e) {
-      if (e + kAhead < row_end) __builtin_prefetch(&extra[C.indices[e + kAhead]], 1);
+    for (std::int64_t e = C.indptr[j]; e < C.indptr[j + 1]; ++e) {
       if (mirror(e, static_cast<std::int32_t>(j)) >= 0) continue;
       const std::int32_t i = C.indices[e];
       const std::int64_t at = extra[i].fetch_add(1, std::memory_order_relaxed);

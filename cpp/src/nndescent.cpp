@@ -425,27 +425,19 @@ KnnGraph to_graph(Lists& L, const LeafOrder& order, int n_threads) {
       L.idx[row * k + c] = entries[c].second;
     }
   }, 1024);
-  // Row at position p belongs to point perm[p].
+  // The row at position p belongs to point perm[p]. Along each cycle, slot `start` holds
+  // the row in transit: swapping it with slot q puts it in place and picks up q's row.
   std::vector<bool> placed(static_cast<size_t>(n), false);
-  std::vector<double> carry_d(static_cast<size_t>(k)), swap_d(static_cast<size_t>(k));
-  std::vector<std::int32_t> carry_i(static_cast<size_t>(k)), swap_i(static_cast<size_t>(k));
   for (index_t start = 0; start < n; ++start) {
     if (placed[start]) continue;
-    // Carry row `start` to perm[start], the row found there to its place, and so on.
-    std::copy_n(L.dist.begin() + start * k, k, carry_d.begin());
-    std::copy_n(L.idx.begin() + start * k, k, carry_i.begin());
-    index_t p = start;
-    do {
-      const index_t to = perm[p];
-      std::copy_n(L.dist.begin() + to * k, k, swap_d.begin());
-      std::copy_n(L.idx.begin() + to * k, k, swap_i.begin());
-      std::copy_n(carry_d.begin(), k, L.dist.begin() + to * k);
-      std::copy_n(carry_i.begin(), k, L.idx.begin() + to * k);
-      std::swap(carry_d, swap_d);
-      std::swap(carry_i, swap_i);
-      placed[p] = true;
-      p = to;
-    } while (p != start);
+    placed[start] = true;
+    for (index_t q = perm[start]; q != start; q = perm[q]) {
+      std::swap_ranges(L.dist.begin() + start * k, L.dist.begin() + (start + 1) * k,
+                       L.dist.begin() + q * k);
+      std::swap_ranges(L.idx.begin() + start * k, L.idx.begin() + (start + 1) * k,
+                       L.idx.begin() + q * k);
+      placed[q] = true;
+    }
   }
   KnnGraph graph;
   graph.n = n;

@@ -88,7 +88,6 @@ CsrMatrix conditional_probabilities(ConstMatrix X, double perplexity,
   return conditional_probabilities(std::move(g), perplexity, n_threads, observer);
 }
 
-
 namespace {
 
 // Hands the caller's observer the embedding in the caller's order while the optimiser works

@@ -95,12 +95,7 @@ py::dict run_tsne_from_affinities_py(const Int64Array& indptr, const Int32Array&
                                      py::object on_progress) {
   const ConstMatrix x = view(X, "X");
   const Matrix y = mutable_view(Y, "Y");
-  const CsrView p = csr_view(indptr, indices, data, y.rows);
-  CsrMatrix P;
-  P.n_rows = P.n_cols = y.rows;
-  P.indptr.assign(p.indptr, p.indptr + y.rows + 1);
-  P.indices.assign(p.indices, p.indices + p.nnz());
-  P.values.assign(p.values, p.values + p.nnz());
+  CsrMatrix P = csr_copy(csr_view(indptr, indices, data, y.rows));
   PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
                       std::move(on_progress));
   TsneResult result;

@@ -50,6 +50,17 @@ inline CsrView csr_view(const Int64Array& indptr, const Int32Array& indices, con
   return {n, n_cols < 0 ? n : n_cols, indptr.data(), indices.data(), data.data()};
 }
 
+// An owned copy of a CSR view (for the core's functions that take a CsrMatrix).
+inline CsrMatrix csr_copy(const CsrView& v) {
+  CsrMatrix P;
+  P.n_rows = v.n_rows;
+  P.n_cols = v.n_cols;
+  P.indptr.assign(v.indptr, v.indptr + v.n_rows + 1);
+  P.indices.assign(v.indices, v.indices + v.nnz());
+  P.values.assign(v.values, v.values + v.nnz());
+  return P;
+}
+
 // Hands a std::vector to numpy without copying: the array keeps the vector alive.
 template <class T>
 py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {

@@ -76,12 +76,7 @@ void register_neighbor_probes(py::module_& t) {
   t.def("symmetrize", [](const Int64Array& indptr, const Int32Array& indices,
                          const DoubleArray& data, py::object order, int n_threads) {
     const index_t n = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
-    const CsrView view = csr_view(indptr, indices, data, n);
-    CsrMatrix C;
-    C.n_rows = C.n_cols = n;
-    C.indptr.assign(view.indptr, view.indptr + n + 1);
-    C.indices.assign(view.indices, view.indices + view.nnz());
-    C.values.assign(view.values, view.values + view.nnz());
+    const CsrMatrix C = csr_copy(csr_view(indptr, indices, data, n));
     std::vector<std::int32_t> perm;
     if (!order.is_none()) {
       const auto o = order.cast<Int32Array>();

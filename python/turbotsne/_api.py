@@ -436,7 +436,7 @@ def _initial_embedding(init, n: int, n_components: int):
 
 
 #: What the parameters every embedding function takes must be (tsne, contrastive_embedding,
-#: spectrum; joint_probabilities takes the first four), checked before anything else; the
+#: spectrum; joint_probabilities takes the first five), checked before anything else; the
 #: messages come from _validation's checks. Perplexity against n_samples: _check_perplexity,
 #: once the input is known.
 _RUN_CONSTRAINTS = {
