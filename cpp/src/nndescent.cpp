@@ -99,8 +99,8 @@ RpTree build_rp_tree(ConstMatrix X, std::uint64_t seed, int tree, int leaf_size)
 struct Lists {
   index_t n = 0;
   int k = 0;
-  std::vector<double> dist;
-  std::vector<std::int32_t> idx;
+  Buffer<double> dist;  // handed over as the graph's arrays (to_graph)
+  Buffer<std::int32_t> idx;
   std::vector<std::uint8_t> fresh;
 
   double worst(index_t i) const { return dist[i * k + k - 1]; }

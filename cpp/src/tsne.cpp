@@ -37,8 +37,8 @@ void TsneParams::validate(index_t n_samples, bool affinities_computed_here) cons
 namespace {
 
 // joint_probabilities; with in_locality_order (and a search that gives a locality order), P
-// is numbered in that order (see symmetrize). The kNN graph becomes the conditional P in place
-// and that is freed once P is built: at most the conditional P and P exist at once.
+// is numbered in that order (see symmetrize). The kNN graph becomes the conditional P in place,
+// and that becomes P in place: one set of arrays from the search to the optimisation.
 CsrMatrix joint_probabilities_on_team(ConstMatrix X, double perplexity,
                                       const NeighborParams& neighbors, int n_threads,
                                       Observer* observer, Timings* timings,
@@ -52,12 +52,8 @@ CsrMatrix joint_probabilities_on_team(ConstMatrix X, double perplexity,
   const double t_knn = watch.lap();
   report_stage(observer, Stage::kNeighbors, t_knn);
   begin_stage(observer, Stage::kAffinities);
-  CsrMatrix P;
-  {
-    const CsrMatrix conditional =
-        conditional_probabilities(std::move(graph), perplexity, n_threads, observer);
-    P = symmetrize(conditional, n_threads, in_locality_order && !order.empty() ? &order : nullptr);
-  }
+  CsrMatrix P = symmetrize(conditional_probabilities(std::move(graph), perplexity, n_threads, observer),
+                           n_threads, in_locality_order && !order.empty() ? &order : nullptr);
   if (locality_order != nullptr) *locality_order = std::move(order);
   const double t_aff = watch.lap();
   report_stage(observer, Stage::kAffinities, t_aff);

@@ -9,6 +9,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "turbotsne/buffer.hpp"
 #include "turbotsne/common.hpp"
 
 namespace turbotsne {
@@ -131,6 +132,6 @@ std::vector<index_t> columns_by_variance(ConstMatrix X);
 std::vector<double> normalized_rows(ConstMatrix X, int n_threads);
 
 // Euclidean distances between unit vectors → cosine distances 1 - cos = d² / 2, in place.
-void euclidean_to_cosine(std::vector<double>& distances);
+void euclidean_to_cosine(Buffer<double>& distances);
 
 }  // namespace turbotsne
