@@ -330,7 +330,7 @@ CsrMatrix symmetrize(CsrMatrix&& C, int n_threads, const std::vector<std::int32_
                                                        : C.indptr[i] + mirror_at[e];
       if (m < 0) {
         C.values[e] = -static_cast<float>(static_cast<double>(C.values[e]) * scale);
-      } else if (j < i) {
+      } else if (j <= i) {  // (j == i: a diagonal entry is its own mirror)
         const auto v = static_cast<float>(
             (static_cast<double>(C.values[e]) + static_cast<double>(C.values[m])) * scale);
         C.values[e] = v;
