@@ -734,9 +734,8 @@ static void measure_threads(const Options& opt, turbotsne::ConstMatrix X,
   std::fprintf(stderr, "[threads %d] affinities...\n", threads);
   turbotsne::CsrMatrix P;
   const double t_aff = time_median(opt.repeats, [&] {
-    const turbotsne::CsrMatrix conditional =
-        turbotsne::conditional_probabilities(graph, opt.perplexity, threads);
-    P = turbotsne::symmetrize(conditional, threads);
+    P = turbotsne::symmetrize(turbotsne::conditional_probabilities(graph, opt.perplexity, threads),
+                              threads);
   });
   graph = turbotsne::KnnGraph{};
   std::fprintf(stderr, "[threads %d] init...\n", threads);

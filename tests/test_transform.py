@@ -15,12 +15,13 @@ def reference_forces(reference, queries, dof=1.0):
 
 
 def random_rows(rng, m, n, k):
-    """A row-stochastic (m, n) CSR with k distinct columns per row, sorted, as arrays."""
+    """A row-stochastic (m, n) CSR with k distinct columns per row, sorted, as arrays; the
+    values are float32 ones (those the core keeps)."""
     cols = np.sort(np.stack([rng.choice(n, k, replace=False) for _ in range(m)]), axis=1)
     vals = rng.random((m, k)) + 0.1
     vals /= vals.sum(1, keepdims=True)
     indptr = np.arange(0, m * k + 1, k, dtype=np.int64)
-    return indptr, cols.ravel().astype(np.int32), vals.ravel()
+    return indptr, cols.ravel().astype(np.int32), vals.ravel().astype(np.float32).astype(np.float64)
 
 
 def per_point_kl(indptr, indices, data, reference, Y, dof=1.0):

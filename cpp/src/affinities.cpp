@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -149,26 +150,48 @@ CsrMatrix conditional_probabilities(KnnGraph&& graph, double perplexity, int n_t
   }
   const index_t n = graph.n;
   const int k = graph.k;
-  // In place: each row's distances become its p_{j|i}, and the row is reordered by column
-  // index; C then takes the graph's two arrays.
-  parallel_for_polled(n, n_threads, observer, [&](index_t i) {
-    std::vector<double> sq(k), p(k);
-    double* dist = graph.distances.data() + i * k;
-    std::int32_t* idx = graph.indices.data() + i * k;
-    for (int j = 0; j < k; ++j) sq[j] = dist[j] * dist[j];
-    calibrate_row(sq.data(), k, perplexity, p.data());
-    std::vector<std::pair<std::int32_t, double>> row(k);  // (column, p), columns distinct
-    for (int j = 0; j < k; ++j) row[j] = {idx[j], p[j]};
-    std::sort(row.begin(), row.end());
-    for (int j = 0; j < k; ++j) std::tie(idx[j], dist[j]) = row[j];
-  });
+  // In place: each row is reordered by column index and its distances become its p_{j|i} as
+  // float32, written over the first half of the distances' bytes, which then shrink to it
+  // (no second n·k array). Batches of rows go in order: batch [b0, b1) is computed into
+  // `batch_p` and then written to float slots [b0 k, b1 k), bytes [4 b0 k, 4 b1 k), which
+  // hold only the doubles of rows before b1 (bytes [0, 8 b1 k)), all read by then.
+  constexpr index_t kBatch = 16384;
+  std::vector<float> batch_p(static_cast<size_t>(std::min(n, kBatch)) * k);
+  double* dist = graph.distances.data();
+  for (index_t b0 = 0; b0 < n; b0 += kBatch) {
+    const index_t b1 = std::min(n, b0 + kBatch);
+    report_progress(observer, "points", b0, n);
+    poll(observer);
+    parallel_for(b0, b1, n_threads, [&](index_t i) {
+      thread_local std::vector<double> sq, p;
+      thread_local std::vector<std::pair<std::int32_t, double>> row;  // (column, p), distinct
+      sq.resize(k);
+      p.resize(k);
+      row.resize(k);
+      std::int32_t* idx = graph.indices.data() + i * k;
+      for (int j = 0; j < k; ++j) sq[j] = dist[i * k + j] * dist[i * k + j];
+      calibrate_row(sq.data(), k, perplexity, p.data());
+      for (int j = 0; j < k; ++j) row[j] = {idx[j], p[j]};
+      std::sort(row.begin(), row.end());
+      float* out = batch_p.data() + (i - b0) * k;
+      for (int j = 0; j < k; ++j) {
+        idx[j] = row[j].first;
+        out[j] = static_cast<float>(row[j].second);
+      }
+    }, 64);
+    std::memcpy(reinterpret_cast<unsigned char*>(dist) + sizeof(float) * b0 * k, batch_p.data(),
+                sizeof(float) * static_cast<size_t>((b1 - b0) * k));
+  }
+  report_progress(observer, "points", n, n);
+  poll(observer);
   CsrMatrix C;
   C.n_rows = n;
   C.n_cols = n;
   C.indptr.resize(static_cast<size_t>(n) + 1);
   for (index_t i = 0; i <= n; ++i) C.indptr[i] = i * k;
   C.indices = std::move(graph.indices);
-  C.values = std::move(graph.distances);
+  C.values = std::move(graph.distances).reinterpret<float>();
+  C.values.resize_uninitialized(static_cast<size_t>(n) * k);
   graph = KnnGraph{};
   return C;
 }
@@ -199,40 +222,95 @@ std::int64_t find_in_row(const CsrMatrix& C, index_t r, std::int32_t c) {
 
 }  // namespace
 
-CsrMatrix symmetrize(const CsrMatrix& C, int n_threads, const std::vector<std::int32_t>* order) {
+namespace {
+
+// Sorts the entries [begin, end) of C's arrays by column.
+void sort_entries(CsrMatrix& C, std::int64_t begin, std::int64_t end) {
+  thread_local std::vector<std::pair<std::int32_t, float>> row;
+  row.resize(static_cast<size_t>(end - begin));
+  for (std::int64_t e = begin; e < end; ++e) row[e - begin] = {C.indices[e], C.values[e]};
+  std::sort(row.begin(), row.end());
+  for (std::int64_t e = begin; e < end; ++e) std::tie(C.indices[e], C.values[e]) = row[e - begin];
+}
+
+// C numbered in `order` (row r is point order[r], point j is column rank[j]), rows sorted by
+// column again. Rows of one length (a kNN graph's) are moved in place along the cycles of
+// the permutation; others through a copy.
+void renumber(CsrMatrix& C, const std::vector<std::int32_t>& order, int n_threads) {
+  const index_t n = C.n_rows;
+  require(static_cast<index_t>(order.size()) == n, "symmetrize: order must have n entries");
+  std::vector<std::int32_t> rank(static_cast<size_t>(n), -1);
+  for (index_t r = 0; r < n; ++r) {
+    const std::int32_t v = order[r];
+    require(v >= 0 && v < n && rank[v] < 0, "symmetrize: order must be a permutation of 0 .. n-1");
+    rank[v] = static_cast<std::int32_t>(r);
+  }
+  parallel_for(0, static_cast<index_t>(C.indices.size()), n_threads, [&](index_t e) { C.indices[e] = rank[C.indices[e]]; }, 1 << 16);
+  const std::int64_t k = n > 0 ? C.indptr[1] : 0;
+  bool regular = true;
+  for (index_t i = 0; i <= n && regular; ++i) regular = C.indptr[i] == i * k;
+  if (regular) {
+    // Slot p holds the row that belongs in slot rank[p]: swapping it there picks up that
+    // slot's row, until the cycle closes.
+    std::vector<bool> placed(static_cast<size_t>(n), false);
+    for (index_t start = 0; start < n; ++start) {
+      if (placed[start]) continue;
+      placed[start] = true;
+      for (index_t q = rank[start]; q != start; q = rank[q]) {
+        std::swap_ranges(C.indices.begin() + start * k, C.indices.begin() + (start + 1) * k,
+                         C.indices.begin() + q * k);
+        std::swap_ranges(C.values.begin() + start * k, C.values.begin() + (start + 1) * k,
+                         C.values.begin() + q * k);
+        placed[q] = true;
+      }
+    }
+  } else {
+    CsrMatrix R;
+    R.n_rows = n;
+    R.n_cols = n;
+    R.indptr.assign(static_cast<size_t>(n) + 1, 0);
+    for (index_t r = 0; r < n; ++r) {
+      R.indptr[r + 1] = R.indptr[r] + C.indptr[order[r] + 1] - C.indptr[order[r]];
+    }
+    R.indices.resize_uninitialized(C.indices.size());
+    R.values.resize_uninitialized(C.values.size());
+    parallel_for(0, n, n_threads, [&](index_t r) {
+      std::copy(C.indices.begin() + C.indptr[order[r]], C.indices.begin() + C.indptr[order[r] + 1],
+                R.indices.begin() + R.indptr[r]);
+      std::copy(C.values.begin() + C.indptr[order[r]], C.values.begin() + C.indptr[order[r] + 1],
+                R.values.begin() + R.indptr[r]);
+    }, 1024);
+    C = std::move(R);
+  }
+  parallel_for(0, n, n_threads, [&](index_t r) { sort_entries(C, C.indptr[r], C.indptr[r + 1]); }, 256);
+}
+
+}  // namespace
+
+CsrMatrix symmetrize(CsrMatrix&& C, int n_threads, const std::vector<std::int32_t>* order) {
   const index_t n = C.n_rows;
   const double scale = 1.0 / (2.0 * static_cast<double>(n));
-  // Point i is row (and column) rank[i] of the result; row r holds point old[r].
-  std::vector<std::int32_t> rank, old;
-  if (order != nullptr) {
-    require(static_cast<index_t>(order->size()) == n, "symmetrize: order must have n entries");
-    old = *order;
-    rank.assign(static_cast<size_t>(n), -1);
-    for (index_t r = 0; r < n; ++r) {
-      const std::int32_t v = old[r];
-      require(v >= 0 && v < n && rank[v] < 0, "symmetrize: order must be a permutation of 0 .. n-1");
-      rank[v] = static_cast<std::int32_t>(r);
-    }
-  }
-  auto rank_of = [&](std::int32_t i) { return order != nullptr ? rank[i] : i; };
-  auto old_of = [&](index_t r) { return order != nullptr ? old[r] : static_cast<std::int32_t>(r); };
-  // Row i of (C + Cᵀ) / (2n) holds row i of C (each entry plus its mirror, where C has one)
-  // and the "lonely" entries (j → i) of C whose mirror (i → j) C lacks. One binary search per
-  // entry finds its mirror, kept as an offset into the mirror's row (2 bytes per entry, with
-  // kLonely for none) while rows are shorter than kLonely; a lonely entry adds one to its
-  // target's row. Then each row's own entries are written and the lonely ones scattered to
-  // the rows they belong to, in any order: each value is computed alone and every row is
-  // sorted by column at the end, so the result is the same for any thread count.
+  if (order != nullptr) renumber(C, *order, n_threads);
+  // P = (C + Cᵀ) / (2n) is built in C's own arrays. Row i of P holds row i of C (each entry
+  // plus its mirror, where C has one) and then the "lonely" entries (j → i) of C whose mirror
+  // (i → j) C lacks. Four passes:
+  //  1. One binary search per entry finds its mirror, kept as an offset into the mirror's
+  //     row (2 bytes per entry, kLonely for none) while rows are shorter than kLonely; each
+  //     lonely entry adds one to its target's row.
+  //  2. Values in place: a pair's sum is written to both its entries by the point of smaller
+  //     index (the only one that reads or writes them), a lonely entry is scaled and flagged
+  //     by its sign bit (C's values are >= 0; -0.0 flags a zero) for pass 4. Only values
+  //     change, so pass 1's searches could run alongside.
+  //  3. The arrays grow to P's size (realloc: pages remapped, not copied) and the rows move
+  //     to their places in P, last row first (each row moves up: P's row i is never shorter).
+  //  4. Lonely entries are copied to the rows they belong to, in any order, and each row is
+  //     sorted by column: each value is computed alone, so the result is the same for any
+  //     thread count.
   constexpr std::uint16_t kLonely = 0xFFFF;
   std::int64_t longest = 0;
   for (index_t i = 0; i < n; ++i) longest = std::max(longest, C.indptr[i + 1] - C.indptr[i]);
   std::vector<std::uint16_t> mirror_at;
   if (longest < kLonely) mirror_at.resize(C.indices.size());
-  auto mirror = [&](std::int64_t e, std::int32_t from) -> std::int64_t {  // of entry e of row from
-    const std::int32_t to = C.indices[e];
-    if (!mirror_at.empty()) return mirror_at[e] == kLonely ? -1 : C.indptr[to] + mirror_at[e];
-    return find_in_row(C, to, from);
-  };
   std::vector<std::atomic<std::int64_t>> extra(static_cast<size_t>(n));
   parallel_for(0, n, n_threads, [&](index_t i) { extra[i].store(0, std::memory_order_relaxed); }, 4096);
   parallel_for(0, n, n_threads, [&](index_t j) {
@@ -244,59 +322,74 @@ CsrMatrix symmetrize(const CsrMatrix& C, int n_threads, const std::vector<std::i
       if (at < 0) extra[C.indices[e]].fetch_add(1, std::memory_order_relaxed);
     }
   }, 256);
-  CsrMatrix P;
-  P.n_rows = n;
-  P.n_cols = n;
-  P.indptr.assign(static_cast<size_t>(n) + 1, 0);
-  for (index_t r = 0; r < n; ++r) {
-    const std::int32_t i = old_of(r);
-    P.indptr[r + 1] = P.indptr[r] + (C.indptr[i + 1] - C.indptr[i]) +
-                      extra[i].load(std::memory_order_relaxed);
-  }
-  P.indices.resize(static_cast<size_t>(P.indptr[n]));
-  P.values.resize(static_cast<size_t>(P.indptr[n]));
-  // extra[i] becomes the next free slot of point i's row, after its own entries.
-  parallel_for(0, n, n_threads, [&](index_t i) {
-    std::int64_t at = P.indptr[rank_of(static_cast<std::int32_t>(i))];
-    for (std::int64_t e = C.indptr[i]; e < C.indptr[i + 1]; ++e, ++at) {
-      const std::int64_t m = mirror(e, static_cast<std::int32_t>(i));
-      P.indices[at] = rank_of(C.indices[e]);
-      P.values[at] = (m >= 0 ? C.values[e] + C.values[m] : C.values[e]) * scale;
-    }
-    extra[i].store(at, std::memory_order_relaxed);
-  }, 256);
   parallel_for(0, n, n_threads, [&](index_t j) {
     for (std::int64_t e = C.indptr[j]; e < C.indptr[j + 1]; ++e) {
-      if (mirror(e, static_cast<std::int32_t>(j)) >= 0) continue;
       const std::int32_t i = C.indices[e];
-      const std::int64_t at = extra[i].fetch_add(1, std::memory_order_relaxed);
-      P.indices[at] = rank_of(static_cast<std::int32_t>(j));
-      P.values[at] = C.values[e] * scale;
+      const std::int64_t m = mirror_at.empty() ? find_in_row(C, i, static_cast<std::int32_t>(j))
+                             : mirror_at[e] == kLonely ? -1
+                                                       : C.indptr[i] + mirror_at[e];
+      if (m < 0) {
+        C.values[e] = -static_cast<float>(static_cast<double>(C.values[e]) * scale);
+      } else if (j <= i) {  // (j == i: a diagonal entry is its own mirror)
+        const auto v = static_cast<float>(
+            (static_cast<double>(C.values[e]) + static_cast<double>(C.values[m])) * scale);
+        C.values[e] = v;
+        C.values[m] = v;
+      }
     }
   }, 256);
   mirror_at = std::vector<std::uint16_t>();
-  // Rows by column: without an order a row's own entries are sorted already and only its
-  // lonely tail needs sorting and merging in.
-  parallel_for(0, n, n_threads, [&](index_t r) {
-    const std::int64_t begin = P.indptr[r], end = P.indptr[r + 1];
-    const std::int64_t own = order != nullptr ? 0 : C.indptr[r + 1] - C.indptr[r];
-    if (begin + own == end) return;  // no lonely entries: sorted
-    thread_local std::vector<std::pair<std::int32_t, double>> row, merged;
-    row.resize(static_cast<size_t>(end - begin));
-    for (std::int64_t e = begin; e < end; ++e) row[e - begin] = {P.indices[e], P.values[e]};
-    std::sort(row.begin() + own, row.end());
-    const auto* sorted = &row;
-    if (own > 0) {
-      merged.resize(row.size());
-      std::merge(row.begin(), row.begin() + own, row.begin() + own, row.end(), merged.begin());
-      sorted = &merged;
-    }
-    for (std::int64_t e = begin; e < end; ++e) {
-      P.indices[e] = (*sorted)[e - begin].first;
-      P.values[e] = (*sorted)[e - begin].second;
+  std::vector<std::int64_t> own = std::move(C.indptr);  // C's rows: where they are now
+  CsrMatrix& P = C;
+  P.indptr.assign(static_cast<size_t>(n) + 1, 0);
+  for (index_t i = 0; i < n; ++i) {
+    P.indptr[i + 1] = P.indptr[i] + (own[i + 1] - own[i]) + extra[i].load(std::memory_order_relaxed);
+  }
+  const auto nnz = static_cast<size_t>(P.indptr[n]);
+  P.indices.resize_uninitialized(nnz);
+  P.values.resize_uninitialized(nnz);
+  for (index_t i = n - 1; i >= 0; --i) {
+    if (P.indptr[i] == own[i]) break;  // this row and all before it are in place
+    const auto len = static_cast<size_t>(own[i + 1] - own[i]);
+    std::memmove(P.indices.data() + P.indptr[i], P.indices.data() + own[i], len * sizeof(std::int32_t));
+    std::memmove(P.values.data() + P.indptr[i], P.values.data() + own[i], len * sizeof(float));
+  }
+  // extra[i] becomes the next free slot of row i, after its own entries.
+  parallel_for(0, n, n_threads, [&](index_t i) {
+    extra[i].store(P.indptr[i] + (own[i + 1] - own[i]), std::memory_order_relaxed);
+  }, 4096);
+  parallel_for(0, n, n_threads, [&](index_t j) {
+    const std::int64_t stop = P.indptr[j] + (own[j + 1] - own[j]);
+    for (std::int64_t e = P.indptr[j]; e < stop; ++e) {
+      if (!std::signbit(P.values[e])) continue;
+      P.values[e] = -P.values[e];
+      const std::int32_t i = P.indices[e];
+      const std::int64_t at = extra[i].fetch_add(1, std::memory_order_relaxed);
+      P.indices[at] = static_cast<std::int32_t>(j);
+      P.values[at] = P.values[e];
     }
   }, 256);
-  return P;
+  // Rows by column: a row's own entries are sorted already; only its lonely tail needs
+  // sorting and merging in.
+  parallel_for(0, n, n_threads, [&](index_t i) {
+    const std::int64_t begin = P.indptr[i], mid = begin + (own[i + 1] - own[i]), end = P.indptr[i + 1];
+    if (mid == end) return;
+    sort_entries(P, mid, end);
+    thread_local std::vector<std::pair<std::int32_t, float>> merged;
+    merged.resize(static_cast<size_t>(end - begin));
+    auto entry = [&](std::int64_t e) { return std::make_pair(P.indices[e], P.values[e]); };
+    std::int64_t a = begin, b = mid;
+    for (auto& out : merged) {
+      out = (b == end || (a < mid && P.indices[a] < P.indices[b])) ? entry(a++) : entry(b++);
+    }
+    for (std::int64_t e = begin; e < end; ++e) std::tie(P.indices[e], P.values[e]) = merged[e - begin];
+  }, 256);
+  return std::move(P);
+}
+
+CsrMatrix symmetrize(const CsrMatrix& C, int n_threads, const std::vector<std::int32_t>* order) {
+  CsrMatrix copy = C;
+  return symmetrize(std::move(copy), n_threads, order);
 }
 
 }  // namespace turbotsne

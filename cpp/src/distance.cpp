@@ -76,7 +76,7 @@ std::vector<double> normalized_rows(ConstMatrix X, int n_threads) {
   return out;
 }
 
-void euclidean_to_cosine(std::vector<double>& distances) {
+void euclidean_to_cosine(Buffer<double>& distances) {
   for (double& d : distances) d = 0.5 * d * d;
 }
 

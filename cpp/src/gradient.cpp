@@ -22,11 +22,11 @@ namespace {
 // Rows [begin, end) of the attraction, with the embedding dimension D known at compile time
 // (D = 0: run-time dims) and the KL term only when asked for.
 template <int D, bool kWithKl>
-double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
+KlTerms attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
                        index_t begin, index_t end) {
   const index_t dims = D > 0 ? D : Y.cols;
   const double inv_dof = 1.0 / dof;  // exactly 1 for t-SNE's kernel: no division per entry
-  double kl = 0.0;
+  KlTerms kl;
   for (index_t i = begin; i < end; ++i) {
     const double* yi = Y.row(i);
     double f[D > 0 ? D : 1] = {};
@@ -35,7 +35,7 @@ double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix force
       for (index_t c = 0; c < dims; ++c) fi[c] = 0.0;
     }
     for (std::int64_t e = P.indptr[i]; e < P.indptr[i + 1]; ++e) {
-      const double p = P.values[e];
+      const double p = P.values[e];  // float32, widened exactly
       const double* yj = Y.data + static_cast<index_t>(P.indices[e]) * dims;
       double d2 = 0.0;
       for (index_t c = 0; c < dims; ++c) {
@@ -43,10 +43,11 @@ double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix force
         d2 += t * t;
       }
       const double b = 1.0 + d2 * inv_dof;  // w^(1/α) = 1/b
-      const double s = (P.values_f32 != nullptr ? static_cast<double>(P.values_f32[e]) : p) / b;
+      const double s = p / b;
       for (index_t c = 0; c < dims; ++c) fi[c] += s * (yi[c] - yj[c]);
       if constexpr (kWithKl) {
-        if (p > 0.0) kl += p * (std::log(p) + dof * std::log(b));  // log w = −α log b
+        if (p > 0.0) kl.kl += p * (std::log(p) + dof * std::log(b));  // log w = −α log b
+        kl.mass += p;
       }
     }
     if constexpr (D > 0) {
@@ -62,16 +63,16 @@ double attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix force
 // accumulators that are added at the end of the row; the KL term uses the same b values. The
 // arithmetic depends on nothing but the row, so it is the same for every thread count.
 // The random reads of Y wait longest: the rows of Y that entry e + kAhead needs are
-// prefetched (kAhead = 32 was the fastest of 8 to 64 on MNIST 70k).
-// kF32: the forces use P.values_f32 (each value widened exactly to double).
-template <bool kWithKl, bool kF32>
-double attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
+// prefetched (kAhead = 32 was the fastest of 8 to 64 on MNIST 70k). P's float32 values are
+// widened exactly to double.
+template <bool kWithKl>
+KlTerms attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
                                index_t begin, index_t end) {
   constexpr std::int64_t kAhead = 32;
   const __m128d one = _mm_set1_pd(1.0);
   const __m128d inv_dof = _mm_set1_pd(1.0 / dof);
   const std::int64_t last = P.nnz() - 1;
-  double kl = 0.0;
+  KlTerms kl;
   for (index_t i = begin; i < end; ++i) {
     const __m128d yi = _mm_loadu_pd(Y.row(i));
     __m128d acc0 = _mm_setzero_pd(), acc1 = _mm_setzero_pd();
@@ -86,23 +87,20 @@ double attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matr
       const __m128d q0 = _mm_mul_pd(t0, t0), q1 = _mm_mul_pd(t1, t1);
       const __m128d d2 = _mm_add_pd(_mm_unpacklo_pd(q0, q1), _mm_unpackhi_pd(q0, q1));
       const __m128d b = _mm_add_pd(one, _mm_mul_pd(d2, inv_dof));
-      __m128d p;
-      if constexpr (kF32) {
-        // Two floats by an unaligned 64-bit integer load (a double* load of
-        // them would be misaligned and type-punned: UB, found by tests/sanitize.sh).
-        p = _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(P.values_f32 + e))));
-      } else {
-        p = _mm_loadu_pd(P.values + e);
-      }
+      // Two floats by an unaligned 64-bit integer load (a double* load of them would be
+      // misaligned and type-punned: UB, found by tests/sanitize.sh).
+      const __m128d p =
+          _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(P.values + e))));
       const __m128d s = _mm_div_pd(p, b);
       acc0 = _mm_add_pd(acc0, _mm_mul_pd(_mm_unpacklo_pd(s, s), t0));
       acc1 = _mm_add_pd(acc1, _mm_mul_pd(_mm_unpackhi_pd(s, s), t1));
       if constexpr (kWithKl) {
         alignas(16) double bb[2], pp[2];
         _mm_store_pd(bb, b);
-        _mm_store_pd(pp, _mm_loadu_pd(P.values + e));
+        _mm_store_pd(pp, p);
         for (int h = 0; h < 2; ++h) {
-          if (pp[h] > 0.0) kl += pp[h] * (std::log(pp[h]) + dof * std::log(bb[h]));
+          if (pp[h] > 0.0) kl.kl += pp[h] * (std::log(pp[h]) + dof * std::log(bb[h]));
+          kl.mass += pp[h];
         }
       }
     }
@@ -111,12 +109,13 @@ double attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matr
       const __m128d q0 = _mm_mul_pd(t0, t0);
       const __m128d d2 = _mm_add_sd(q0, _mm_unpackhi_pd(q0, q0));
       const __m128d b = _mm_add_sd(one, _mm_mul_sd(d2, inv_dof));
-      const __m128d p = _mm_set_sd(kF32 ? static_cast<double>(P.values_f32[e]) : P.values[e]);
+      const __m128d p = _mm_set_sd(static_cast<double>(P.values[e]));
       const __m128d s = _mm_div_sd(p, b);
       acc0 = _mm_add_pd(acc0, _mm_mul_pd(_mm_unpacklo_pd(s, s), t0));
       if constexpr (kWithKl) {
-        const double pv = P.values[e];
-        if (pv > 0.0) kl += pv * (std::log(pv) + dof * std::log(_mm_cvtsd_f64(b)));
+        const double pv = static_cast<double>(P.values[e]);
+        if (pv > 0.0) kl.kl += pv * (std::log(pv) + dof * std::log(_mm_cvtsd_f64(b)));
+        kl.mass += pv;
       }
     }
     _mm_storeu_pd(forces.row(i), _mm_add_pd(acc0, acc1));
@@ -126,14 +125,12 @@ double attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Matr
 #endif
 
 template <bool kWithKl>
-double attraction_block(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
+KlTerms attraction_block(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
                         index_t begin, index_t end) {
   switch (Y.cols) {
     case 1: return attraction_rows<1, kWithKl>(P, Y, dof, forces, begin, end);
 #if defined(__SSE2__)
-    case 2:
-      return P.values_f32 != nullptr ? attraction_rows_2d_sse2<kWithKl, true>(P, Y, dof, forces, begin, end)
-                                     : attraction_rows_2d_sse2<kWithKl, false>(P, Y, dof, forces, begin, end);
+    case 2: return attraction_rows_2d_sse2<kWithKl>(P, Y, dof, forces, begin, end);
 #else
     case 2: return attraction_rows<2, kWithKl>(P, Y, dof, forces, begin, end);
 #endif
@@ -144,11 +141,11 @@ double attraction_block(const CsrView& P, ConstMatrix Y, double dof, Matrix forc
 
 }  // namespace
 
-double compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
-                          Matrix forces, int n_threads) {
+KlTerms compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
+                           Matrix forces, int n_threads) {
   // Each block of rows writes its own forces and returns its share of the KL term; blocks
   // are added in order, so the sum does not depend on the thread count.
-  return blocked_sum<double>(P.n_rows, n_threads, [&](index_t begin, index_t end) {
+  return blocked_sum<KlTerms>(P.n_rows, n_threads, [&](index_t begin, index_t end) {
     return with_kl ? attraction_block<true>(P, Y, dof, forces, begin, end)
                    : attraction_block<false>(P, Y, dof, forces, begin, end);
   });
@@ -159,7 +156,7 @@ GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repul
                                int n_threads, GradientTimings* timings) {
   GradientStats stats;
   Stopwatch watch;
-  const double kl_part = compute_attraction(P, Y, repulsion.dof(), with_kl, grad, n_threads);
+  const KlTerms kl_part = compute_attraction(P, Y, repulsion.dof(), with_kl, grad, n_threads);
   const double t_attraction = watch.lap();
   stats.z = repulsion.compute(Y, work, n_threads);
   const double t_repulsion = watch.lap();
@@ -172,7 +169,7 @@ GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repul
   parallel_for(0, grad.size(), n_threads, [&](index_t e) {
     grad.data[e] = exaggeration * grad.data[e] - inv_z * work.data[e];
   }, 4096);
-  if (with_kl) stats.kl = kl_part + std::log(stats.z);
+  if (with_kl) stats.kl = kl_part.with_z(stats.z);
   if (timings != nullptr) {
     timings->attraction += t_attraction + watch.lap();
     timings->repulsion += t_repulsion;
@@ -192,11 +189,11 @@ GradientStats kl_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion,
 double kl_divergence_exact(const CsrView& P, ConstMatrix Y, double dof, int n_threads) {
   std::vector<double> scratch(static_cast<size_t>(Y.size()));
   Matrix work{scratch.data(), Y.rows, Y.cols};
-  const double kl_part = compute_attraction(P, Y, dof, true, work, n_threads);
+  const KlTerms kl_part = compute_attraction(P, Y, dof, true, work, n_threads);
   ExactRepulsion exact(dof);
   const double z = exact.compute(Y, work, n_threads);
   if (!(z > 0.0)) throw std::invalid_argument("kl_divergence: all pairwise affinities underflow");
-  return kl_part + std::log(z);
+  return kl_part.with_z(z);
 }
 
 }  // namespace turbotsne

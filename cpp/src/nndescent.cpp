@@ -14,7 +14,8 @@
 namespace turbotsne {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr float kInf = std::numeric_limits<float>::infinity();
+using FloatMatrix = MatrixView<const float>;
 constexpr index_t kJoinBatch = 1024;  // points whose local joins share one threshold snapshot
 
 std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
@@ -99,15 +100,15 @@ RpTree build_rp_tree(ConstMatrix X, std::uint64_t seed, int tree, int leaf_size)
 struct Lists {
   index_t n = 0;
   int k = 0;
-  std::vector<double> dist;
-  std::vector<std::int32_t> idx;
+  Buffer<float> dist;         // keys, from the float32 rows (see squared_distance_f32)
+  Buffer<std::int32_t> idx;   // handed over as the graph's indices (to_graph)
   std::vector<std::uint8_t> fresh;
 
-  double worst(index_t i) const { return dist[i * k + k - 1]; }
+  float worst(index_t i) const { return dist[i * k + k - 1]; }
 
   // Whether (d2, j) is an entry of row i: binary search by (distance, index).
-  bool contains(index_t i, double d2, std::int32_t j) const {
-    const double* rd = dist.data() + i * k;
+  bool contains(index_t i, float d2, std::int32_t j) const {
+    const float* rd = dist.data() + i * k;
     const std::int32_t* ri = idx.data() + i * k;
     int lo = 0, hi = k;
     while (lo < hi) {
@@ -124,9 +125,9 @@ struct Lists {
   // Merges candidates (sorted by (distance, index), no repeats) into row i; returns how many
   // entered. A pair's distance is always computed by the same function, so a candidate that
   // is already in the row has exactly its key there and is skipped as equal.
-  int merge(index_t i, const std::pair<double, std::int32_t>* cand, int count,
-            std::vector<double>& d_buf, std::vector<std::int32_t>& i_buf, std::vector<std::uint8_t>& f_buf) {
-    double* rd = dist.data() + i * k;
+  int merge(index_t i, const std::pair<float, std::int32_t>* cand, int count,
+            std::vector<float>& d_buf, std::vector<std::int32_t>& i_buf, std::vector<std::uint8_t>& f_buf) {
+    float* rd = dist.data() + i * k;
     std::int32_t* ri = idx.data() + i * k;
     std::uint8_t* rf = fresh.data() + i * k;
     if (count == 0 || !(cand[0].first < rd[k - 1] || (cand[0].first == rd[k - 1] && cand[0].second < ri[k - 1]))) {
@@ -167,7 +168,7 @@ struct Lists {
 struct Update {
   std::int32_t target;
   std::int32_t source;
-  double dist;
+  float dist;
   bool operator<(const Update& o) const {
     if (target != o.target) return target < o.target;
     if (dist != o.dist) return dist < o.dist;
@@ -204,7 +205,7 @@ std::vector<RpTree> build_forest(ConstMatrix X, const ApproximateKnnParams& para
 struct LeafOrder {
   std::vector<std::int32_t> perm;  // position -> point
   std::vector<std::int32_t> inv;   // point -> position
-  std::vector<double> xp;          // the rows in that order
+  std::vector<float> xp;           // the rows in that order, rounded to float32
 };
 
 LeafOrder leaf_order(ConstMatrix X, const RpTree& tree, int n_threads) {
@@ -216,7 +217,8 @@ LeafOrder leaf_order(ConstMatrix X, const RpTree& tree, int n_threads) {
   for (index_t p = 0; p < n; ++p) o.inv[o.perm[p]] = static_cast<std::int32_t>(p);
   o.xp.resize(static_cast<size_t>(n) * d);
   parallel_for(0, n, n_threads, [&](index_t p) {
-    std::copy(X.row(o.perm[p]), X.row(o.perm[p]) + d, o.xp.begin() + p * d);
+    const double* row = X.row(o.perm[p]);
+    for (index_t j = 0; j < d; ++j) o.xp[p * d + j] = static_cast<float>(row[j]);
   }, 1024);
   return o;
 }
@@ -224,7 +226,7 @@ LeafOrder leaf_order(ConstMatrix X, const RpTree& tree, int n_threads) {
 // 2. The initial lists: the k best of each point's leaf mates over all trees (topped up with
 // hashed picks where the leaves hold too few).
 template <class Keys>
-Lists initial_lists(ConstMatrix Xp, const std::vector<RpTree>& forest, const LeafOrder& order,
+Lists initial_lists(FloatMatrix Xp, const std::vector<RpTree>& forest, const LeafOrder& order,
                     int k, std::uint64_t seed, int n_threads, Observer* observer) {
   const index_t n = Xp.rows;
   const index_t d = Xp.cols;
@@ -251,7 +253,7 @@ Lists initial_lists(ConstMatrix Xp, const std::vector<RpTree>& forest, const Lea
       const auto j = static_cast<std::int32_t>(hash3(seed, static_cast<std::uint64_t>(i), extra) % n);
       if (j != i && std::find(cand.begin(), cand.end(), j) == cand.end()) cand.push_back(j);
     }
-    std::vector<std::pair<double, std::int32_t>> scored(cand.size());
+    std::vector<std::pair<float, std::int32_t>> scored(cand.size());
     for (size_t c = 0; c < cand.size(); ++c) scored[c] = {Keys::key(Xp.row(i), Xp.row(cand[c]), d, kInf), cand[c]};
     std::partial_sort(scored.begin(), scored.begin() + k, scored.end());
     for (int c = 0; c < k; ++c) {
@@ -307,33 +309,39 @@ void candidate_lists(const std::vector<std::int32_t>& fwd, index_t n, int max_ca
       }
     }
   }
-  std::vector<std::int32_t> sizes(n);
-  std::vector<std::vector<std::int32_t>> merged(static_cast<size_t>(n));
+  // Each point's list (at most 2 max_cand entries) is built in a slot of that width, then the
+  // slots are packed to the front in order (slot i starts at or after its packed place): no
+  // per-point allocation, whose freed blocks glibc would keep resident.
+  const index_t width = 2 * static_cast<index_t>(max_cand);
+  list.resize(static_cast<size_t>(n * width));
   parallel_for(0, n, n_threads, [&](index_t i) {
-    std::vector<std::int32_t>& m = merged[i];
+    std::int32_t* m = list.data() + i * width;
+    int size = 0;
     for (int c = 0; c < max_cand; ++c) {
-      if (fwd[i * max_cand + c] >= 0) m.push_back(fwd[i * max_cand + c]);
+      if (fwd[i * max_cand + c] >= 0) m[size++] = fwd[i * max_cand + c];
     }
-    std::vector<std::int32_t> r(rev.begin() + rcount[i], rev.begin() + rcount[i + 1]);
-    if (static_cast<int>(r.size()) > max_cand) {
-      std::sort(r.begin(), r.end(), [&](std::int32_t x, std::int32_t y) {
+    std::int32_t* r = rev.data() + rcount[i];
+    const index_t n_rev = rcount[i + 1] - rcount[i];
+    if (n_rev > max_cand) {
+      std::sort(r, r + n_rev, [&](std::int32_t x, std::int32_t y) {
         const auto hx = hash3(salt, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(x));
         const auto hy = hash3(salt, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(y));
         return hx != hy ? hx < hy : x < y;
       });
-      r.resize(max_cand);
     }
-    m.insert(m.end(), r.begin(), r.end());
-    std::sort(m.begin(), m.end());
-    m.erase(std::unique(m.begin(), m.end()), m.end());
-    sizes[i] = static_cast<std::int32_t>(m.size());
+    for (index_t c = 0; c < std::min<index_t>(n_rev, max_cand); ++c) m[size++] = r[c];
+    std::sort(m, m + size);
+    start[i + 1] = std::unique(m, m + size) - m;  // the size, for now
   }, 1024);
   start[0] = 0;
-  for (index_t i = 0; i < n; ++i) start[i + 1] = start[i] + sizes[i];
+  for (index_t i = 0; i < n; ++i) {
+    const index_t size = start[i + 1];
+    start[i + 1] = start[i] + size;
+    if (start[i] != i * width) {
+      std::copy(list.begin() + i * width, list.begin() + i * width + size, list.begin() + start[i]);
+    }
+  }
   list.resize(static_cast<size_t>(start[n]));
-  parallel_for(0, n, n_threads, [&](index_t i) {
-    std::copy(merged[i].begin(), merged[i].end(), list.begin() + start[i]);
-  }, 1024);
 }
 
 // 3b, c. One round's local joins, in batches of points: pairs (new, new) and (new, old) among
@@ -341,7 +349,7 @@ void candidate_lists(const std::vector<std::int32_t>& fwd, index_t n, int max_ca
 // and a batch's proposals are applied grouped by target in (key, index) order. Returns the
 // number of entries replaced.
 template <class Keys>
-std::int64_t local_joins(ConstMatrix Xp, Lists& L, const std::vector<std::int64_t>& new_start,
+std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_t>& new_start,
                          const std::vector<std::int32_t>& new_list,
                          const std::vector<std::int64_t>& old_start,
                          const std::vector<std::int32_t>& old_list, int n_threads,
@@ -350,7 +358,7 @@ std::int64_t local_joins(ConstMatrix Xp, Lists& L, const std::vector<std::int64_
   const index_t d = Xp.cols;
   std::int64_t changed = 0;
   // Each point's current k-th distance, refreshed after every batch for the rows it changed.
-  std::vector<double> threshold(n);
+  std::vector<float> threshold(n);
   parallel_for(0, n, n_threads, [&](index_t i) { threshold[i] = L.worst(i); }, 4096);
   for (index_t b0 = 0; b0 < n; b0 += kJoinBatch) {
     if ((b0 / kJoinBatch) % 16 == 0) poll(observer);
@@ -364,8 +372,8 @@ std::int64_t local_joins(ConstMatrix Xp, Lists& L, const std::vector<std::int64_
       const index_t n_old = old_start[v + 1] - old_start[v];
       auto consider = [&](std::int32_t a, std::int32_t c) {
         if (a == c) return;
-        const double bound = std::max(threshold[a], threshold[c]);
-        const double dd = Keys::key(Xp.row(a), Xp.row(c), d, bound);
+        const float bound = std::max(threshold[a], threshold[c]);
+        const float dd = Keys::key(Xp.row(a), Xp.row(c), d, bound);
         // Rows do not change during the joins, so "already there" can be checked here.
         if (dd < threshold[a] && !L.contains(a, dd, c)) out.push_back({a, c, dd});
         if (dd < threshold[c] && !L.contains(c, dd, a)) out.push_back({c, a, dd});
@@ -389,8 +397,8 @@ std::int64_t local_joins(ConstMatrix Xp, Lists& L, const std::vector<std::int64_
     const index_t groups = static_cast<index_t>(group_start.size()) - 1;
     const std::int64_t batch_changed = blocked_sum<std::int64_t>(groups, n_threads, [&](index_t g0, index_t g1) {
       std::int64_t inserted = 0;
-      std::vector<std::pair<double, std::int32_t>> cand;
-      std::vector<double> db;
+      std::vector<std::pair<float, std::int32_t>> cand;
+      std::vector<float> db;
       std::vector<std::int32_t> ib;
       std::vector<std::uint8_t> fb;
       for (index_t g = g0; g < g1; ++g) {
@@ -407,24 +415,18 @@ std::int64_t local_joins(ConstMatrix Xp, Lists& L, const std::vector<std::int64_
   return changed;
 }
 
-// Back to the caller's ids, each row sorted by (distance, original index), in L's own
-// arrays (the graph takes them; L is left empty): each row is rewritten in place, then the
-// rows are moved to their points' places by following the permutation's cycles.
+// Back to the caller's ids, in L's own index array (the graph takes it; L is left empty):
+// the rows are moved to their points' places by following the permutation's cycles, then
+// each neighbour's distance is computed again in double from X (the float32 keys only chose
+// the neighbours) and each row sorted by (distance, index).
 template <class Keys>
-KnnGraph to_graph(Lists& L, const LeafOrder& order, int n_threads) {
+KnnGraph to_graph(Lists& L, const LeafOrder& order, ConstMatrix X, int n_threads) {
   const index_t n = L.n;
   const int k = L.k;
   const std::vector<std::int32_t>& perm = order.perm;
   L.fresh = std::vector<std::uint8_t>();
-  parallel_for(0, n, n_threads, [&](index_t row) {
-    std::vector<std::pair<double, std::int32_t>> entries(static_cast<size_t>(k));
-    for (int c = 0; c < k; ++c) entries[c] = {L.dist[row * k + c], perm[L.idx[row * k + c]]};
-    std::sort(entries.begin(), entries.end());
-    for (int c = 0; c < k; ++c) {
-      L.dist[row * k + c] = Keys::to_distance(entries[c].first);
-      L.idx[row * k + c] = entries[c].second;
-    }
-  }, 1024);
+  L.dist = Buffer<float>();
+  parallel_for(0, n * k, n_threads, [&](index_t e) { L.idx[e] = perm[L.idx[e]]; }, 1 << 16);
   // The row at position p belongs to point perm[p]. Along each cycle, slot `start` holds
   // the row in transit: swapping it with slot q puts it in place and picks up q's row.
   std::vector<bool> placed(static_cast<size_t>(n), false);
@@ -432,8 +434,6 @@ KnnGraph to_graph(Lists& L, const LeafOrder& order, int n_threads) {
     if (placed[start]) continue;
     placed[start] = true;
     for (index_t q = perm[start]; q != start; q = perm[q]) {
-      std::swap_ranges(L.dist.begin() + start * k, L.dist.begin() + (start + 1) * k,
-                       L.dist.begin() + q * k);
       std::swap_ranges(L.idx.begin() + start * k, L.idx.begin() + (start + 1) * k,
                        L.idx.begin() + q * k);
       placed[q] = true;
@@ -442,8 +442,21 @@ KnnGraph to_graph(Lists& L, const LeafOrder& order, int n_threads) {
   KnnGraph graph;
   graph.n = n;
   graph.k = k;
-  graph.distances = std::move(L.dist);
   graph.indices = std::move(L.idx);
+  graph.distances.resize_uninitialized(static_cast<size_t>(n) * k);
+  parallel_for(0, n, n_threads, [&](index_t i) {
+    thread_local std::vector<std::pair<double, std::int32_t>> entries;
+    entries.resize(static_cast<size_t>(k));
+    std::int32_t* idx = graph.indices.data() + i * k;
+    for (int c = 0; c < k; ++c) {
+      entries[c] = {Keys::key(X.row(i), X.row(idx[c]), X.cols, std::numeric_limits<double>::infinity()), idx[c]};
+    }
+    std::sort(entries.begin(), entries.end());
+    for (int c = 0; c < k; ++c) {
+      graph.distances[i * k + c] = Keys::to_distance(entries[c].first);
+      idx[c] = entries[c].second;
+    }
+  }, 256);
   graph.locality_order = perm;
   L = Lists{};
   return graph;
@@ -467,7 +480,7 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
 
   std::vector<RpTree> forest = build_forest(X, params, leaf_size, n_threads, observer);
   LeafOrder order = leaf_order(X, forest[0], n_threads);
-  const ConstMatrix Xp{order.xp.data(), n, X.cols};
+  const FloatMatrix Xp{order.xp.data(), n, X.cols};
   Lists L = initial_lists<Keys>(Xp, forest, order, k, params.seed, n_threads, observer);
   forest.clear();
 
@@ -487,8 +500,8 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
     poll(observer);
     if (static_cast<double>(changed) < params.delta * static_cast<double>(n) * k) break;
   }
-  order.xp = std::vector<double>();  // the rows' copy is not needed any more
-  return to_graph<Keys>(L, order, n_threads);
+  order.xp = std::vector<float>();  // the rows' copy is not needed any more
+  return to_graph<Keys>(L, order, X, n_threads);
 }
 
 }  // namespace

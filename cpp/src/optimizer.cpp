@@ -47,18 +47,9 @@ double OptimizerParams::resolved_learning_rate(index_t n, bool early) const {
   return std::max(static_cast<double>(n) / (early ? early_exaggeration : exaggeration), 50.0);
 }
 
-OptimizeResult optimize_on_team(const CsrView& P_in, Matrix Y, Repulsion& repulsion,
+OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion,
                                 const OptimizerParams& params, int n_threads, Observer* observer) {
-  if (P_in.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
-  // In 2-D the attraction streams P's values as float32: half the bytes, and a relative
-  // change of the forces below 1e-7, far inside the repulsion's approximation error.
-  CsrView P = P_in;
-  std::vector<float> values_f32;
-  if (Y.cols == 2 && P.values_f32 == nullptr) {
-    values_f32.resize(static_cast<size_t>(P.nnz()));
-    parallel_for(0, P.nnz(), n_threads, [&](index_t e) { values_f32[e] = static_cast<float>(P.values[e]); }, 1 << 16);
-    P.values_f32 = values_f32.data();
-  }
+  if (P.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
   const index_t size = Y.size();
   const double early_learning_rate = params.resolved_learning_rate(Y.rows, true);
   const double late_learning_rate = params.resolved_learning_rate(Y.rows, false);

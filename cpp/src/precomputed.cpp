@@ -44,7 +44,7 @@ KnnGraph neighbors_from_distance_matrix(ConstMatrix D, int k, int n_threads, Obs
   return graph;
 }
 
-KnnGraph neighbors_from_sparse_distances(const CsrView& D, int k, int n_threads,
+KnnGraph neighbors_from_sparse_distances(const DistanceCsrView& D, int k, int n_threads,
                                          Observer* observer) {
   const index_t n = D.n_rows;
   if (D.n_cols != n) throw std::invalid_argument("the distance matrix must be square");

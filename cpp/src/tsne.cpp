@@ -1,6 +1,9 @@
 #include "turbotsne/tsne.hpp"
 
 #include <algorithm>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -16,6 +19,15 @@
 
 namespace turbotsne {
 namespace {
+
+// Hands the heap's free pages back to the system (glibc keeps what the neighbour search's
+// many small allocations freed, about 200 bytes per point, resident otherwise), so that the
+// stages after it do not sit on top of it.
+void release_free_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 double column_std(ConstMatrix Y, index_t c) {
   double mean = 0.0;
@@ -37,8 +49,8 @@ void TsneParams::validate(index_t n_samples, bool affinities_computed_here) cons
 namespace {
 
 // joint_probabilities; with in_locality_order (and a search that gives a locality order), P
-// is numbered in that order (see symmetrize). The kNN graph becomes the conditional P in place
-// and that is freed once P is built: at most the conditional P and P exist at once.
+// is numbered in that order (see symmetrize). The kNN graph becomes the conditional P in place,
+// and that becomes P in place: one set of arrays from the search to the optimisation.
 CsrMatrix joint_probabilities_on_team(ConstMatrix X, double perplexity,
                                       const NeighborParams& neighbors, int n_threads,
                                       Observer* observer, Timings* timings,
@@ -49,15 +61,12 @@ CsrMatrix joint_probabilities_on_team(ConstMatrix X, double perplexity,
   KnnGraph graph =
       find_neighbors(X, neighbor_count(X.rows, perplexity), neighbors, n_threads, observer);
   std::vector<std::int32_t> order = std::move(graph.locality_order);
+  release_free_memory();
   const double t_knn = watch.lap();
   report_stage(observer, Stage::kNeighbors, t_knn);
   begin_stage(observer, Stage::kAffinities);
-  CsrMatrix P;
-  {
-    const CsrMatrix conditional =
-        conditional_probabilities(std::move(graph), perplexity, n_threads, observer);
-    P = symmetrize(conditional, n_threads, in_locality_order && !order.empty() ? &order : nullptr);
-  }
+  CsrMatrix P = symmetrize(conditional_probabilities(std::move(graph), perplexity, n_threads, observer),
+                           n_threads, in_locality_order && !order.empty() ? &order : nullptr);
   if (locality_order != nullptr) *locality_order = std::move(order);
   const double t_aff = watch.lap();
   report_stage(observer, Stage::kAffinities, t_aff);
@@ -96,7 +105,7 @@ namespace {
 class UnpermutingObserver final : public Observer {
  public:
   UnpermutingObserver(Observer* inner, const std::vector<std::int32_t>& order, index_t dims)
-      : inner_(inner), order_(order), buffer_(order.size() * static_cast<size_t>(dims)), dims_(dims) {
+      : inner_(inner), order_(order), dims_(dims) {
     if (inner != nullptr) set_stage(inner->stage());
   }
   bool wants_value(int iteration) const override { return inner_->wants_value(iteration); }
@@ -106,6 +115,7 @@ class UnpermutingObserver final : public Observer {
   bool on_iteration(const IterationReport& report) override {
     IterationReport mine = report;
     if (report.has_value) {
+      buffer_.resize(order_.size() * static_cast<size_t>(dims_));  // on the first report
       for (size_t r = 0; r < order_.size(); ++r) {
         for (index_t c = 0; c < dims_; ++c) {
           buffer_[static_cast<size_t>(order_[r]) * dims_ + c] = report.embedding(static_cast<index_t>(r), c);
@@ -124,6 +134,36 @@ class UnpermutingObserver final : public Observer {
   std::vector<double> buffer_;
   index_t dims_;
 };
+
+}  // namespace
+
+namespace {
+
+// In place, along the cycles of the permutation: with gather, row r becomes the old row
+// order[r]; without, the old row r becomes row order[r] (the inverse).
+void permute_rows(Matrix Y, const std::vector<std::int32_t>& order, bool gather) {
+  const index_t dims = Y.cols;
+  std::vector<bool> done(order.size(), false);
+  std::vector<double> held(static_cast<size_t>(dims));
+  for (index_t start = 0; start < Y.rows; ++start) {
+    if (done[start]) continue;
+    done[start] = true;
+    if (gather) {  // slot q takes the row of slot order[q]; slot start's row is held
+      std::copy(Y.row(start), Y.row(start) + dims, held.begin());
+      index_t q = start;
+      for (index_t from = order[q]; from != start; q = from, from = order[q]) {
+        std::copy(Y.row(from), Y.row(from) + dims, Y.row(q));
+        done[from] = true;
+      }
+      std::copy(held.begin(), held.end(), Y.row(q));
+    } else {  // slot start holds the row in transit; swapping puts it in place
+      for (index_t q = order[start]; q != start; q = order[q]) {
+        std::swap_ranges(Y.row(start), Y.row(start) + dims, Y.row(q));
+        done[q] = true;
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -168,18 +208,12 @@ void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, Const
     // Optimise the points in the neighbour search's locality order (P was built in it): the
     // attraction then reads the embedding almost in order instead of at random (for large n
     // the points no longer fit in cache, and the random reads dominated the iterations).
-    const index_t dims = Y.cols;
-    std::vector<double> permuted(static_cast<size_t>(Y.size()));
-    const Matrix Yp{permuted.data(), Y.rows, dims};
-    parallel_for(0, Y.rows, params.n_threads, [&](index_t r) {
-      for (index_t c = 0; c < dims; ++c) Yp(r, c) = Y(order[r], c);
-    }, 4096);
-    UnpermutingObserver unpermuting(observer, order, dims);
-    opt = optimize_on_team(P.view(), Yp, repulsion, params.optimizer, params.n_threads,
+    // Y's rows are put in that order in place (row r becomes point order[r]), and back.
+    permute_rows(Y, order, true);
+    UnpermutingObserver unpermuting(observer, order, Y.cols);
+    opt = optimize_on_team(P.view(), Y, repulsion, params.optimizer, params.n_threads,
                            observer != nullptr ? &unpermuting : nullptr);
-    parallel_for(0, Y.rows, params.n_threads, [&](index_t r) {
-      for (index_t c = 0; c < dims; ++c) Y(order[r], c) = Yp(r, c);
-    }, 4096);
+    permute_rows(Y, order, false);
   }
   result.timings.optimize = watch.lap();
   result.timings.attraction = opt.attraction;

@@ -95,7 +95,7 @@ py::dict run_tsne_from_affinities_py(const Int64Array& indptr, const Int32Array&
                                      py::object on_progress) {
   const ConstMatrix x = view(X, "X");
   const Matrix y = mutable_view(Y, "Y");
-  CsrMatrix P = csr_copy(csr_view(indptr, indices, data, y.rows));
+  CsrMatrix P = affinity_matrix(indptr, indices, data, y.rows);
   PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
                       std::move(on_progress));
   TsneResult result;
@@ -126,7 +126,8 @@ py::dict run_contrastive_py(const Int64Array& indptr, const Int32Array& indices,
   const ConstMatrix x = view(X, "X");
   const Matrix y = mutable_view(Y, "Y");
   const bool given = indptr.size() > 0;
-  const CsrView p = given ? csr_view(indptr, indices, data, y.rows) : CsrView{};
+  const CsrMatrix owned = given ? affinity_matrix(indptr, indices, data, y.rows) : CsrMatrix{};
+  const CsrView p = owned.view();
   PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
                       std::move(on_progress));
   ContrastiveResult result;
@@ -288,7 +289,7 @@ void register_neighbors(py::module_& m) {
                                               const DoubleArray& data, int k, int n_threads,
                                               py::object on_progress) {
     const index_t n = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
-    const CsrView d = csr_view(indptr, indices, data, n);
+    const DistanceCsrView d = csr_view(indptr, indices, data, n);
     PyObserver observer(Stage::kNeighbors, std::move(on_progress));
     KnnGraph g;
     {
@@ -368,7 +369,8 @@ void register_transform(py::module_& m) {
                         int n_threads, py::object report, std::vector<int> report_every) {
     const ConstMatrix ref = view(reference, "reference");
     const Matrix y = mutable_view(Y, "Y");
-    const CsrView P = csr_view(indptr, indices, data, y.rows, ref.rows);
+    const CsrMatrix owned = affinity_matrix(indptr, indices, data, y.rows, ref.rows);
+    const CsrView P = owned.view();
     PyObserver observer(std::move(report), std::move(report_every), py::none());
     TransformResult result;
     {
@@ -389,9 +391,9 @@ void register_transform(py::module_& m) {
   m.def("kl_divergence", [](const Int64Array& indptr, const Int32Array& indices,
                             const DoubleArray& data, const DoubleArray& Y, double dof, int n_threads) {
     const ConstMatrix y = view(Y, "Y");
-    const CsrView P = csr_view(indptr, indices, data, y.rows);
+    const CsrMatrix P = affinity_matrix(indptr, indices, data, y.rows);
     py::gil_scoped_release release;
-    return kl_divergence_exact(P, y, dof, n_threads);
+    return kl_divergence_exact(P.view(), y, dof, n_threads);
   }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
      py::arg("Y").noconvert(), py::arg("dof"), py::arg("n_threads"));
 

@@ -37,9 +37,9 @@ inline Matrix mutable_view(DoubleArray& a, const char* name) {
   return {a.mutable_data(), a.shape(0), a.shape(1)};
 }
 
-// n rows; n_cols columns (-1: square).
-inline CsrView csr_view(const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
-                 index_t n, index_t n_cols = -1) {
+// A CSR matrix of n rows and n_cols columns (-1: square) from numpy arrays, as a view.
+inline DistanceCsrView csr_view(const Int64Array& indptr, const Int32Array& indices,
+                                const DoubleArray& data, index_t n, index_t n_cols = -1) {
   if (indptr.ndim() != 1 || indptr.shape(0) != n + 1) {
     throw std::invalid_argument("P.indptr must have one entry per row, plus one");
   }
@@ -50,31 +50,38 @@ inline CsrView csr_view(const Int64Array& indptr, const Int32Array& indices, con
   return {n, n_cols < 0 ? n : n_cols, indptr.data(), indices.data(), data.data()};
 }
 
-// An owned copy of a CSR view (for the core's functions that take a CsrMatrix).
-inline CsrMatrix csr_copy(const CsrView& v) {
+// An affinity matrix from numpy arrays: a copy, its values rounded to float32 as the core
+// keeps them (see CsrView).
+inline CsrMatrix affinity_matrix(const Int64Array& indptr, const Int32Array& indices,
+                                 const DoubleArray& data, index_t n, index_t n_cols = -1) {
+  const DistanceCsrView v = csr_view(indptr, indices, data, n, n_cols);
   CsrMatrix P;
   P.n_rows = v.n_rows;
   P.n_cols = v.n_cols;
   P.indptr.assign(v.indptr, v.indptr + v.n_rows + 1);
   P.indices.assign(v.indices, v.indices + v.nnz());
-  P.values.assign(v.values, v.values + v.nnz());
+  P.values.resize_uninitialized(static_cast<size_t>(v.nnz()));
+  for (index_t e = 0; e < v.nnz(); ++e) P.values[e] = static_cast<float>(v.values[e]);
   return P;
 }
 
-// Hands a std::vector to numpy without copying: the array keeps the vector alive.
-template <class T>
-py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
-  auto* owned = new std::vector<T>(std::move(v));
-  py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-  return py::array_t<T>(shape, owned->data(), free_when_done);
+// Hands a std::vector or a Buffer to numpy without copying: the array keeps it alive.
+template <class Container>
+py::array_t<typename Container::value_type> to_numpy(Container&& v, std::vector<py::ssize_t> shape) {
+  auto* owned = new Container(std::move(v));
+  py::capsule free_when_done(owned, [](void* p) { delete static_cast<Container*>(p); });
+  return py::array_t<typename Container::value_type>(shape, owned->data(), free_when_done);
 }
 
+// P as (indptr, indices, data) numpy arrays, data widened to float64 (exactly) for Python.
 inline py::tuple csr_to_numpy(CsrMatrix&& P) {
   const auto n = static_cast<py::ssize_t>(P.n_rows);
   const auto nnz = static_cast<py::ssize_t>(P.values.size());
+  std::vector<double> data(P.values.begin(), P.values.end());
+  P.values.clear();
   return py::make_tuple(to_numpy(std::move(P.indptr), {n + 1}),
                         to_numpy(std::move(P.indices), {nnz}),
-                        to_numpy(std::move(P.values), {nnz}));
+                        to_numpy(std::move(data), {nnz}));
 }
 
 // Progress, callbacks and Ctrl-C. Runs on the calling thread between iterations and between

@@ -76,7 +76,7 @@ void register_neighbor_probes(py::module_& t) {
   t.def("symmetrize", [](const Int64Array& indptr, const Int32Array& indices,
                          const DoubleArray& data, py::object order, int n_threads) {
     const index_t n = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
-    const CsrMatrix C = csr_copy(csr_view(indptr, indices, data, n));
+    CsrMatrix C = affinity_matrix(indptr, indices, data, n);
     std::vector<std::int32_t> perm;
     if (!order.is_none()) {
       const auto o = order.cast<Int32Array>();
@@ -85,7 +85,7 @@ void register_neighbor_probes(py::module_& t) {
     CsrMatrix P;
     {
       py::gil_scoped_release release;
-      P = symmetrize(C, n_threads, order.is_none() ? nullptr : &perm);
+      P = symmetrize(std::move(C), n_threads, order.is_none() ? nullptr : &perm);
     }
     return csr_to_numpy(std::move(P));
   }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
@@ -98,14 +98,10 @@ void register_neighbor_probes(py::module_& t) {
 void register_gradient_probes(py::module_& t) {
   t.def("gradient", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
                        const DoubleArray& Y, Method method, const RepulsionParams& params,
-                       double dof, double exaggeration, int n_threads, bool p_float32) {
+                       double dof, double exaggeration, int n_threads) {
     const ConstMatrix y = view(Y, "Y");
-    CsrView P = csr_view(indptr, indices, data, y.rows);
-    std::vector<float> values_f32;
-    if (p_float32) {
-      values_f32.assign(P.values, P.values + P.nnz());
-      P.values_f32 = values_f32.data();
-    }
+    const CsrMatrix owned = affinity_matrix(indptr, indices, data, y.rows);
+    const CsrView P = owned.view();
     DoubleArray grad({y.rows, y.cols});
     GradientStats stats;
     {
@@ -117,9 +113,9 @@ void register_gradient_probes(py::module_& t) {
     return py::make_tuple(grad, stats.kl, stats.z);
   }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
      py::arg("Y").noconvert(), py::arg("method"), py::arg("params"), py::arg("dof"),
-     py::arg("exaggeration"), py::arg("n_threads"), py::arg("p_float32") = false,
-     "(∂KL/∂Y with P exaggerated, KL for the plain P, Z) by the given repulsion method; "
-     "p_float32: the forces read P's values as float32, as the optimiser does in 2-D.");
+     py::arg("exaggeration"), py::arg("n_threads"),
+     "(∂KL/∂Y with P exaggerated, KL for the plain P, Z) by the given repulsion method; P's "
+     "values rounded to float32 as the core keeps them.");
 
   t.def("repulsion", [](const DoubleArray& Y, Method method, const RepulsionParams& params,
                         double dof, int n_threads) {
@@ -296,7 +292,8 @@ void register_pca_and_loss_probes(py::module_& t) {
                                        const ContrastiveOptimizerParams& params, double z,
                                        std::uint64_t seed, int epoch, int n_threads) {
     const ConstMatrix y = view(Y, "Y");
-    const CsrView P = csr_view(indptr, indices, data, y.rows);
+    const CsrMatrix owned = affinity_matrix(indptr, indices, data, y.rows);
+    const CsrView P = owned.view();
     DoubleArray loss(y.rows);
     DoubleArray grad({y.rows, y.cols});
     double dlogz = 0.0;

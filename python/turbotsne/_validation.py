@@ -398,7 +398,8 @@ def check_affinities(P, n_samples: int | None, *, name: str = "affinities"):
 
     P (sparse or dense, square, finite, non-negative, not all zero) becomes
     (P + Pᵀ) / sum(P + Pᵀ). A P that already is one (symmetric and summing to 1 within
-    1e-12, like the output of ``joint_probabilities``) is used unchanged, bit for bit.
+    1e-6, float32's rounding, like the output of ``joint_probabilities``) is used unchanged,
+    bit for bit.
     Returns (indptr, indices, data, n_samples).
     """
     P = _as_csr(P, name)
@@ -424,7 +425,7 @@ def check_affinities(P, n_samples: int | None, *, name: str = "affinities"):
     PT.sort_indices()
     already_joint = (
         np.array_equal(P.indptr, PT.indptr) and np.array_equal(P.indices, PT.indices)
-        and np.array_equal(P.data, PT.data) and abs(float(P.data.sum()) - 1.0) <= 1e-12
+        and np.array_equal(P.data, PT.data) and abs(float(P.data.sum()) - 1.0) <= 1e-6
     )
     if not already_joint:
         P = (P + PT).tocsr()

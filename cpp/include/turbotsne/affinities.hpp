@@ -45,18 +45,22 @@ void require_perplexity(double perplexity, index_t n_samples);
 void require_run_sizes(index_t n_samples, int n_components, int n_threads);
 
 // Conditional probabilities p_{j|i} on the kNN graph: row i holds the k neighbours of i,
-// sorted by column index. Every row sums to 1. The rvalue overload builds them in the
-// graph's own arrays (no second n·k copy) and leaves the graph empty.
+// sorted by column index, with float32 values (computed in double). Every row sums to 1 up
+// to that rounding. The rvalue overload builds them in the graph's own arrays (no second n·k
+// copy: the values take the first half of the distances' bytes) and leaves the graph empty.
 CsrMatrix conditional_probabilities(KnnGraph&& graph, double perplexity, int n_threads,
                                     Observer* observer = nullptr);
 CsrMatrix conditional_probabilities(const KnnGraph& graph, double perplexity, int n_threads,
                                     Observer* observer = nullptr);
 
-// (C + Cᵀ) / (2 n) for a row-stochastic C: symmetric, sums to 1, rows sorted by column;
-// without a transposed copy of C (each entry finds its mirror by a binary search in the
-// sorted row it points to). With `order` (a permutation of 0 .. n − 1), the result is
-// numbered in that order: its row r is point order[r], and point j is column r where
-// order[r] = j. Throws std::invalid_argument unless order is such a permutation.
+// (C + Cᵀ) / (2 n) for a row-stochastic C (values >= 0): symmetric, sums to 1, rows sorted
+// by column. The rvalue overload builds P in C's own arrays, which grow to P's size (no
+// transposed or second copy: see the passes in affinities.cpp). With `order` (a permutation
+// of 0 .. n − 1), the result is numbered in that order: its row r is point order[r], and
+// point j is column r where order[r] = j. Throws std::invalid_argument unless order is such
+// a permutation.
+CsrMatrix symmetrize(CsrMatrix&& conditional, int n_threads,
+                     const std::vector<std::int32_t>* order = nullptr);
 CsrMatrix symmetrize(const CsrMatrix& conditional, int n_threads,
                      const std::vector<std::int32_t>* order = nullptr);
 

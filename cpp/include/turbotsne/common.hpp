@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "turbotsne/buffer.hpp"
+
 namespace turbotsne {
 
 using index_t = std::int64_t;
@@ -28,25 +30,28 @@ using Matrix = MatrixView<double>;
 using ConstMatrix = MatrixView<const double>;
 
 // Compressed sparse rows over memory owned elsewhere. Column indices are sorted within a row.
-struct CsrView {
+template <class V>
+struct CsrViewOf {
   index_t n_rows = 0;
   index_t n_cols = 0;
   const std::int64_t* indptr = nullptr;   // n_rows + 1 offsets
   const std::int32_t* indices = nullptr;  // column of each stored value
-  const double* values = nullptr;
-  // Optional: the values rounded to float32 (half the bytes to stream). Where set, the
-  // attraction's forces use them; the KL term always uses `values`.
-  const float* values_f32 = nullptr;
+  const V* values = nullptr;
   index_t nnz() const { return n_rows == 0 ? 0 : indptr[n_rows]; }
 };
+// Affinity matrices (P) keep their values in float32: 8 bytes per stored entry with its
+// column, the stream the attraction reads every iteration. Every sum over them is in double.
+using CsrView = CsrViewOf<float>;
+// Sparse distance matrices given by users (metric="precomputed") keep theirs in double.
+using DistanceCsrView = CsrViewOf<double>;
 
-// A CSR matrix that owns its storage.
+// An affinity matrix that owns its storage (Buffer: P is built inside the kNN graph's arrays).
 struct CsrMatrix {
   index_t n_rows = 0;
   index_t n_cols = 0;
   std::vector<std::int64_t> indptr;
-  std::vector<std::int32_t> indices;
-  std::vector<double> values;
+  Buffer<std::int32_t> indices;
+  Buffer<float> values;
   CsrView view() const {
     return {n_rows, n_cols, indptr.data(), indices.data(), values.data()};
   }

@@ -1,15 +1,30 @@
 // The t-SNE objective KL(P‖Q) and its gradient over a sparse P.
 #pragma once
 
+#include <cmath>
+
 #include "turbotsne/common.hpp"
 #include "turbotsne/repulsion.hpp"
 
 namespace turbotsne {
 
-// forces_i = Σ_j p_ij w_ij^(1/α) (y_i − y_j) over the stored entries of P. Returns
-// Σ_ij p_ij log(p_ij / w_ij) when with_kl (then KL = that + log Z), else 0.
-double compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
-                          Matrix forces, int n_threads);
+// The attraction's share of KL(P‖Q) = Σ p log(p / w) + (Σ p) log Z: `kl` is the first sum and
+// `mass` Σ p (1 up to the float32 rounding of P's values, which it keeps out of the KL).
+struct KlTerms {
+  double kl = 0.0;
+  double mass = 0.0;
+  KlTerms& operator+=(const KlTerms& other) {
+    kl += other.kl;
+    mass += other.mass;
+    return *this;
+  }
+  double with_z(double z) const { return kl + mass * std::log(z); }
+};
+
+// forces_i = Σ_j p_ij w_ij^(1/α) (y_i − y_j) over the stored entries of P. Returns the KL
+// terms when with_kl, else zeros.
+KlTerms compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
+                           Matrix forces, int n_threads);
 
 struct GradientStats {
   double z = 0.0;   // normalisation of Q (exact or estimated, per the repulsion method)

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "turbotsne/buffer.hpp"
 #include "turbotsne/common.hpp"
 
 namespace turbotsne {
@@ -15,8 +16,8 @@ namespace turbotsne {
 struct KnnGraph {
   index_t n = 0;
   int k = 0;
-  std::vector<std::int32_t> indices;
-  std::vector<double> distances;  // in the metric's units (Euclidean: not squared)
+  Buffer<std::int32_t> indices;
+  Buffer<double> distances;  // in the metric's units (Euclidean: not squared)
   // Optional: an order of the points in which near points sit close together (the
   // approximate search's tree-leaf order); empty when the search has none.
   std::vector<std::int32_t> locality_order;

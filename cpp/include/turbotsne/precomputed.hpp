@@ -17,7 +17,7 @@ KnnGraph neighbors_from_distance_matrix(ConstMatrix D, int k, int n_threads,
 // the diagonal, are its candidates (a column stored twice counts once, at its smaller
 // distance); the k smallest by (distance, index) are kept. Throws std::invalid_argument when
 // a row has fewer than k candidates.
-KnnGraph neighbors_from_sparse_distances(const CsrView& D, int k, int n_threads,
+KnnGraph neighbors_from_sparse_distances(const DistanceCsrView& D, int k, int n_threads,
                                          Observer* observer = nullptr);
 
 }  // namespace turbotsne
