@@ -220,3 +220,29 @@ def test_errors(rng):
         turbotsne.tsne(X, affinities=P, metric="cosine")
     with pytest.raises(TypeError, match="real"):
         turbotsne.tsne(None, affinities=np.full((5, 5), "a"), init="random")
+
+
+def test_sparse_graph_counts_distinct_off_diagonal_neighbours(rng):
+    # Each point needs floor(3 * perplexity) = 9 candidates: distinct stored columns, its own
+    # column and repeats not counted (the check is vectorised; this pins what it counts).
+    import scipy.sparse
+
+    X = rng.normal(size=(40, 3))
+    dist = np.linalg.norm(X[:, None] - X[None], axis=2)
+    rows = []
+    for i in range(40):
+        cols = [int(j) for j in np.argsort(dist[i]) if j != i][:9]
+        if i == 5:
+            cols = cols + [cols[0], i]  # a repeat and the diagonal: still 9 candidates
+        rows.append(cols[::-1])  # unsorted
+    def graph(rows):
+        indptr = np.r_[0, np.cumsum([len(r) for r in rows])]
+        cols = np.concatenate(rows)
+        vals = np.array([dist[i, j] for i, r in enumerate(rows) for j in r])
+        return scipy.sparse.csr_matrix((vals, cols, indptr), shape=(40, 40))
+    Y = turbotsne.tsne(graph(rows), metric="precomputed", perplexity=3.0, init="random",
+                       n_iter=50, random_state=0)
+    assert np.isfinite(Y).all()
+    rows[5] = [j for j in rows[5] if j != rows[5][2]]  # drop one real neighbour: 8 candidates
+    with pytest.raises(ValueError, match=r"row 5 has 8 \(the fewest\)"):
+        turbotsne.tsne(graph(rows), metric="precomputed", perplexity=3.0, init="random")

@@ -142,6 +142,24 @@ def _neighbor_params(neighbors: str, n_samples: int, seed: int, n_features: int 
     return params, neighbors
 
 
+def _distinct_off_diagonal_counts(D: scipy.sparse.csr_matrix) -> np.ndarray:
+    """Per row of a CSR matrix, its distinct stored columns other than the row itself (the
+    neighbour candidates of a sparse distance graph); O(nnz), without a sort of all pairs."""
+    n = D.shape[0]
+    S = D if D.has_sorted_indices else D.sorted_indices()
+    idx, lengths = S.indices, np.diff(S.indptr)
+    new = np.ones(idx.size, dtype=bool)  # a column unlike the one before it in its row
+    if idx.size > 1:
+        np.not_equal(idx[1:], idx[:-1], out=new[1:])
+    nonempty = np.flatnonzero(lengths)
+    new[S.indptr[nonempty]] = True
+    new &= idx != np.repeat(np.arange(n, dtype=idx.dtype), lengths)
+    counts = np.zeros(n, dtype=np.int64)
+    if nonempty.size:
+        counts[nonempty] = np.add.reduceat(new, S.indptr[nonempty])
+    return counts
+
+
 def _precomputed_affinities(D, perplexity: float, owner: str):
     """``(n, affinities)`` for a precomputed distance matrix, validated as check_precomputed:
     ``affinities(threads, progress)`` computes the joint P (CSR arrays) and reports its two
@@ -151,11 +169,7 @@ def _precomputed_affinities(D, perplexity: float, owner: str):
     perplexity = _check_perplexity(perplexity, n)
     k = _core.neighbor_count(n, perplexity)
     if kind == "sparse":
-        # Candidates per row: distinct stored columns other than the row itself.
-        coo = D.tocoo()
-        off = coo.row != coo.col
-        pairs = np.unique(coo.row[off].astype(np.int64) * n + coo.col[off])
-        counts = np.bincount(pairs // n, minlength=n)
+        counts = _distinct_off_diagonal_counts(D)
         if counts.min() < k:
             row = int(np.argmin(counts))
             fix = (f"Pass perplexity < {(counts[row] + 1) / 3:g} (each point uses "
