@@ -16,7 +16,6 @@ from ._api import (AUTO_APPROX_MIN_SAMPLES, AUTO_APPROX_MIN_SAMPLES_WIDE, AUTO_E
                    tsne)
 from ._contrastive import contrastive_embedding, plot_spectrum, spectrum, tsne_z_bar, umap_z_bar
 from ._datasets import make_blobs
-from ._estimator import TSNE, NotFittedError
 from ._plot import plot
 
 try:
@@ -46,12 +45,26 @@ __all__ = [
 ]
 
 
+# The estimator builds on scikit-learn's BaseEstimator when scikit-learn is installed, and
+# importing that costs about 120 MB and a second (scikit-learn, and pandas through it): it is
+# imported on first use of TSNE or NotFittedError, not by ``import turbotsne``.
+_LAZY = {"TSNE", "NotFittedError"}
+
+
 def __getattr__(name):
-    """The thresholds' former names (``EXACT_MAX_SAMPLES`` and the like): their AUTO_ values,
-    with a DeprecationWarning."""
+    """TSNE and NotFittedError, imported on first use; the thresholds' former names
+    (``EXACT_MAX_SAMPLES`` and the like): their AUTO_ values, with a DeprecationWarning."""
+    if name in _LAZY:
+        from . import _estimator
+
+        return getattr(_estimator, name)
     new = _api.DEPRECATED_NAMES.get(name)
     if new is None:
         raise AttributeError(f"module 'turbotsne' has no attribute {name!r}")
     _warnings.warn(f"turbotsne.{name} is deprecated; use turbotsne.{new} (the same value).",
                    DeprecationWarning, stacklevel=2)
     return getattr(_api, new)
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY)
