@@ -250,20 +250,7 @@ void renumber(CsrMatrix& C, const std::vector<std::int32_t>& order, int n_thread
   bool regular = true;
   for (index_t i = 0; i <= n && regular; ++i) regular = C.indptr[i] == i * k;
   if (regular) {
-    // Slot p holds the row that belongs in slot rank[p]: swapping it there picks up that
-    // slot's row, until the cycle closes.
-    std::vector<bool> placed(static_cast<size_t>(n), false);
-    for (index_t start = 0; start < n; ++start) {
-      if (placed[start]) continue;
-      placed[start] = true;
-      for (index_t q = rank[start]; q != start; q = rank[q]) {
-        std::swap_ranges(C.indices.begin() + start * k, C.indices.begin() + (start + 1) * k,
-                         C.indices.begin() + q * k);
-        std::swap_ranges(C.values.begin() + start * k, C.values.begin() + (start + 1) * k,
-                         C.values.begin() + q * k);
-        placed[q] = true;
-      }
-    }
+    scatter_rows(rank, k, C.indices.data(), C.values.data());  // row p to row rank[p]
   } else {
     CsrMatrix R;
     R.n_rows = n;

@@ -427,18 +427,7 @@ KnnGraph to_graph(Lists& L, const LeafOrder& order, ConstMatrix X, int n_threads
   L.fresh = std::vector<std::uint8_t>();
   L.dist = Buffer<float>();
   parallel_for(0, n * k, n_threads, [&](index_t e) { L.idx[e] = perm[L.idx[e]]; }, 1 << 16);
-  // The row at position p belongs to point perm[p]. Along each cycle, slot `start` holds
-  // the row in transit: swapping it with slot q puts it in place and picks up q's row.
-  std::vector<bool> placed(static_cast<size_t>(n), false);
-  for (index_t start = 0; start < n; ++start) {
-    if (placed[start]) continue;
-    placed[start] = true;
-    for (index_t q = perm[start]; q != start; q = perm[q]) {
-      std::swap_ranges(L.idx.begin() + start * k, L.idx.begin() + (start + 1) * k,
-                       L.idx.begin() + q * k);
-      placed[q] = true;
-    }
-  }
+  scatter_rows(perm, k, L.idx.data());  // the row at position p belongs to point perm[p]
   KnnGraph graph;
   graph.n = n;
   graph.k = k;

@@ -137,36 +137,6 @@ class UnpermutingObserver final : public Observer {
 
 }  // namespace
 
-namespace {
-
-// In place, along the cycles of the permutation: with gather, row r becomes the old row
-// order[r]; without, the old row r becomes row order[r] (the inverse).
-void permute_rows(Matrix Y, const std::vector<std::int32_t>& order, bool gather) {
-  const index_t dims = Y.cols;
-  std::vector<bool> done(order.size(), false);
-  std::vector<double> held(static_cast<size_t>(dims));
-  for (index_t start = 0; start < Y.rows; ++start) {
-    if (done[start]) continue;
-    done[start] = true;
-    if (gather) {  // slot q takes the row of slot order[q]; slot start's row is held
-      std::copy(Y.row(start), Y.row(start) + dims, held.begin());
-      index_t q = start;
-      for (index_t from = order[q]; from != start; q = from, from = order[q]) {
-        std::copy(Y.row(from), Y.row(from) + dims, Y.row(q));
-        done[from] = true;
-      }
-      std::copy(held.begin(), held.end(), Y.row(q));
-    } else {  // slot start holds the row in transit; swapping puts it in place
-      for (index_t q = order[start]; q != start; q = order[q]) {
-        std::swap_ranges(Y.row(start), Y.row(start) + dims, Y.row(q));
-        done[q] = true;
-      }
-    }
-  }
-}
-
-}  // namespace
-
 void initialize(ConstMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_threads) {
   if (init == Init::kGiven) return;
   Rng rng(seed);
@@ -209,11 +179,14 @@ void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, Const
     // attraction then reads the embedding almost in order instead of at random (for large n
     // the points no longer fit in cache, and the random reads dominated the iterations).
     // Y's rows are put in that order in place (row r becomes point order[r]), and back.
-    permute_rows(Y, order, true);
+    std::vector<std::int32_t> rank(order.size());
+    for (size_t r = 0; r < order.size(); ++r) rank[order[r]] = static_cast<std::int32_t>(r);
+    scatter_rows(rank, Y.cols, Y.data);
+    rank = std::vector<std::int32_t>();
     UnpermutingObserver unpermuting(observer, order, Y.cols);
     opt = optimize_on_team(P.view(), Y, repulsion, params.optimizer, params.n_threads,
                            observer != nullptr ? &unpermuting : nullptr);
-    permute_rows(Y, order, false);
+    scatter_rows(order, Y.cols, Y.data);
   }
   result.timings.optimize = watch.lap();
   result.timings.attraction = opt.attraction;

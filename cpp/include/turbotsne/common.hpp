@@ -2,6 +2,7 @@
 // the one check that turns a broken precondition into std::invalid_argument.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -56,6 +57,23 @@ struct CsrMatrix {
     return {n_rows, n_cols, indptr.data(), indices.data(), values.data()};
   }
 };
+
+// Moves row p of each array (rows of `width` values) to row to[p], in place, for a
+// permutation `to` of 0 .. to.size() − 1: along each cycle, slot `start` holds the row in
+// transit, and swapping it with slot q puts it in place and picks up q's row.
+template <class... T>
+void scatter_rows(const std::vector<std::int32_t>& to, index_t width, T*... arrays) {
+  const auto n = static_cast<index_t>(to.size());
+  std::vector<bool> placed(static_cast<size_t>(n), false);
+  for (index_t start = 0; start < n; ++start) {
+    if (placed[start]) continue;
+    placed[start] = true;
+    for (index_t q = to[start]; q != start; q = to[q]) {
+      (std::swap_ranges(arrays + start * width, arrays + (start + 1) * width, arrays + q * width), ...);
+      placed[q] = true;
+    }
+  }
+}
 
 inline bool positive_finite(double x) { return x > 0.0 && std::isfinite(x); }
 
