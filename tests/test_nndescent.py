@@ -171,3 +171,54 @@ def test_auto_neighbours_follow_the_documented_thresholds():
         assert used == expected, (n, d)
         method = turbotsne._core.NeighborMethod.approximate if expected == "approx" else turbotsne._core.NeighborMethod.exact
         assert params.method == method
+
+
+@pytest.mark.parametrize("exponent", [-140, -70, 70, 300])
+def test_data_of_any_magnitude_gets_the_neighbours_of_the_unit_scale_data(clustered, exponent):
+    # Candidates are ranked by float32 keys: beyond float32's range every key of such data was
+    # inf (or 0) and the neighbours came out by index order. The float32 copy is scaled by a
+    # power of two now, which scales every key exactly.
+    idx, dist = _approx(clustered, 30)
+    idx_scaled, dist_scaled = _approx(np.ldexp(clustered, exponent), 30)
+    np.testing.assert_array_equal(idx_scaled, idx)
+    np.testing.assert_array_equal(dist_scaled, np.ldexp(dist, exponent))
+
+
+@pytest.fixture
+def core_inputs(monkeypatch):
+    """The X arrays that tsne hands to the core."""
+    seen = []
+    real = _core.tsne
+
+    def spy(X, *args, **kwargs):
+        seen.append(X)
+        return real(X, *args, **kwargs)
+
+    monkeypatch.setattr(_core, "tsne", spy)
+    return seen
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_float32_data_goes_to_the_search_as_it_is(clustered, metric, core_inputs):
+    # No float64 copy (a third of the memory) and the bits of the same values in float64:
+    # the RP trees, the final distances and the PCA start compute in double.
+    X32 = clustered.astype(np.float32)
+    kw = dict(neighbors="approx", metric=metric, n_iter=60, random_state=0)
+    Y32 = turbotsne.tsne(X32, **kw)
+    assert core_inputs[-1] is X32
+    Y64 = turbotsne.tsne(X32.astype(np.float64), **kw)
+    assert core_inputs[-1].dtype == np.float64
+    np.testing.assert_array_equal(Y32, Y64)
+
+
+def test_float32_data_is_converted_where_the_core_needs_float64(clustered, core_inputs,
+                                                                  monkeypatch):
+    X32 = clustered[:500].astype(np.float32)
+    for kw in (dict(neighbors="exact"), dict(neighbors="approx", metric="cosine"),
+               dict(neighbors="auto")):  # auto: exact search below AUTO_APPROX_MIN_SAMPLES
+        turbotsne.tsne(X32, n_iter=10, random_state=0, **kw)
+        assert core_inputs[-1].dtype == np.float64, kw
+    # and the core refuses float32 rows where it would need float64 ones
+    monkeypatch.setattr(turbotsne._api, "_uses_float32", lambda *args: True)
+    with pytest.raises(ValueError, match="exact neighbour search needs float64 rows"):
+        turbotsne.tsne(X32, neighbors="exact", n_iter=10)

@@ -18,6 +18,17 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 using FloatMatrix = MatrixView<const float>;
 constexpr index_t kJoinBatch = 1024;  // points whose local joins share one threshold snapshot
 
+// A row as double: float64 rows as they are, float32 rows widened into this buffer.
+struct WideRow {
+  std::vector<double> buffer;
+  const double* of(const double* row, index_t) { return row; }
+  const double* of(const float* row, index_t d) {
+    buffer.resize(static_cast<size_t>(d));
+    for (index_t j = 0; j < d; ++j) buffer[j] = row[j];
+    return buffer.data();
+  }
+};
+
 std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
   return mix64(mix64(mix64(a) ^ b) ^ c);
 }
@@ -31,8 +42,10 @@ struct RpTree {
 };
 
 // Splits ranges by the hyperplane halfway between two of their points, chosen by hashing
-// (seed, tree, range), until leaves hold at most leaf_size points.
-RpTree build_rp_tree(ConstMatrix X, std::uint64_t seed, int tree, int leaf_size) {
+// (seed, tree, range), until leaves hold at most leaf_size points. Rows are float64 or
+// float32 (Rows = MatrixView<const T>); all arithmetic is in double.
+template <class Rows>
+RpTree build_rp_tree(Rows X, std::uint64_t seed, int tree, int leaf_size) {
   const auto n = static_cast<std::int32_t>(X.rows);
   const index_t d = X.cols;
   RpTree t;
@@ -60,8 +73,9 @@ RpTree build_rp_tree(ConstMatrix X, std::uint64_t seed, int tree, int leaf_size)
     if (b == a) b = t.order[r.end - 1];
     double offset = 0.0;
     for (index_t j = 0; j < d; ++j) {
-      normal[j] = X(a, j) - X(b, j);
-      offset += normal[j] * 0.5 * (X(a, j) + X(b, j));
+      const double xa = X(a, j), xb = X(b, j);
+      normal[j] = xa - xb;
+      offset += normal[j] * 0.5 * (xa + xb);
     }
     // Stable partition: left side first, order otherwise kept.
     scratch.clear();
@@ -69,7 +83,7 @@ RpTree build_rp_tree(ConstMatrix X, std::uint64_t seed, int tree, int leaf_size)
     for (std::int32_t p = r.begin; p < r.end; ++p) {
       const std::int32_t i = t.order[p];
       double s = -offset;
-      for (index_t j = 0; j < d; ++j) s += normal[j] * X(i, j);
+      for (index_t j = 0; j < d; ++j) s += normal[j] * static_cast<double>(X(i, j));
       // Points on the plane (duplicates of a and b among them) go by a hash of their index.
       const bool left = s < 0.0 || (s == 0.0 && (mix64(h ^ static_cast<std::uint64_t>(i)) & 1));
       if (left) {
@@ -191,7 +205,8 @@ namespace {
 
 // 1. The random-projection forest, trees in parallel: batches of one tree per thread, so that
 // progress is reported as trees get built.
-std::vector<RpTree> build_forest(ConstMatrix X, const ApproximateKnnParams& params, int leaf_size,
+template <class Rows>
+std::vector<RpTree> build_forest(Rows X, const ApproximateKnnParams& params, int leaf_size,
                                  int n_threads, Observer* observer) {
   std::vector<RpTree> forest(static_cast<size_t>(params.n_trees));
   parallel_for_polled(params.n_trees, n_threads, observer, [&](index_t t) {
@@ -208,7 +223,34 @@ struct LeafOrder {
   std::vector<float> xp;           // the rows in that order, rounded to float32
 };
 
-LeafOrder leaf_order(ConstMatrix X, const RpTree& tree, int n_threads) {
+// The power of two the float32 copy is scaled by: 0 for data whose largest magnitude is within
+// 2^±20 (ordinary data: the copy holds the values as they are), otherwise the one that brings
+// it into [0.5, 1), so that float32 keys (squared distances) neither overflow nor underflow
+// for data of any magnitude. A power of two scales every key exactly, which changes no ranking.
+template <class Rows>
+int float_copy_exponent(Rows X, int n_threads) {
+  struct Largest {
+    double value = 0.0;
+    Largest& operator+=(const Largest& o) {
+      value = std::max(value, o.value);
+      return *this;
+    }
+  };
+  const index_t d = X.cols;
+  const double largest = blocked_sum<Largest>(X.rows, n_threads, [&](index_t b, index_t e) {
+    Largest m;
+    for (index_t i = b; i < e; ++i)
+      for (index_t j = 0; j < d; ++j) m.value = std::max(m.value, std::fabs(static_cast<double>(X(i, j))));
+    return m;
+  }).value;
+  if (largest == 0.0 || (largest >= 0x1p-20 && largest <= 0x1p20)) return 0;
+  int exponent = 0;
+  std::frexp(largest, &exponent);
+  return -exponent;
+}
+
+template <class Rows>
+LeafOrder leaf_order(Rows X, const RpTree& tree, int n_threads) {
   const index_t n = X.rows;
   const index_t d = X.cols;
   LeafOrder o;
@@ -216,9 +258,13 @@ LeafOrder leaf_order(ConstMatrix X, const RpTree& tree, int n_threads) {
   o.inv.resize(static_cast<size_t>(n));
   for (index_t p = 0; p < n; ++p) o.inv[o.perm[p]] = static_cast<std::int32_t>(p);
   o.xp.resize(static_cast<size_t>(n) * d);
+  const int exponent = float_copy_exponent(X, n_threads);
   parallel_for(0, n, n_threads, [&](index_t p) {
-    const double* row = X.row(o.perm[p]);
-    for (index_t j = 0; j < d; ++j) o.xp[p * d + j] = static_cast<float>(row[j]);
+    const auto* row = X.row(o.perm[p]);
+    for (index_t j = 0; j < d; ++j) {
+      o.xp[p * d + j] = static_cast<float>(exponent == 0 ? static_cast<double>(row[j])
+                                                         : std::ldexp(static_cast<double>(row[j]), exponent));
+    }
   }, 1024);
   return o;
 }
@@ -418,9 +464,10 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
 // Back to the caller's ids, in L's own index array (the graph takes it; L is left empty):
 // the rows are moved to their points' places by following the permutation's cycles, then
 // each neighbour's distance is computed again in double from X (the float32 keys only chose
-// the neighbours) and each row sorted by (distance, index).
-template <class Keys>
-KnnGraph to_graph(Lists& L, const LeafOrder& order, ConstMatrix X, int n_threads) {
+// the neighbours; float32 rows are widened to double first, so that they give the bits of the
+// same values in float64) and each row sorted by (distance, index).
+template <class Keys, class Rows>
+KnnGraph to_graph(Lists& L, const LeafOrder& order, Rows X, int n_threads) {
   const index_t n = L.n;
   const int k = L.k;
   const std::vector<std::int32_t>& perm = order.perm;
@@ -435,10 +482,13 @@ KnnGraph to_graph(Lists& L, const LeafOrder& order, ConstMatrix X, int n_threads
   graph.distances.resize_uninitialized(static_cast<size_t>(n) * k);
   parallel_for(0, n, n_threads, [&](index_t i) {
     thread_local std::vector<std::pair<double, std::int32_t>> entries;
+    thread_local WideRow a, b;
     entries.resize(static_cast<size_t>(k));
     std::int32_t* idx = graph.indices.data() + i * k;
+    const double* xi = a.of(X.row(i), X.cols);
     for (int c = 0; c < k; ++c) {
-      entries[c] = {Keys::key(X.row(i), X.row(idx[c]), X.cols, std::numeric_limits<double>::infinity()), idx[c]};
+      entries[c] = {Keys::key(xi, b.of(X.row(idx[c]), X.cols), X.cols,
+                              std::numeric_limits<double>::infinity()), idx[c]};
     }
     std::sort(entries.begin(), entries.end());
     for (int c = 0; c < k; ++c) {
@@ -453,8 +503,8 @@ KnnGraph to_graph(Lists& L, const LeafOrder& order, ConstMatrix X, int n_threads
 
 // The search for one metric's keys (see distance.hpp): candidates come from Euclidean random
 // projections for any metric; every comparison ranks by Keys.
-template <class Keys>
-KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
+template <class Keys, class Rows>
+KnnGraph approximate_neighbors(Rows X, int k, const ApproximateKnnParams& params,
                                int n_threads, Observer* observer) {
   const index_t n = X.rows;
   if (n < 2) throw std::invalid_argument("find_approximate_neighbors: need at least 2 points");
@@ -495,10 +545,11 @@ KnnGraph approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams&
 
 }  // namespace
 
-KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
+KnnGraph find_approximate_neighbors(DataMatrix data, int k, const ApproximateKnnParams& params,
                                     int n_threads, Observer* observer, Metric metric) {
   params.validate();
   if (metric == Metric::kCosine) {
+    const ConstMatrix X = data.doubles("the cosine metric");
     const std::vector<double> unit = normalized_rows(X, n_threads);
     KnnGraph graph = approximate_neighbors<EuclideanKeys>(ConstMatrix{unit.data(), X.rows, X.cols},
                                                           k, params, n_threads, observer);
@@ -506,7 +557,9 @@ KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnPa
     return graph;
   }
   return with_metric_keys(metric, [&](auto keys) {
-    return approximate_neighbors<decltype(keys)>(X, k, params, n_threads, observer);
+    return data.visit([&](auto X) {
+      return approximate_neighbors<decltype(keys)>(X, k, params, n_threads, observer);
+    });
   });
 }
 

@@ -92,15 +92,17 @@ void symmetric_eigen(const double* A_in, int n, double* values, double* vectors)
 namespace {
 
 // (n − 1) × the covariance of X, or, for wide X, the product with it through X itself: the
-// operator the subspace iteration applies.
+// operator the subspace iteration applies. Rows are float64 or float32 (MatrixView<const T>);
+// the arithmetic is in double.
+template <class Rows>
 struct Covariance {
-  ConstMatrix X;
+  Rows X;
   const Dense& mean;
   int n_threads;
   bool use_covariance;
   Dense C;  // d x d when use_covariance
 
-  Covariance(ConstMatrix X_, const Dense& mean_, int n_threads_)
+  Covariance(Rows X_, const Dense& mean_, int n_threads_)
       : X(X_), mean(mean_), n_threads(n_threads_), use_covariance(X_.cols <= kMaxCovarianceDim) {
     if (use_covariance) build();
   }
@@ -167,7 +169,8 @@ struct Covariance {
 // The top k eigenvectors of the covariance (d x k, column j the j-th), by subspace iteration
 // on m ≥ k vectors with Rayleigh-Ritz, from a seeded random start. Components beyond the rank
 // of X (k > d) are zero.
-Dense top_components(const Covariance& cov, index_t d, int k, int m) {
+template <class Rows>
+Dense top_components(const Covariance<Rows>& cov, index_t d, int k, int m) {
   Dense Q(static_cast<size_t>(d * m));
   Rng rng(0x5EEDu);
   for (double& q : Q) q = rng.normal();
@@ -227,16 +230,15 @@ void fix_signs(Dense& V, index_t d, int k) {
   }
 }
 
-}  // namespace
-
-void pca_project(ConstMatrix X, Matrix out, int n_threads) {
+template <class Rows>
+void project(Rows X, Matrix out, int n_threads) {
   const index_t n = X.rows;
   const index_t d = X.cols;
   const int k = static_cast<int>(out.cols);
   if (out.rows != n || k < 1) throw std::invalid_argument("pca_project: bad output shape");
   const int m = static_cast<int>(std::min<index_t>(d, k + kOversample));
   const Dense mean = column_means(X, n_threads);
-  const Covariance cov(X, mean, n_threads);
+  const Covariance<Rows> cov(X, mean, n_threads);
   Dense V = top_components(cov, d, k, m);
   fix_signs(V, d, k);
   parallel_for(0, n, n_threads, [&](index_t i) {
@@ -246,6 +248,12 @@ void pca_project(ConstMatrix X, Matrix out, int n_threads) {
       out(i, j) = s;
     }
   }, 256);
+}
+
+}  // namespace
+
+void pca_project(DataMatrix X, Matrix out, int n_threads) {
+  X.visit([&](auto rows) { project(rows, out, n_threads); });
 }
 
 }  // namespace turbotsne

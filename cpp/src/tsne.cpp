@@ -51,7 +51,7 @@ namespace {
 // joint_probabilities; with in_locality_order (and a search that gives a locality order), P
 // is numbered in that order (see symmetrize). The kNN graph becomes the conditional P in place,
 // and that becomes P in place: one set of arrays from the search to the optimisation.
-CsrMatrix joint_probabilities_on_team(ConstMatrix X, double perplexity,
+CsrMatrix joint_probabilities_on_team(DataMatrix X, double perplexity,
                                       const NeighborParams& neighbors, int n_threads,
                                       Observer* observer, Timings* timings,
                                       std::vector<std::int32_t>* locality_order,
@@ -79,7 +79,7 @@ CsrMatrix joint_probabilities_on_team(ConstMatrix X, double perplexity,
 
 }  // namespace
 
-CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborParams& neighbors,
+CsrMatrix joint_probabilities(DataMatrix X, double perplexity, const NeighborParams& neighbors,
                               int n_threads, Observer* observer, Timings* timings,
                               std::vector<std::int32_t>* locality_order) {
   return on_thread_team(n_threads, [&] {
@@ -88,7 +88,7 @@ CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborPa
   });
 }
 
-CsrMatrix conditional_probabilities(ConstMatrix X, double perplexity,
+CsrMatrix conditional_probabilities(DataMatrix X, double perplexity,
                                     const NeighborParams& neighbors, int n_threads,
                                     Observer* observer) {
   KnnGraph g =
@@ -137,7 +137,7 @@ class UnpermutingObserver final : public Observer {
 
 }  // namespace
 
-void initialize(ConstMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_threads) {
+void initialize(DataMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_threads) {
   if (init == Init::kGiven) return;
   Rng rng(seed);
   if (init == Init::kPca) {
@@ -162,7 +162,7 @@ namespace {
 // Initialisation and optimisation, for run_tsne and run_tsne_from_affinities; `order` is the
 // locality order in which P is numbered, or empty (P in the caller's order), `result` holds
 // the timings so far.
-void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, ConstMatrix X,
+void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, DataMatrix X,
                              const TsneParams& params, Repulsion& repulsion, Matrix Y,
                              Observer* observer, TsneResult& result) {
   Stopwatch watch;
@@ -205,7 +205,7 @@ std::unique_ptr<Repulsion> checked_repulsion(const TsneParams& params, index_t n
   return make_repulsion(params.method, params.n_components, params.dof, params.repulsion);
 }
 
-TsneResult run_tsne_on_team(ConstMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
+TsneResult run_tsne_on_team(DataMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
   const auto repulsion = checked_repulsion(params, X.rows, true);
   if (Y.rows != X.rows || Y.cols != params.n_components) {
     throw std::invalid_argument("run_tsne: Y must have shape (n_samples, n_components)");
@@ -223,7 +223,7 @@ TsneResult run_tsne_on_team(ConstMatrix X, const TsneParams& params, Matrix Y, O
   return result;
 }
 
-TsneResult run_tsne_from_affinities_on_team(CsrMatrix P, ConstMatrix X, const TsneParams& params,
+TsneResult run_tsne_from_affinities_on_team(CsrMatrix P, DataMatrix X, const TsneParams& params,
                                             Matrix Y, Observer* observer) {
   const auto repulsion = checked_repulsion(params, Y.rows, false);
   if (P.n_rows != Y.rows || P.n_cols != Y.rows || Y.cols != params.n_components) {
@@ -240,11 +240,11 @@ TsneResult run_tsne_from_affinities_on_team(CsrMatrix P, ConstMatrix X, const Ts
 
 }  // namespace
 
-TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
+TsneResult run_tsne(DataMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
   return on_thread_team(params.n_threads, [&] { return run_tsne_on_team(X, params, Y, observer); });
 }
 
-TsneResult run_tsne_from_affinities(CsrMatrix P, ConstMatrix X, const TsneParams& params,
+TsneResult run_tsne_from_affinities(CsrMatrix P, DataMatrix X, const TsneParams& params,
                                     Matrix Y, Observer* observer) {
   return on_thread_team(params.n_threads, [&] {
     return run_tsne_from_affinities_on_team(std::move(P), X, params, Y, observer);

@@ -73,10 +73,10 @@ py::dict result_to_dict(const TsneResult& result) {
   return out;
 }
 
-py::dict run_tsne_py(const DoubleArray& X, DoubleArray& Y, const TsneParams& params,
+py::dict run_tsne_py(const py::array& X, DoubleArray& Y, const TsneParams& params,
                      py::object report, std::vector<int> report_every, py::object on_stage,
                      py::object on_progress) {
-  const ConstMatrix x = view(X, "X");
+  const DataMatrix x = data_view(X, "X");
   const Matrix y = mutable_view(Y, "Y");
   PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
                       std::move(on_progress));
@@ -202,7 +202,9 @@ void register_tsne(py::module_& m) {
   m.def("tsne", &run_tsne_py, py::arg("X").noconvert(), py::arg("Y").noconvert(),
         py::arg("params"), py::arg("report"), py::arg("report_every"), py::arg("on_stage"),
         py::arg("on_progress") = py::none(),
-        "Runs the pipeline; Y (n, n_components) holds the initial embedding for init=given "
+        "Runs the pipeline on X (float64, or float32 for the approximate search with the "
+        "euclidean or manhattan metric); Y (n, n_components) holds the initial embedding for "
+        "init=given "
         "and receives the result. report(iteration, kl, grad_norm, embedding) -> stop?; "
         "on_stage(name, seconds); on_progress(stage, unit, done, total, changed or None).");
 

@@ -32,6 +32,21 @@ inline ConstMatrix view(const DoubleArray& a, const char* name) {
   return {a.data(), a.shape(0), a.shape(1)};
 }
 
+// The input rows of a run: a float64 or float32 C-contiguous 2-D array, as a view.
+inline DataMatrix data_view(const py::array& a, const char* name) {
+  if (a.ndim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-D");
+  if (!(a.flags() & py::array::c_style)) {
+    throw std::invalid_argument(std::string(name) + " must be C-contiguous");
+  }
+  if (py::isinstance<py::array_t<double>>(a)) {
+    return ConstMatrix{static_cast<const double*>(a.data()), a.shape(0), a.shape(1)};
+  }
+  if (py::isinstance<py::array_t<float>>(a)) {
+    return ConstFloatMatrix{static_cast<const float*>(a.data()), a.shape(0), a.shape(1)};
+  }
+  throw std::invalid_argument(std::string(name) + " must be float64 or float32");
+}
+
 inline Matrix mutable_view(DoubleArray& a, const char* name) {
   if (a.ndim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-D");
   return {a.mutable_data(), a.shape(0), a.shape(1)};

@@ -1,7 +1,7 @@
 # Type stub of the private C++ extension (python/src/bindings.cpp and api.cpp). Use the
 # public functions of the turbotsne package instead of these.
 import types
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -103,7 +103,7 @@ class TsneParams:
     def __init__(self) -> None: ...
 
 def tsne(
-    X: npt.NDArray[np.float64],
+    X: Union[npt.NDArray[np.float64], npt.NDArray[np.float32]],
     Y: npt.NDArray[np.float64],
     params: TsneParams,
     report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],

@@ -29,6 +29,36 @@ struct MatrixView {
 };
 using Matrix = MatrixView<double>;
 using ConstMatrix = MatrixView<const double>;
+using ConstFloatMatrix = MatrixView<const float>;
+
+// The input rows of a run: float64, or float32 as the caller holds them (the approximate
+// neighbour search and the PCA read float32 rows without a float64 copy: 4 bytes per value
+// instead of 12). Every computation on float32 rows is done in double on their exact values,
+// so a float32 X gives the same bits as the same values in float64.
+struct DataMatrix {
+  const double* f64 = nullptr;
+  const float* f32 = nullptr;
+  index_t rows = 0;
+  index_t cols = 0;
+
+  DataMatrix() = default;
+  DataMatrix(ConstMatrix m) : f64(m.data), rows(m.rows), cols(m.cols) {}        // NOLINT
+  DataMatrix(ConstFloatMatrix m) : f32(m.data), rows(m.rows), cols(m.cols) {}   // NOLINT
+  bool is_float32() const { return f32 != nullptr; }
+  // The float64 rows; `what` names the stage that needs them when X is float32.
+  ConstMatrix doubles(const char* what) const {
+    if (is_float32()) {
+      throw std::invalid_argument(std::string(what) + " needs float64 rows; got float32");
+    }
+    return {f64, rows, cols};
+  }
+  // f(MatrixView<const double>) or f(MatrixView<const float>); both must return one type.
+  template <class F>
+  decltype(auto) visit(F&& f) const {
+    if (is_float32()) return f(ConstFloatMatrix{f32, rows, cols});
+    return f(ConstMatrix{f64, rows, cols});
+  }
+};
 
 // Compressed sparse rows over memory owned elsewhere. Column indices are sorted within a row.
 template <class V>

@@ -27,8 +27,9 @@ struct NeighborParams {
 // k = min(n − 1, ⌊3·perplexity⌋), at least 1.
 int neighbor_count(index_t n_samples, double perplexity);
 
-// The k nearest neighbours of every row by the chosen method and metric.
-KnnGraph find_neighbors(ConstMatrix X, int k, const NeighborParams& params, int n_threads,
+// The k nearest neighbours of every row by the chosen method and metric. float32 rows: the
+// approximate search only (Euclidean or Manhattan).
+KnnGraph find_neighbors(DataMatrix X, int k, const NeighborParams& params, int n_threads,
                         Observer* observer = nullptr);
 
 }  // namespace turbotsne

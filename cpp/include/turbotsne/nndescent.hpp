@@ -26,8 +26,9 @@ struct ApproximateKnnParams {
 
 // k approximate nearest neighbours of every row among the other rows, rows sorted by
 // (distance, index) like find_exact_neighbors. The candidates come from Euclidean random
-// projections whatever the metric; the distances they are ranked by are the metric's.
-KnnGraph find_approximate_neighbors(ConstMatrix X, int k, const ApproximateKnnParams& params,
+// projections whatever the metric; the distances they are ranked by are the metric's. X may be
+// float32 for the Euclidean and Manhattan metrics (cosine needs float64).
+KnnGraph find_approximate_neighbors(DataMatrix X, int k, const ApproximateKnnParams& params,
                                     int n_threads, Observer* observer = nullptr,
                                     Metric metric = Metric::kEuclidean);
 

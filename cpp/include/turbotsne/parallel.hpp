@@ -144,7 +144,8 @@ T blocked_sum(index_t n, int n_threads, F&& block) {
 
 // The column means of X: per column, the sums over fixed blocks of rows added in block order
 // (blocked_sum), so the result does not depend on n_threads.
-inline std::vector<double> column_means(ConstMatrix X, int n_threads) {
+template <class Rows>
+std::vector<double> column_means(Rows X, int n_threads) {
   struct Sums {
     std::vector<double> s;
     Sums& operator+=(const Sums& o) {
@@ -157,7 +158,7 @@ inline std::vector<double> column_means(ConstMatrix X, int n_threads) {
   std::vector<double> mean = blocked_sum<Sums>(X.rows, n_threads, [&](index_t b, index_t e) {
     Sums part{std::vector<double>(static_cast<size_t>(d), 0.0)};
     for (index_t i = b; i < e; ++i) {
-      for (index_t c = 0; c < d; ++c) part.s[c] += X(i, c);
+      for (index_t c = 0; c < d; ++c) part.s[c] += static_cast<double>(X(i, c));
     }
     return part;
   }).s;

@@ -67,32 +67,32 @@ struct TsneResult {
 // Symmetric affinities P of the rows of X (kNN + perplexity calibration). With
 // locality_order, receives the neighbour search's locality order (see KnnGraph; empty for
 // the exact search).
-CsrMatrix joint_probabilities(ConstMatrix X, double perplexity, const NeighborParams& neighbors,
+CsrMatrix joint_probabilities(DataMatrix X, double perplexity, const NeighborParams& neighbors,
                               int n_threads, Observer* observer = nullptr,
                               Timings* timings = nullptr,
                               std::vector<std::int32_t>* locality_order = nullptr);
 
 // The conditional probabilities p_{j|i} of the rows of X (kNN + perplexity calibration, rows
 // summing to 1): joint_probabilities before the symmetrisation.
-CsrMatrix conditional_probabilities(ConstMatrix X, double perplexity,
+CsrMatrix conditional_probabilities(DataMatrix X, double perplexity,
                                     const NeighborParams& neighbors, int n_threads,
                                     Observer* observer = nullptr);
 
 // Writes the initial embedding into Y (n x n_components) for Init::kPca / kRandom; kGiven
 // leaves Y as it is. Zero-variance columns of a PCA start (rank-deficient X) are filled with
 // seeded noise so that no dimension is frozen.
-void initialize(ConstMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_threads);
+void initialize(DataMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_threads);
 
 // Runs t-SNE on the rows of X, writing the embedding into Y (X.rows x n_components; it holds
 // the initial embedding on entry when params.init == Init::kGiven).
-TsneResult run_tsne(ConstMatrix X, const TsneParams& params, Matrix Y,
+TsneResult run_tsne(DataMatrix X, const TsneParams& params, Matrix Y,
                     Observer* observer = nullptr);
 
 // Runs t-SNE from given affinities P (n x n, symmetric, summing to 1): only the
 // initialisation and the optimisation of run_tsne, with the same observer calls after the
 // affinities stage. X is read only by Init::kPca (it may have 0 rows otherwise); the
 // neighbour and perplexity parameters are not used.
-TsneResult run_tsne_from_affinities(CsrMatrix P, ConstMatrix X, const TsneParams& params,
+TsneResult run_tsne_from_affinities(CsrMatrix P, DataMatrix X, const TsneParams& params,
                                     Matrix Y, Observer* observer = nullptr);
 
 const char* version();
