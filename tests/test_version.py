@@ -36,3 +36,16 @@ def test_import_loads_no_optional_extra():
     code = "import sys, turbotsne; turbotsne.TSNE(); print('turbotsne._estimator' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_the_type_stub_parses_and_names_what_the_extension_exports():
+    # _core.pyi is read by type checkers and editors only, so nothing else notices when it
+    # stops parsing or drifts from the bindings.
+    import ast
+
+    stub = Path(turbotsne.__file__).with_name("_core.pyi")
+    tree = ast.parse(stub.read_text())
+    declared = {node.name for node in tree.body
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    exported = {name for name in dir(_core) if not name.startswith("_")}
+    assert declared == exported
