@@ -246,3 +246,17 @@ def test_sparse_graph_counts_distinct_off_diagonal_neighbours(rng):
     rows[5] = [j for j in rows[5] if j != rows[5][2]]  # drop one real neighbour: 8 candidates
     with pytest.raises(ValueError, match=r"row 5 has 8 \(the fewest\)"):
         turbotsne.tsne(graph(rows), metric="precomputed", perplexity=3.0, init="random")
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_precomputed_distances_report_their_neighbour_and_affinity_times(rng, sparse):
+    # those two stages run before the core's optimisation, in the Python layer; their seconds
+    # belong in info["timings"] like those of a run from data
+    X = rng.normal(size=(300, 4))
+    D = pairwise(X, X, "euclidean")
+    if sparse:
+        D = scipy.sparse.csr_matrix(np.where(D <= np.sort(D, axis=1)[:, [40]], D, 0.0))
+    _, info = turbotsne.tsne(D, metric="precomputed", perplexity=10, init="random",
+                             n_iter=10, random_state=0, return_info=True)
+    assert info["timings"]["neighbors"] > 0.0
+    assert info["timings"]["affinities"] > 0.0

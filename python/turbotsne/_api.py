@@ -181,8 +181,9 @@ def _distinct_off_diagonal_counts(D: scipy.sparse.csr_matrix) -> np.ndarray:
 
 def _precomputed_affinities(D, perplexity: float, owner: str):
     """``(n, affinities)`` for a precomputed distance matrix, validated as check_precomputed:
-    ``affinities(threads, progress)`` computes the joint P (CSR arrays) and reports its two
-    stages, neighbours and affinities, to ``progress`` (a Progress, or None)."""
+    ``affinities(threads, progress, timings)`` computes the joint P (CSR arrays), reports its
+    two stages, neighbours and affinities, to ``progress`` (a Progress, or None) and stores
+    their seconds in ``timings`` (a dict, or None) under "neighbors" and "affinities"."""
     kind, D = check_precomputed(D)
     n = D.shape[0]
     perplexity = _check_perplexity(perplexity, n)
@@ -202,19 +203,25 @@ def _precomputed_affinities(D, perplexity: float, owner: str):
         csr = (np.ascontiguousarray(D.indptr, dtype=np.int64),
                np.ascontiguousarray(D.indices, dtype=np.int32), D.data)
 
-    def affinities(threads: int, progress: Optional[Progress] = None):
+    def affinities(threads: int, progress: Optional[Progress] = None,
+                   timings: Optional[dict] = None):
         on_progress = progress.on_progress() if progress is not None else None
         start = time.perf_counter()
         if kind == "dense":
             graph = _core.neighbors_from_distance_matrix(D, k, threads, on_progress)
         else:
             graph = _core.neighbors_from_sparse_distances(*csr, k, threads, on_progress)
+        def done(name, since):
+            seconds = time.perf_counter() - since
+            if progress is not None:
+                progress.stage(name, seconds)
+            if timings is not None:
+                timings[name] = seconds
+
+        done("neighbors", start)
         lap = time.perf_counter()
-        if progress is not None:
-            progress.stage("neighbors", lap - start)
         P = _core.affinities_from_neighbors(*graph, perplexity, threads, on_progress)
-        if progress is not None:
-            progress.stage("affinities", time.perf_counter() - lap)
+        done("affinities", lap)
         return P
 
     return n, affinities
@@ -588,15 +595,18 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
                          f"neighbors={neighbors}, metric={metric}, perplexity={perplexity:g}, "
                          f"learning_rate={lr}, threads={params.n_threads}")
 
+    stage_seconds = {}  # the stages that run here rather than in the core
+
     def run(*observer):
         if from_data:
             return _core.tsne(X, Y, params, *observer)
-        joint = inp.P(n_jobs, progress) if callable(inp.P) else inp.P
+        joint = inp.P(n_jobs, progress, stage_seconds) if callable(inp.P) else inp.P
         X_init = X if X is not None else np.empty((0, 1))
         return _core.tsne_from_affinities(*joint, X_init, Y, params, *observer)
 
     info = run_observed(run, progress, callback, checked["callback_every"],
                         lambda info: f"KL {info['kl_divergence']:.4f} after {info['n_iter']} iterations")
+    info["timings"].update(stage_seconds)
     info["method"] = method
     info["neighbors"] = neighbors
     return Y, info
