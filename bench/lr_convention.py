@@ -28,7 +28,6 @@ DATA = Path(__file__).resolve().parent / "data" / "compare" / "mnist.npy"
 
 
 def run(impl: str, X: np.ndarray, n_iter: int, lr: float) -> np.ndarray:
-    n = len(X)
     if impl == "turbotsne":
         import turbotsne
         return turbotsne.tsne(X, 2, perplexity=30, n_iter=n_iter, early_exaggeration=12,
@@ -70,7 +69,7 @@ def main() -> None:
     X = np.load(DATA)
     X = np.ascontiguousarray(X[np.random.default_rng(0).choice(len(X), args.n, replace=False)],
                              dtype=np.float64)
-    print(f"| impl | lr | std at 300 | std at 400 |\n|---|---:|---:|---:|")
+    print("| impl | lr | std at 300 | std at 400 |\n|---|---:|---:|---:|")
     for impl in args.impls.split(","):
         for div in (float(v) for v in args.divide.split(",")):
             lr = len(X) / 12 / div
