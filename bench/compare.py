@@ -305,11 +305,17 @@ def embedding_quality(Y, labels, rows, knn_input) -> dict:
     # Drop each query itself (ties of identical points may put it second).
     idx = np.array([[j for j in r if j != i][:k] for i, r in zip(rows, idx)])
     recall = np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(idx, knn_input)])
+    return dict(recall10=float(recall), acc10=knn_vote_accuracy(labels, rows, idx))
+
+
+def knn_vote_accuracy(labels, rows, idx) -> float:
+    """Share of the points rows whose neighbours idx (one row each) vote for their label
+    (majority, ties to the smaller label): the k-NN classifier's accuracy."""
+    k = idx.shape[1]
     n_classes = int(labels.max()) + 1
     votes = np.zeros((len(rows), n_classes), dtype=np.int64)
     np.add.at(votes, (np.repeat(np.arange(len(rows)), k), labels[idx].ravel()), 1)
-    accuracy = np.mean(votes.argmax(axis=1) == labels[rows])
-    return dict(recall10=float(recall), acc10=float(accuracy))
+    return float(np.mean(votes.argmax(axis=1) == labels[rows]))
 
 
 # ----------------------------------------------------------------------------- runs

@@ -205,12 +205,6 @@ def _precomputed_affinities(D, perplexity: float, owner: str):
 
     def affinities(threads: int, progress: Optional[Progress] = None,
                    timings: Optional[dict] = None):
-        on_progress = progress.on_progress() if progress is not None else None
-        start = time.perf_counter()
-        if kind == "dense":
-            graph = _core.neighbors_from_distance_matrix(D, k, threads, on_progress)
-        else:
-            graph = _core.neighbors_from_sparse_distances(*csr, k, threads, on_progress)
         def done(name, since):
             seconds = time.perf_counter() - since
             if progress is not None:
@@ -218,6 +212,12 @@ def _precomputed_affinities(D, perplexity: float, owner: str):
             if timings is not None:
                 timings[name] = seconds
 
+        on_progress = progress.on_progress() if progress is not None else None
+        start = time.perf_counter()
+        if kind == "dense":
+            graph = _core.neighbors_from_distance_matrix(D, k, threads, on_progress)
+        else:
+            graph = _core.neighbors_from_sparse_distances(*csr, k, threads, on_progress)
         done("neighbors", start)
         lap = time.perf_counter()
         P = _core.affinities_from_neighbors(*graph, perplexity, threads, on_progress)
