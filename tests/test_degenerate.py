@@ -31,8 +31,9 @@ def test_two_distinct_points_repeated_give_two_separate_groups(method):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("perplexity", [30.0, 2.5])
 def test_n_just_above_the_perplexity_limit(rng, method, perplexity):
-    # n > 3 * perplexity is the documented limit: one point more than it is enough
-    n = int(np.floor(3 * perplexity)) + 1
+    # perplexity < n - 1 is the documented limit (every other point a neighbour): n = the
+    # smallest integer above perplexity + 1 is enough, and one point fewer is refused
+    n = int(np.floor(perplexity)) + 2
     X = rng.normal(size=(n, 4))
     Y = turbotsne.tsne(X, method=method, perplexity=perplexity, n_iter=200, random_state=0)
     assert Y.shape == (n, 2) and np.isfinite(Y).all()

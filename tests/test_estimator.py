@@ -112,6 +112,23 @@ def test_works_without_scikit_learn_installed():
     assert out.stdout.strip() == "ok"
 
 
+def test_default_perplexity_works_on_small_data_as_in_scikit_learn(rng):
+    # perplexity 30 on 40 samples: every other point is a neighbour (scikit-learn's rule);
+    # transform then uses all 40 fitted points as the neighbours of each new point
+    X = rng.normal(size=(40, 3))
+    est = TSNE(random_state=0, max_iter=100).fit(X)
+    assert np.isfinite(est.embedding_).all()
+    new = X[:4] + 0.01
+    start = est.transform(new, n_iter=0)
+    P = turbotsne._core.calibrate_rows(np.ascontiguousarray(
+        ((new[:, None, :] - X[None]) ** 2).sum(-1)), 30.0)[0]
+    np.testing.assert_allclose(start, P @ est.embedding_, rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="perplexity \\(40\\) is too large for transform with 40 fitted"):
+        est.transform(new, perplexity=40.0)
+    with pytest.raises(ValueError, match="perplexity \\(39\\) is too large for 40 samples"):
+        TSNE(perplexity=39.0).fit(X)
+
+
 # ------------------------------------------------------------------------------- transform
 
 @pytest.fixture(scope="module")

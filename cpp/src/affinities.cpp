@@ -132,8 +132,10 @@ void calibrate_rows(ConstMatrix squared_distances, double perplexity, double* p,
 
 void require_perplexity(double perplexity, index_t n_samples) {
   require(perplexity > 0.0 && std::isfinite(perplexity), "perplexity must be positive");
-  require(3.0 * perplexity < static_cast<double>(n_samples),
-          "perplexity must satisfy 3 * perplexity < n_samples");
+  // Each point uses min(n - 1, floor(3 perplexity)) neighbours (scikit-learn's rule); k weights
+  // reach any perplexity below k (beta -> 0 gives k itself), so perplexity < n - 1 suffices.
+  require(perplexity < static_cast<double>(n_samples) - 1.0,
+          "perplexity must be less than n_samples - 1");
 }
 
 void require_run_sizes(index_t n_samples, int n_components, int n_threads) {

@@ -79,12 +79,16 @@ _METHODS = ("auto", "exact", "barnes_hut", "fft")
 
 
 def _check_perplexity(perplexity: float, n_samples: int) -> float:
-    """The perplexity (a positive float, checked by the caller's table) against n_samples."""
-    if not 3.0 * perplexity < n_samples:
+    """The perplexity (a positive float, checked by the caller's table) against n_samples.
+
+    Each point uses ``min(n_samples - 1, floor(3 * perplexity))`` neighbours, as in
+    scikit-learn; k neighbours can be calibrated to any perplexity below k (equal weights give
+    k itself), so every perplexity below ``n_samples - 1`` is accepted."""
+    if not perplexity < n_samples - 1:
         raise ValueError(
-            f"perplexity ({perplexity:g}) is too large for {n_samples} samples: each point uses "
-            f"3 * perplexity neighbours, so 3 * perplexity must be less than n_samples "
-            f"(here perplexity < {n_samples / 3:g})."
+            f"perplexity ({perplexity:g}) is too large for {n_samples} samples: each point has "
+            f"at most n_samples - 1 = {n_samples - 1} neighbours, and their weights can be "
+            f"calibrated only to a perplexity below that (pass perplexity < {n_samples - 1})."
         )
     return perplexity
 
@@ -272,8 +276,9 @@ def tsne(
         Dimension of the embedding: 1, 2 or 3 for Barnes-Hut, any for ``method="exact"``.
     perplexity : float, default=30.0
         Effective number of neighbours of each point. Each point looks at its
-        ``floor(3 * perplexity)`` nearest neighbours, so ``3 * perplexity < n_samples`` is
-        required. Larger values show more global structure and cost more; 30 suits most data
+        ``min(n_samples - 1, floor(3 * perplexity))`` nearest neighbours (scikit-learn's
+        rule), whose weights are calibrated to this perplexity, so ``perplexity <
+        n_samples - 1`` is required. Larger values show more global structure and cost more; 30 suits most data
         from a few hundred points upwards.
     method : {"auto", "exact", "barnes_hut", "fft"}, default="auto"
         How repulsive forces are computed. "exact" sums over all pairs (O(n²) per iteration;
@@ -616,7 +621,8 @@ def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighb
                         random_state=None, metric: str = "euclidean") -> scipy.sparse.csr_matrix:
     """The symmetric input affinities P of t-SNE, as a sparse matrix summing to 1.
 
-    Each point's ``floor(3 * perplexity)`` nearest neighbours (by ``metric``) get weights
+    Each point's ``min(n_samples - 1, floor(3 * perplexity))`` nearest neighbours (by
+    ``metric``) get weights
     p_j|i ∝ exp(-β d_ij²) whose bandwidth is calibrated so that the point's conditional
     distribution has the given perplexity; then ``P = (P_cond + P_condᵀ) / (2 n)``. This is
     the P that :func:`tsne` optimises for (given the same ``neighbors``, ``metric`` and
@@ -627,7 +633,8 @@ def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighb
     X : array-like of shape (n_samples, n_features), or a distance matrix
         A distance matrix (dense or sparse, as in :func:`tsne`) with ``metric="precomputed"``.
     perplexity : float, default=30.0
-        Must satisfy ``3 * perplexity < n_samples``.
+        Must be less than ``n_samples - 1``; each point uses
+        ``min(n_samples - 1, floor(3 * perplexity))`` neighbours.
     n_jobs : int, default=-1
     neighbors : {"auto", "exact", "approx"}, default="auto"
         As in :func:`tsne`.

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse
 
 from . import _core
-from ._api import _METHODS, _check_perplexity, _tsne
+from ._api import _METHODS, _tsne
 from ._validation import (Choice, Int, NoneOr, Real, WordOr, check_data, check_n_jobs,
                           check_params, check_real, in_safe_range, safe_exponent)
 
@@ -118,7 +118,8 @@ class TSNE(_Mixin, _Base):
     n_components : int, default=2
         Dimension of the embedding.
     perplexity : float, default=30.0
-        Effective number of neighbours; ``3 * perplexity`` must be less than n_samples.
+        Effective number of neighbours, less than n_samples - 1; each point uses
+        ``min(n_samples - 1, floor(3 * perplexity))`` neighbours (scikit-learn's rule).
     early_exaggeration : float, default=12.0
         Factor on the attraction during the first ``early_exaggeration_iter`` iterations.
     learning_rate : float or "auto", default="auto"
@@ -276,8 +277,9 @@ class TSNE(_Mixin, _Base):
                   learning_rate: float = 1.0, theta: Optional[float] = None):
         """Place new points into the fitted embedding, which stays fixed.
 
-        Each new point gets Gaussian affinities to its ``floor(3 * perplexity)`` nearest
-        points of the data given to ``fit`` (calibrated to the perplexity, as in fit), starts
+        Each new point gets Gaussian affinities to its ``min(n_fit_samples, floor(3 *
+        perplexity))`` nearest points of the data given to ``fit`` (calibrated to the
+        perplexity, as in fit), starts
         at the affinity-weighted mean of those points' positions, and is then moved by
         gradient descent on its own KL(p_·|new ‖ q_·|new) over the fixed reference embedding
         (Poličar, Stražar & Zupan 2019 place new points the same way in openTSNE). New points
@@ -289,7 +291,8 @@ class TSNE(_Mixin, _Base):
         X : array-like of shape (n_new, n_features), or (n_new, n_fit_samples) distances to
             the fitted points when ``metric="precomputed"``.
         perplexity : float, optional
-            Defaults to the perplexity of the fit (at most n_fit_samples / 3).
+            Defaults to the perplexity of the fit; less than n_fit_samples. Each new point
+            uses ``min(n_fit_samples, floor(3 * perplexity))`` fitted points as neighbours.
         n_iter : int, default=100
             Gradient-descent iterations; 0 keeps the weighted-mean positions.
         learning_rate : float, default=1.0
@@ -329,8 +332,12 @@ class TSNE(_Mixin, _Base):
                 )
         perplexity = checked.pop("perplexity")
         if perplexity is None:
-            perplexity = min(float(self.perplexity), (n_ref - 1) / 3.0)
-        perplexity = _check_perplexity(perplexity, n_ref)
+            perplexity = float(self.perplexity)
+        if not perplexity < n_ref:  # a new point has the n_ref fitted points as candidates
+            raise ValueError(
+                f"perplexity ({perplexity:g}) is too large for transform with {n_ref} fitted "
+                f"samples: each new point has at most {n_ref} neighbours, and their weights can "
+                f"be calibrated only to a perplexity below that (pass perplexity < {n_ref}).")
         threads = self._n_jobs()
         # Every reference point is a candidate (none is the query itself): n_ref + 1 points.
         k = _core.neighbor_count(n_ref + 1, perplexity)
