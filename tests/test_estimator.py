@@ -219,3 +219,86 @@ def test_check_estimator():
 
     check_estimator(TSNE(perplexity=2, max_iter=300, random_state=0, n_jobs=1),
                     expected_failed_checks=EXPECTED_FAILED_CHECKS)
+
+
+# ------------------------------------------------------------ scikit-learn conventions
+
+def test_feature_names_and_pandas_output(small):
+    pd = pytest.importorskip("pandas")
+    X, _ = small
+    frame = pd.DataFrame(X[:, :6], columns=[f"gene{i}" for i in range(6)])
+    est = TSNE(perplexity=10, max_iter=100, random_state=0).set_output(transform="pandas")
+    out = est.fit_transform(frame)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["tsne0", "tsne1"]
+    assert list(est.feature_names_in_) == list(frame.columns)
+    np.testing.assert_array_equal(out.to_numpy(), est.embedding_)
+    assert list(est.get_feature_names_out()) == ["tsne0", "tsne1"]
+    moved = est.transform(frame.iloc[:5])
+    assert isinstance(moved, pd.DataFrame) and list(moved.index) == list(range(5))
+    with pytest.raises(ValueError, match="(?s)feature names should match.*same order"):
+        est.transform(frame.iloc[:5, ::-1])
+    with pytest.raises(ValueError, match="(?s)feature names should match.*unseen at fit time:\n- other"):
+        est.transform(frame.iloc[:5].rename(columns={"gene0": "other"}))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        est.transform(frame.iloc[:5].to_numpy())
+    with pytest.raises(TypeError, match="only supported if all input features have string names"):
+        TSNE(perplexity=10, max_iter=50).fit(frame.set_axis(["a", 1, 2, 3, 4, 5], axis=1))
+    plain = TSNE(perplexity=10, max_iter=50, random_state=0).fit(X[:, :6])
+    assert not hasattr(plain, "feature_names_in_")
+    with pytest.raises(ValueError, match="input_features should have length equal to number of features \\(6\\)"):
+        plain.get_feature_names_out(["a"])
+
+
+def test_stopping_rules_of_scikit_learn(small):
+    X, _ = small
+    base = dict(perplexity=10, max_iter=750, random_state=0)
+    full = TSNE(**base).fit(X)
+    assert full.n_iter_ == 750
+    # the defaults (None) never stop a run early: the same embedding as before the options
+    np.testing.assert_array_equal(TSNE(**base, n_iter_without_progress=None).fit_transform(X),
+                                  full.embedding_)
+    # a gradient-norm threshold above any norm stops at the first check (iteration 50)
+    assert TSNE(**base, min_grad_norm=1e9).fit(X).n_iter_ == 50
+    # no patience: stops at the first check whose KL is not below the best one after early
+    # exaggeration (a learning rate far too large makes the KL rise, as in scikit-learn's test)
+    seen = []
+    diverging = dict(base, max_iter=1000, learning_rate=1e6, max_step_norm=None,
+                     early_exaggeration_iter=0, method="exact")
+    TSNE(**diverging, callback_every=50, callback=lambda it, kl, Y: seen.append(kl)).fit(X)
+    rise = next(i for i in range(1, len(seen)) if seen[i] >= min(seen[:i]))
+    best = int(np.argmin(seen[:rise]))  # the best KL before the first rise
+    assert TSNE(**diverging, n_iter_without_progress=-1).fit(X).n_iter_ == 50 * (rise + 1) < 1000
+    # with patience 50: stops at the first check more than 50 iterations after the best
+    later = next(i for i in range(best + 2, len(seen)) if min(seen[best + 1:i + 1]) >= seen[best])
+    assert TSNE(**diverging, n_iter_without_progress=50).fit(X).n_iter_ == 50 * (later + 1)
+
+
+def test_stopping_rule_on_a_given_kl_sequence():
+    from turbotsne._api import _stopping_rule
+    kls = {50: 9.0, 100: 5.0, 150: 4.0, 200: 4.5, 250: 3.9, 300: 4.0, 350: 4.1, 400: 4.2}
+
+    def first_stop(rule):
+        return next((it for it, kl in kls.items() if rule(it, kl, 1.0)), None)
+
+    assert first_stop(_stopping_rule(None, None, 100) or (lambda *a: False)) is None
+    assert first_stop(_stopping_rule(-1, None, 100)) == 200      # 200: not below 4.0
+    assert first_stop(_stopping_rule(-1, None, 150)) == 300      # best counted after 150 only
+    assert first_stop(_stopping_rule(100, None, 0)) == 400      # best 3.9 at 250, 400 - 250 > 100
+    assert first_stop(_stopping_rule(None, 4.0, 0, grad_scale=4.0)) == 50  # 4 * 1.0 <= 4
+    assert first_stop(_stopping_rule(None, 3.9, 0, grad_scale=4.0)) is None
+
+
+def test_callback_and_affinities_as_in_tsne(small):
+    X, _ = small
+    P = turbotsne.joint_probabilities(X, perplexity=10)
+    ref = turbotsne.tsne(X, perplexity=10, n_iter=200, random_state=0, learning_rate=400.0)
+    est = TSNE(affinities=P, max_iter=200, random_state=0, learning_rate=100.0)
+    np.testing.assert_array_equal(est.fit_transform(X), ref)
+    calls = []
+    TSNE(perplexity=10, max_iter=200, random_state=0,
+         callback=lambda it, kl, Y: calls.append(it) or it >= 100, callback_every=25).fit(X)
+    assert calls == [25, 50, 75, 100]
+    no_data = TSNE(affinities=P, init="random", max_iter=100, random_state=0).fit(None)
+    assert no_data.embedding_.shape == (len(X), 2)
+    with pytest.raises(ValueError, match="transform needs the data of the fit"):
+        no_data.transform(X[:3])

@@ -24,7 +24,10 @@ X = np.random.default_rng(0).normal(size=(100, 3))
         (np.array([["a", "b"]] * 5), TypeError, "real numbers"),
         (np.ones((5, 2), dtype=complex), TypeError, "real numbers"),
         (np.ones((5, 2), dtype=object), TypeError, "real numbers"),
-        (scipy.sparse.random(10, 3, density=0.5, format="csr"), TypeError, "dense"),
+        (scipy.sparse.csr_matrix(np.array([[1.0, np.nan]] * 5)), ValueError,
+         "X must be finite.*at row 0, column 1"),
+        (scipy.sparse.csr_matrix((1, 3)), ValueError, "at least 2 samples"),
+        (scipy.sparse.csr_matrix(np.ones((5, 2), dtype=complex)), TypeError, "real numbers"),
         ([[1, 2], [3]], ValueError, "could not be converted"),
     ],
 )
@@ -171,8 +174,9 @@ def _bad_value(rule):
     from turbotsne import _validation as v
     if isinstance(rule, (v.NoneOr, v.WordOr)):
         return "not-a-value" if isinstance(rule, v.NoneOr) else -1.0
+    from turbotsne._metrics import MetricRule
     return {v.Int: 0.5, v.Real: "x", v.Choice: "nope", v.ChoiceOrArray: "nope", v.Seed: 1.5,
-            v.Jobs: 0, v.CallableOrNone: 3}[type(rule)]
+            v.Jobs: 0, v.CallableOrNone: 3, MetricRule: "nope"}[type(rule)]
 
 
 def _fitted_tsne():

@@ -287,6 +287,18 @@ void register_neighbors(py::module_& m) {
      py::arg("on_progress") = py::none(),
      "The k nearest of each row of a dense square distance matrix (diagonal ignored).");
 
+  m.def("nearest_in_rows", [](const DoubleArray& D, int k, index_t self_offset, int n_threads) {
+    const ConstMatrix d = view(D, "D");
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = nearest_in_rows(d, self_offset, k, n_threads, nullptr);
+    }
+    return graph_to_numpy(std::move(g));
+  }, py::arg("D").noconvert(), py::arg("k"), py::arg("self_offset"), py::arg("n_threads"),
+     "The k nearest of each row of a block of distances (rows x n) by (distance, index); "
+     "self_offset >= 0: row i is column self_offset + i, which is skipped.");
+
   m.def("neighbors_from_sparse_distances", [](const Int64Array& indptr, const Int32Array& indices,
                                               const DoubleArray& data, int k, int n_threads,
                                               py::object on_progress) {

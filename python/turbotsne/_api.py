@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple, Optional, Union
 import numpy as np
 import scipy.sparse
 
-from . import _core
+from . import _core, _metrics
 from ._progress import Progress, run_observed
 from ._validation import (
     CallableOrNone,
@@ -183,6 +183,17 @@ def _distinct_off_diagonal_counts(D: scipy.sparse.csr_matrix) -> np.ndarray:
     return counts
 
 
+def _stage_done(progress: Optional[Progress], timings: Optional[dict], name: str,
+                since: float) -> None:
+    """A stage run here (not in the core) is done: its seconds since ``since`` go to
+    ``progress`` (a Progress, or None) and to ``timings`` (a dict, or None) under ``name``."""
+    seconds = time.perf_counter() - since
+    if progress is not None:
+        progress.stage(name, seconds)
+    if timings is not None:
+        timings[name] = seconds
+
+
 def _precomputed_affinities(D, perplexity: float, owner: str):
     """``(n, affinities)`` for a precomputed distance matrix, validated as check_precomputed:
     ``affinities(threads, progress, timings)`` computes the joint P (CSR arrays), reports its
@@ -209,23 +220,16 @@ def _precomputed_affinities(D, perplexity: float, owner: str):
 
     def affinities(threads: int, progress: Optional[Progress] = None,
                    timings: Optional[dict] = None):
-        def done(name, since):
-            seconds = time.perf_counter() - since
-            if progress is not None:
-                progress.stage(name, seconds)
-            if timings is not None:
-                timings[name] = seconds
-
         on_progress = progress.on_progress() if progress is not None else None
         start = time.perf_counter()
         if kind == "dense":
             graph = _core.neighbors_from_distance_matrix(D, k, threads, on_progress)
         else:
             graph = _core.neighbors_from_sparse_distances(*csr, k, threads, on_progress)
-        done("neighbors", start)
+        _stage_done(progress, timings, "neighbors", start)
         lap = time.perf_counter()
         P = _core.affinities_from_neighbors(*graph, perplexity, threads, on_progress)
-        done("affinities", lap)
+        _stage_done(progress, timings, "affinities", lap)
         return P
 
     return n, affinities
@@ -238,7 +242,8 @@ def tsne(
     perplexity: float = 30.0,
     method: str = "auto",
     neighbors: str = "auto",
-    metric: str = "euclidean",
+    metric: Union[str, Callable] = "euclidean",
+    metric_params: Optional[dict] = None,
     affinities=None,
     init: Union[str, np.ndarray] = "pca",
     learning_rate: Union[str, float] = "auto",
@@ -257,6 +262,8 @@ def tsne(
     verbose: bool = False,
     callback: Optional[Callable[[int, float, np.ndarray], bool]] = None,
     callback_every: int = 50,
+    n_iter_without_progress: Optional[int] = None,
+    min_grad_norm: Optional[float] = None,
     return_info: bool = False,
 ):
     """Embed the rows of ``X`` with t-SNE.
@@ -268,7 +275,11 @@ def tsne(
         a copy; other dtypes and layouts are converted once. float32 arrays are also used as
         they are (C-contiguous) with the approximate neighbour search (``neighbors="approx"``,
         or "auto" on large data) and the euclidean or manhattan metric: a third of a float64
-        copy's memory, and the same embedding as the same values in float64. With
+        copy's memory, and the same embedding as the same values in float64. A scipy.sparse
+        matrix (CSR, CSC or any format; e.g. a single-cell count matrix) is used without ever
+        being densified: its neighbours come from an exact blocked search (sparse products
+        for the euclidean and cosine metrics, O(nnz) memory besides a block of distances) and
+        ``init="pca"`` from a truncated SVD of the implicitly centred matrix. With
         ``metric="precomputed"``: a
         distance matrix (see ``metric``). None only with ``affinities`` and an ``init`` other
         than "pca".
@@ -300,9 +311,18 @@ def tsne(
         depends on ``random_state``. "auto": approx from ``AUTO_APPROX_MIN_SAMPLES`` points on
         (``AUTO_APPROX_MIN_SAMPLES_WIDE`` for more than 100 features), exact below, where the
         exact search is the faster one (measured; see the README).
-    metric : {"euclidean", "cosine", "manhattan", "precomputed"}, default="euclidean"
-        Distance between rows of X in the neighbour search. "cosine" is 1 - cos(angle) (rows
-        of norm zero are an error); "manhattan" is the L1 distance. For every metric the
+    metric : str or callable, default="euclidean"
+        Distance between rows of X in the neighbour search. "euclidean", "cosine" (1 -
+        cos(angle); rows of norm zero are an error) and "manhattan" (L1; aliases "l2", "l1",
+        "cityblock") are computed natively (exact or approximate search). scipy's names
+        "braycurtis", "canberra", "chebyshev", "correlation", "minkowski" (p from
+        ``metric_params``, 2 by default: p=1 and p=2 are the native metrics), "seuclidean",
+        "sqeuclidean", "mahalanobis", "hamming", "jensenshannon" and the boolean metrics
+        "jaccard", "dice", "rogerstanimoto", "russellrao", "sokalsneath", "yule" (X read as
+        X != 0), and a callable ``metric(u, v) -> float`` on two rows, are computed by an
+        exact blocked search through scipy.spatial.distance.cdist: O(n² d) time, so slower
+        than the native metrics (a callable, called once per pair, much slower), and
+        ``neighbors="approx"`` is refused for them. For every metric the
         affinities are p_j|i ∝ exp(-β d_ij²) with d the metric's distance (scikit-learn
         squares only the Euclidean distance and uses the others unsquared). "precomputed": X
         is a distance matrix, either dense (n_samples, n_samples) (non-negative and finite
@@ -314,6 +334,12 @@ def tsne(
         nearest, so every row must store at least that many (the error says which row has
         too few and what perplexity would fit). init="pca" is then an error, since principal
         components cannot be computed from distances: pass init="random" or an array.
+    metric_params : dict, optional
+        Keyword arguments of the metric, as in scikit-learn: ``{"p": 3}`` for "minkowski",
+        ``{"VI": inverse_covariance}`` for "mahalanobis" (default: the inverse covariance
+        of X), ``{"V": variances}`` for "seuclidean" (default: the variances of X's
+        columns), ``{"w": weights}`` for scipy's weighted metrics, or a callable metric's
+        own keyword arguments. An error for the native metrics, which take none.
     affinities : sparse or dense matrix of shape (n_samples, n_samples), optional
         Input affinities to use instead of computing them from X (e.g. from your own kNN
         graph and kernel). Non-negative and finite; symmetrised as P + Pᵀ and normalised to
@@ -387,6 +413,13 @@ def tsne(
         (the embedding at that point is returned). Exceptions it raises propagate.
     callback_every : int, default=50
         Period of the callback; the KL divergence is computed only on those iterations.
+    n_iter_without_progress : int or None, default=None
+        Stop when the KL divergence (checked every 50 iterations, as scikit-learn does) has
+        not improved for more than this many iterations after early exaggeration. None:
+        never (scikit-learn's default is 300; a run of the default length is then kept whole).
+    min_grad_norm : float or None, default=None
+        Stop when the norm of the gradient (checked every 50 iterations, on this function's
+        scale, a quarter of scikit-learn's) is at most this. None: never.
     return_info : bool, default=False
         Also return a dict describing the run (see Returns).
 
@@ -416,7 +449,7 @@ def tsne(
     check_bool(return_info, "return_info", owner="tsne")
     Y, info = _tsne(
         X, n_components, perplexity=perplexity, method=method, neighbors=neighbors,
-        metric=metric, affinities=affinities, init=init,
+        metric=metric, metric_params=metric_params, affinities=affinities, init=init,
         learning_rate=learning_rate, n_iter=n_iter, early_exaggeration=early_exaggeration,
         early_exaggeration_iter=early_exaggeration_iter, exaggeration=exaggeration,
         max_step_norm=max_step_norm, dof=dof, theta=theta,
@@ -424,6 +457,7 @@ def tsne(
         ints_in_interval=ints_in_interval,
         random_state=random_state, n_jobs=n_jobs, verbose=verbose,
         callback=callback, callback_every=callback_every,
+        n_iter_without_progress=n_iter_without_progress, min_grad_norm=min_grad_norm,
     )
     return (Y, info) if return_info else Y
 
@@ -438,15 +472,22 @@ class _Input(NamedTuple):
     P: Union[None, tuple, Callable]
     perplexity: float
     source: str  # in words, for the progress message
+    metric: str = "euclidean"  # the core's metric when it computes P (P None)
+    neighbors: Optional[str] = None  # the search used when it is fixed here ("exact")
 
 
-def _resolve_input(X, *, perplexity, metric: str, affinities, init, owner: str,
-                   float32: bool = False) -> _Input:
+def _resolve_input(X, *, perplexity, metric, affinities, init, owner: str,
+                   float32: bool = False, metric_params=None, neighbors: str = "auto") -> _Input:
     """The data, the affinities or the distances a run of ``owner`` starts from, checked;
-    ``float32``: X of float32 rows stays float32 (see _uses_float32)."""
+    ``float32``: X of float32 rows stays float32 (see _uses_float32). ``metric`` is a name or
+    a callable (checked by _RUN_CONSTRAINTS), resolved here with ``metric_params``; metrics
+    the core does not compute natively and sparse X take the exact blocked search of
+    _metrics, run when the run starts (P then is a function, as for precomputed distances)."""
     pca = isinstance(init, str) and init == "pca"
+    spec = _metrics.resolve_metric(metric, metric_params, owner)
     if affinities is not None:
-        if metric != "euclidean":
+        if not (isinstance(spec, _metrics.MetricSpec) and spec.name == "euclidean"
+                and isinstance(metric, str)) or metric_params:
             raise ValueError(
                 f"metric={metric!r} has no effect when affinities are given; leave metric at its "
                 f"default (the affinities replace the neighbour search)."
@@ -458,7 +499,7 @@ def _resolve_input(X, *, perplexity, metric: str, affinities, init, owner: str,
     elif X is None:
         raise ValueError(f"X is None: {owner} needs the data (or a distance matrix with "
                          f"metric='precomputed'), or give affinities=.")
-    elif metric == "precomputed":
+    elif spec == "precomputed":
         if pca:
             raise ValueError(
                 "init='pca' cannot be used with metric='precomputed': principal components "
@@ -466,10 +507,14 @@ def _resolve_input(X, *, perplexity, metric: str, affinities, init, owner: str,
             )
         n, compute = _precomputed_affinities(X, perplexity, owner)
         result = _Input(None, n, compute, perplexity, "precomputed distances")
-    else:
-        X = _checked_data(X, metric, float32)
+    elif spec.native and not scipy.sparse.issparse(X):
+        X = _checked_data(X, spec.name, float32)
         perplexity = _check_perplexity(perplexity, X.shape[0])
-        result = _Input(X, X.shape[0], None, perplexity, f"{X.shape[1]} features")
+        result = _Input(X, X.shape[0], None, perplexity, f"{X.shape[1]} features",
+                        metric=spec.name)
+    else:
+        return _blocked_input(X, spec, perplexity=perplexity, init=init, owner=owner,
+                              neighbors=neighbors)
     if result.X is None and pca:
         raise ValueError(
             "init='pca' needs X: pass X along with affinities, or init='random' or an initial "
@@ -478,9 +523,55 @@ def _resolve_input(X, *, perplexity, metric: str, affinities, init, owner: str,
     return result
 
 
-def _initial_embedding(init, n: int, n_components: int):
+def _blocked_input(X, spec, *, perplexity, init, owner: str, neighbors: str) -> _Input:
+    """The _Input of a run whose neighbours come from _metrics' exact blocked search: sparse
+    X (never densified; init="pca" by a truncated SVD) or a metric the core lacks."""
+    sparse = scipy.sparse.issparse(X)
+    what = ("sparse X" if sparse else spec.describe())
+    if neighbors == "approx":
+        raise ValueError(
+            f"neighbors='approx' is not available for {what}: its neighbours are found by an "
+            f"exact blocked search. Pass neighbors='exact' or 'auto'"
+            + (", or reduce X first (e.g. scikit-learn's TruncatedSVD to 50 components) for the "
+               "approximate search of dense rows." if sparse else "."))
+    if sparse:
+        X = _metrics.check_sparse_data(X)
+    else:
+        X = check_data(X)
+        if spec.func is None:
+            X = in_safe_range(X, per_row=spec.name == "cosine")  # scale-free or homogeneous
+    n = X.shape[0]
+    perplexity = _check_perplexity(perplexity, n)
+    search_X, spec = _metrics.prepare_data(X, spec, owner)
+    k = _core.neighbor_count(n, perplexity)
+
+    def affinities(threads: int, progress: Optional[Progress] = None,
+                   timings: Optional[dict] = None):
+        on_progress = progress.on_progress() if progress is not None else None
+        start = time.perf_counter()
+        graph = _metrics.blocked_neighbors(
+            search_X, k, spec, threads, owner=owner,
+            on_block=(lambda done, total: on_progress("neighbors", "points", done, total))
+            if on_progress is not None else None)
+        _stage_done(progress, timings, "neighbors", start)
+        lap = time.perf_counter()
+        P = _core.affinities_from_neighbors(*graph, perplexity, threads, on_progress)
+        _stage_done(progress, timings, "affinities", lap)
+        return P
+
+    features = f"{X.shape[1]} features" + (f" (sparse, {X.nnz} stored)" if sparse else "")
+    source = f"{features}, {spec.describe()}"
+    # Sparse X is kept only for init="pca" (see _initial_embedding), dense X for the core's PCA.
+    keep = X if not sparse or (isinstance(init, str) and init == "pca") else None
+    return _Input(keep, n, affinities, perplexity, source, neighbors="exact", metric=spec.name)
+
+
+def _initial_embedding(init, n: int, n_components: int, X=None, seed: int = 0):
     """(the array the core writes the embedding into, the core's Init) for ``init`` (a word
-    checked by _RUN_CONSTRAINTS, or an array checked here)."""
+    checked by _RUN_CONSTRAINTS, or an array checked here). For sparse X and init="pca" the
+    principal components are computed here (_metrics.sparse_pca_init) and given to the core."""
+    if isinstance(init, str) and init == "pca" and scipy.sparse.issparse(X):
+        return _metrics.sparse_pca_init(X, n_components, seed), _core.Init.given
     if isinstance(init, str):
         return np.empty((n, n_components), dtype=np.float64), getattr(_core.Init, init)
     return check_embedding(init, n, n_components, name="init"), _core.Init.given
@@ -491,7 +582,7 @@ def _initial_embedding(init, n: int, n_components: int):
 #: messages come from _validation's checks. Perplexity against n_samples: _check_perplexity,
 #: once the input is known.
 _RUN_CONSTRAINTS = {
-    "metric": Choice(_METRICS),
+    "metric": _metrics.MetricRule(),
     "neighbors": Choice(_NEIGHBORS),
     "n_jobs": Jobs(),
     "random_state": Seed(),
@@ -545,17 +636,54 @@ def _fill_repulsion(rep, values: dict) -> None:
         setattr(rep.interpolation, name, value)
 
 
+#: Period of the checks of n_iter_without_progress and min_grad_norm (scikit-learn's
+#: n_iter_check).
+_STOP_CHECK_EVERY = 50
+_STOP_CONSTRAINTS = {
+    "n_iter_without_progress": NoneOr(Int(-(2**62))),
+    "min_grad_norm": NoneOr(Real(-np.inf)),
+}
+
+
+def _stopping_rule(n_iter_without_progress, min_grad_norm, early_exaggeration_iter: int,
+                   grad_scale: float = 1.0):
+    """scikit-learn's stopping rules as a ``stop(iteration, kl, grad_norm)`` for run_observed,
+    or None when both are None: the KL has not improved for more than
+    ``n_iter_without_progress`` iterations after early exaggeration, or ``grad_scale`` times
+    the gradient norm is at most ``min_grad_norm``."""
+    checked = check_params(dict(n_iter_without_progress=n_iter_without_progress,
+                                min_grad_norm=min_grad_norm), _STOP_CONSTRAINTS, owner="tsne")
+    patience, min_norm = checked["n_iter_without_progress"], checked["min_grad_norm"]
+    if patience is None and min_norm is None:
+        return None
+    best = [np.inf, 0]  # the lowest KL after early exaggeration and its iteration
+
+    def stop(iteration: int, kl: float, grad_norm: float) -> bool:
+        if min_norm is not None and grad_scale * grad_norm <= min_norm:
+            return True
+        if patience is not None and iteration > early_exaggeration_iter:
+            if kl < best[0]:
+                best[0], best[1] = kl, iteration
+            elif iteration - best[1] > patience:
+                return True
+        return False
+
+    return stop
+
+
 def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto",
-          metric="euclidean", affinities=None, init="pca",
+          metric="euclidean", metric_params=None, affinities=None, init="pca",
           learning_rate="auto", n_iter=750, early_exaggeration=12.0,
           early_exaggeration_iter=250, exaggeration=1.0, max_step_norm=5.0, dof=1.0, theta=0.5,
           n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
           random_state=None, n_jobs=-1, verbose=False, callback=None, callback_every=50,
-          _optimizer=None):
+          n_iter_without_progress=None, min_grad_norm=None, _grad_scale=1.0, _optimizer=None):
     """``tsne`` returning ``(embedding, info)``, info holding kl_divergence, n_iter, timings.
 
     ``_optimizer`` (for bench/choose_auto.py): a dict of ``_core.OptimizerParams`` fields
-    set as they are after the checks, e.g. ``late_learning_rate`` or ``momentum_early``."""
+    set as they are after the checks, e.g. ``late_learning_rate`` or ``momentum_early``.
+    ``_grad_scale``: the factor on the gradient norm that ``min_grad_norm`` is compared with
+    (4 for the estimator's scikit-learn scale)."""
     # Every parameter first, then the input (which may take a copy of X).
     checked = _check_run("tsne", metric=metric, neighbors=neighbors, n_jobs=n_jobs,
                          random_state=random_state, perplexity=perplexity,
@@ -574,9 +702,13 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
                                  learning_rate=learning_rate))
     for field, value in (_optimizer or {}).items():
         setattr(opt, field, value)
+    stop = _stopping_rule(n_iter_without_progress, min_grad_norm, opt.early_exaggeration_iter,
+                          _grad_scale)
     inp = _resolve_input(X, perplexity=checked["perplexity"], metric=metric, affinities=affinities,
                          init=init, owner="tsne",
-                         float32=affinities is None and _uses_float32(X, metric, neighbors))
+                         float32=affinities is None and metric_params is None
+                         and _uses_float32(X, metric, neighbors),
+                         metric_params=metric_params, neighbors=neighbors)
     X, n, perplexity = inp.X, inp.n, inp.perplexity
     from_data = inp.P is None  # the core computes P from X
     method = _resolve_method(method, n, n_components)
@@ -586,9 +718,12 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     params.seed = checked["random_state"]
     params.neighbors, neighbors = _neighbor_params(neighbors, n, params.seed,
                                                    X.shape[1] if from_data else 0)
-    params.neighbors.metric = getattr(_core.Metric, metric if from_data else "euclidean")
+    neighbors = inp.neighbors or neighbors
+    params.neighbors.metric = getattr(_core.Metric, inp.metric if from_data else "euclidean")
     params.n_threads = n_jobs
-    Y, params.init = _initial_embedding(init, n, n_components)
+    Y, params.init = _initial_embedding(init, n, n_components, X, params.seed)
+    if scipy.sparse.issparse(X):
+        X = None  # used for the initialisation only
 
     progress = Progress.create(opt.n_iter, verbose, early_exaggeration=opt.early_exaggeration,
                                early_exaggeration_iter=opt.early_exaggeration_iter,
@@ -596,8 +731,9 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     if progress is not None:
         lr = opt.resolved_learning_rate(n, True), opt.resolved_learning_rate(n, False)
         lr = f"{lr[0]:g}" if lr[0] == lr[1] else f"{lr[0]:g} then {lr[1]:g}"
+        shown = f", metric={metric}" if isinstance(metric, str) and from_data else ""
         progress.message(f"{n} samples x {inp.source} -> {n_components}-D, method={method}, "
-                         f"neighbors={neighbors}, metric={metric}, perplexity={perplexity:g}, "
+                         f"neighbors={neighbors}{shown}, perplexity={perplexity:g}, "
                          f"learning_rate={lr}, threads={params.n_threads}")
 
     stage_seconds = {}  # the stages that run here rather than in the core
@@ -610,7 +746,8 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         return _core.tsne_from_affinities(*joint, X_init, Y, params, *observer)
 
     info = run_observed(run, progress, callback, checked["callback_every"],
-                        lambda info: f"KL {info['kl_divergence']:.4f} after {info['n_iter']} iterations")
+                        lambda info: f"KL {info['kl_divergence']:.4f} after {info['n_iter']} iterations",
+                        stop=stop, stop_every=_STOP_CHECK_EVERY)
     info["timings"].update(stage_seconds)
     info["method"] = method
     info["neighbors"] = neighbors
@@ -618,29 +755,30 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
 
 
 def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighbors: str = "auto",
-                        random_state=None, metric: str = "euclidean") -> scipy.sparse.csr_matrix:
+                        random_state=None, metric: Union[str, Callable] = "euclidean",
+                        metric_params: Optional[dict] = None) -> scipy.sparse.csr_matrix:
     """The symmetric input affinities P of t-SNE, as a sparse matrix summing to 1.
 
     Each point's ``min(n_samples - 1, floor(3 * perplexity))`` nearest neighbours (by
-    ``metric``) get weights
-    p_j|i ∝ exp(-β d_ij²) whose bandwidth is calibrated so that the point's conditional
-    distribution has the given perplexity; then ``P = (P_cond + P_condᵀ) / (2 n)``. This is
-    the P that :func:`tsne` optimises for (given the same ``neighbors``, ``metric`` and
-    ``random_state``).
+    ``metric``) get weights p_j|i ∝ exp(-β d_ij²) whose bandwidth is calibrated so that the
+    point's conditional distribution has the given perplexity; then ``P = (P_cond + P_condᵀ) /
+    (2 n)``. This is the P that :func:`tsne` optimises for (given the same ``neighbors``,
+    ``metric`` and ``random_state``).
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features), or a distance matrix
+    X : array-like or scipy.sparse matrix of shape (n_samples, n_features), or a distance matrix
         A distance matrix (dense or sparse, as in :func:`tsne`) with ``metric="precomputed"``.
     perplexity : float, default=30.0
-        Must be less than ``n_samples - 1``; each point uses
-        ``min(n_samples - 1, floor(3 * perplexity))`` neighbours.
+        Must be less than ``n_samples - 1``.
     n_jobs : int, default=-1
     neighbors : {"auto", "exact", "approx"}, default="auto"
         As in :func:`tsne`.
     random_state : None, int, numpy.random.Generator or RandomState, default=None
         Seed of the approximate neighbour search (unused when it is exact).
-    metric : {"euclidean", "cosine", "manhattan", "precomputed"}, default="euclidean"
+    metric : str or callable, default="euclidean"
+        As in :func:`tsne`.
+    metric_params : dict, optional
         As in :func:`tsne`.
 
     Returns
@@ -650,18 +788,17 @@ def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighb
     owner = "joint_probabilities"
     run = _check_run(owner, metric=metric, neighbors=neighbors, n_jobs=n_jobs,
                      random_state=random_state, perplexity=perplexity)
-    metric, threads, seed, perplexity = (run["metric"], run["n_jobs"], run["random_state"],
-                                         run["perplexity"])
-    if metric == "precomputed":
-        n, compute = _precomputed_affinities(X, perplexity, owner)
-        indptr, indices, data = compute(threads)
+    threads, seed = run["n_jobs"], run["random_state"]
+    inp = _resolve_input(X, perplexity=run["perplexity"], metric=run["metric"], affinities=None,
+                         init="random", owner=owner, metric_params=metric_params,
+                         neighbors=neighbors)
+    n = inp.n
+    if inp.P is not None:
+        indptr, indices, data = inp.P(threads)
     else:
-        X = _checked_data(X, metric)
-        n = X.shape[0]
-        perplexity = _check_perplexity(perplexity, n)
-        params, _ = _neighbor_params(neighbors, n, seed, X.shape[1])
-        params.metric = getattr(_core.Metric, metric)
-        indptr, indices, data = _core.affinities(X, perplexity, params, threads, True)
+        params, _ = _neighbor_params(neighbors, n, seed, inp.X.shape[1])
+        params.metric = getattr(_core.Metric, inp.metric)
+        indptr, indices, data = _core.affinities(inp.X, inp.perplexity, params, threads, True)
     return scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, n))
 
 

@@ -130,6 +130,9 @@ def query_neighbors(
 def neighbors_from_distance_matrix(
     D: npt.NDArray[np.float64], k: int, n_threads: int, on_progress: Optional[OnProgress] = None
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+def nearest_in_rows(
+    D: npt.NDArray[np.float64], k: int, self_offset: int, n_threads: int
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def neighbors_from_sparse_distances(
     indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int32], data: npt.NDArray[np.float64], k: int,
     n_threads: int, on_progress: Optional[OnProgress] = None

@@ -13,7 +13,9 @@ from typing import Optional
 import numpy as np
 import scipy.sparse
 
-from . import _core
+import warnings
+
+from . import _core, _metrics
 from ._api import _METHODS, _tsne
 from ._validation import (Choice, Int, NoneOr, Real, WordOr, check_data, check_n_jobs,
                           check_params, check_real, in_safe_range, safe_exponent)
@@ -92,9 +94,38 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
-def _check_input(X, min_samples: int) -> np.ndarray:
+def _feature_names(X) -> Optional[np.ndarray]:
+    """The column names of a DataFrame-like X as scikit-learn reads them: an object array when
+    all are strings, None when there are none or none is a string; mixed names are a
+    TypeError (scikit-learn's rule)."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc"):
+        return None
+    names = np.asarray(columns, dtype=object)
+    are_str = np.array([isinstance(c, str) for c in names], dtype=bool)
+    if are_str.all() and names.size:
+        return names
+    if are_str.any():
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, but "
+            f"your input has {sorted({type(c).__name__ for c in names})} as feature name / "
+            "column name types. Convert all column names to strings, e.g. X.columns = "
+            "X.columns.astype(str).")
+    return None
+
+
+def _check_input(X, min_samples: int, *, sparse: bool = False):
     """check_data with scikit-learn's conventions for the estimator: complex data is a
-    ValueError, object arrays of numbers are converted (other objects raise TypeError)."""
+    ValueError, object arrays of numbers are converted (other objects raise TypeError);
+    scipy.sparse X is accepted (as float64 CSR) when ``sparse``."""
+    if scipy.sparse.issparse(X):
+        if not sparse:
+            raise TypeError("X must be a dense array here; got a scipy.sparse matrix.")
+        if X.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: X has dtype {X.dtype}.")
+        return _metrics.check_sparse_data(X, min_samples=min_samples)
+    if hasattr(X, "iloc") and hasattr(X, "to_numpy"):  # a DataFrame: its values
+        X = X.to_numpy()
     if isinstance(X, np.ndarray) and X.dtype.kind in "cO":
         if X.dtype.kind == "c":
             raise ValueError(f"Complex data not supported: X has dtype {X.dtype}; pass the "
@@ -181,7 +212,9 @@ class TSNE(_Mixin, _Base):
     def __init__(self, n_components=2, *, perplexity=30.0, early_exaggeration=12.0,
                  learning_rate="auto", max_iter=None, metric="euclidean", init="pca", verbose=0,
                  random_state=None, method="auto", angle=0.5, n_jobs=None, neighbors="auto",
-                 early_exaggeration_iter=250, exaggeration=1.0, dof=1.0, max_step_norm=5.0):
+                 early_exaggeration_iter=250, exaggeration=1.0, dof=1.0, max_step_norm=5.0,
+                 n_iter_without_progress=None, min_grad_norm=None, metric_params=None,
+                 affinities=None, callback=None, callback_every=50):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -199,6 +232,12 @@ class TSNE(_Mixin, _Base):
         self.exaggeration = exaggeration
         self.dof = dof
         self.max_step_norm = max_step_norm
+        self.n_iter_without_progress = n_iter_without_progress
+        self.min_grad_norm = min_grad_norm
+        self.metric_params = metric_params
+        self.affinities = affinities
+        self.callback = callback
+        self.callback_every = callback_every
 
     # ------------------------------------------------------------------------------- fit
 
@@ -210,8 +249,9 @@ class TSNE(_Mixin, _Base):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or (n_samples, n_samples) distances
-            when ``metric="precomputed"``.
+        X : array-like, DataFrame or scipy.sparse matrix of shape (n_samples, n_features), or
+            (n_samples, n_samples) distances when ``metric="precomputed"``. May be None when
+            ``affinities`` are given and ``init`` is not "pca".
         y : ignored
 
         Returns
@@ -222,14 +262,18 @@ class TSNE(_Mixin, _Base):
                                 learning_rate=self.learning_rate, max_iter=self.max_iter,
                                 verbose=self.verbose, method=self.method),
                            _FIT_CONSTRAINTS, owner="TSNE")
-        precomputed = self.metric == "precomputed"
-        if precomputed and scipy.sparse.issparse(X):
+        precomputed = isinstance(self.metric, str) and self.metric == "precomputed"
+        names = _feature_names(X)
+        if X is None and self.affinities is not None:
+            data = None
+        elif precomputed and scipy.sparse.issparse(X):
             data = X
-            n_features = X.shape[1]
         else:
-            data = _check_input(X, min_samples=2)
-            n_features = data.shape[1]
-        n = data.shape[0]
+            data = _check_input(X, min_samples=2, sparse=not precomputed)
+        if data is not None:
+            n, n_features = data.shape
+        else:
+            n, n_features = scipy.sparse.csr_matrix(self.affinities).shape[0], 0
         early = fit["early_exaggeration"]
         if fit["learning_rate"] is None:
             learning_rate = "auto"  # tsne()'s rule; learning_rate_ reports its early phase
@@ -241,23 +285,30 @@ class TSNE(_Mixin, _Base):
         verbose = fit["verbose"] > 0
         Y, info = _tsne(
             data, self.n_components, perplexity=self.perplexity, method=fit["method"],
-            neighbors=self.neighbors, metric=self.metric, init=self.init,
+            neighbors=self.neighbors, metric=self.metric, metric_params=self.metric_params,
+            affinities=self.affinities, init=self.init,
             learning_rate=learning_rate, n_iter=max_iter, early_exaggeration=early,
             early_exaggeration_iter=self.early_exaggeration_iter,
             exaggeration=self.exaggeration, max_step_norm=self.max_step_norm, dof=self.dof,
             theta=self.angle, random_state=self.random_state, n_jobs=self._n_jobs(),
-            verbose=verbose,
+            verbose=verbose, callback=self.callback, callback_every=self.callback_every,
+            n_iter_without_progress=self.n_iter_without_progress,
+            min_grad_norm=self.min_grad_norm, _grad_scale=4.0,  # scikit-learn's gradient scale
         )
         self.embedding_ = Y
         self.kl_divergence_ = float(info["kl_divergence"])
         self.n_iter_ = int(info["n_iter"])
         self.n_features_in_ = int(n_features)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self.learning_rate_ = float(lr_sklearn)
         # What transform needs: the reference data (not for precomputed distances, where
         # new points bring their distances to the reference points themselves).
         self._fit_X = None if precomputed else data
         self._fit_n_samples = n
-        return Y
+        return self._wrap_output(Y, X)
 
     def fit(self, X, y=None):
         """Embed X; the embedding is in ``embedding_``. Returns self."""
@@ -310,7 +361,9 @@ class TSNE(_Mixin, _Base):
                                     theta=self.angle if theta is None else theta),
                                _TRANSFORM_CONSTRAINTS, owner="TSNE.transform")
         n_ref = self._fit_n_samples
-        if self.metric == "precomputed":
+        precomputed = isinstance(self.metric, str) and self.metric == "precomputed"
+        self._check_feature_names(X)
+        if precomputed:
             D = _check_input(X, min_samples=1)
             if D.shape[1] != n_ref:
                 raise ValueError(
@@ -323,8 +376,9 @@ class TSNE(_Mixin, _Base):
             D = in_safe_range(D)  # squared below: must not overflow
         else:
             if self._fit_X is None:
-                raise ValueError("transform needs the data of the fit, which was not kept.")
-            D = _check_input(X, min_samples=1)
+                raise ValueError("transform needs the data of the fit, which was not given "
+                                 "(fit was called with affinities and X=None).")
+            D = _check_input(X, min_samples=1, sparse=True)
             if D.shape[1] != self.n_features_in_:
                 raise ValueError(
                     f"X has {D.shape[1]} features, but {type(self).__name__} is expecting "
@@ -341,22 +395,35 @@ class TSNE(_Mixin, _Base):
         threads = self._n_jobs()
         # Every reference point is a candidate (none is the query itself): n_ref + 1 points.
         k = _core.neighbor_count(n_ref + 1, perplexity)
-        if self.metric == "precomputed":
+        spec = None if precomputed else _metrics.resolve_metric(self.metric, self.metric_params,
+                                                                "TSNE.transform")
+        if precomputed:
             part = np.argpartition(D, k - 1, axis=1)[:, :k] if k < n_ref else \
                 np.tile(np.arange(n_ref), (D.shape[0], 1))
             dist = np.take_along_axis(D, part, axis=1)
             order = np.lexsort((part, dist), axis=1)
             indices = np.take_along_axis(part, order, axis=1).astype(np.int32)
             distances = np.take_along_axis(dist, order, axis=1)
-        else:
+        elif spec.native and not scipy.sparse.issparse(self._fit_X) \
+                and not scipy.sparse.issparse(D):
             # The fit's data and the new points by one power of two where they need it (as
             # in fit; cosine distances do not need it: they do not depend on the rows' scale).
             reference_X = self._fit_X
-            exponent = safe_exponent(reference_X, D) if self.metric != "cosine" else 0
+            exponent = safe_exponent(reference_X, D) if spec.name != "cosine" else 0
             if exponent:
                 reference_X, D = np.ldexp(reference_X, exponent), np.ldexp(D, exponent)
             indices, distances = _core.query_neighbors(
-                reference_X, D, k, getattr(_core.Metric, self.metric), threads)
+                reference_X, D, k, getattr(_core.Metric, spec.name), threads)
+        else:
+            # The fit's blocked search, the metric's data-derived parameters (mahalanobis'
+            # VI, seuclidean's V) taken from the fit's data.
+            reference_X, prepared = _metrics.prepare_data(self._fit_X, spec, "TSNE.transform")
+            sparse_ref = scipy.sparse.issparse(reference_X)
+            if sparse_ref != scipy.sparse.issparse(D):
+                D = scipy.sparse.csr_matrix(D) if sparse_ref else D.toarray()
+            queries, _ = _metrics.prepare_data(D, prepared, "TSNE.transform")
+            indices, distances = _metrics.blocked_neighbors(
+                reference_X, k, prepared, threads, owner="TSNE.transform", queries=queries)
         P_rows = _core.calibrate_rows(np.ascontiguousarray(distances ** 2), perplexity)[0]
         m = D.shape[0]
         reference = self.embedding_
@@ -373,10 +440,78 @@ class TSNE(_Mixin, _Base):
         _core.transform(indptr, np.ascontiguousarray(cols.ravel(), dtype=np.int32),
                         np.ascontiguousarray(vals.ravel()), reference, Y, params, threads,
                         None, [])
-        return Y
+        return self._wrap_output(Y, X)
+
+    # ------------------------------------------------------------ scikit-learn conventions
+
+    def _check_feature_names(self, X) -> None:
+        """scikit-learn's rule: a DataFrame given to transform must have the fit's columns, in
+        the fit's order; a mismatch of having names at all is a warning."""
+        fitted = getattr(self, "feature_names_in_", None)
+        names = _feature_names(X)
+        if fitted is None and names is None:
+            return
+        if fitted is None:
+            warnings.warn(f"X has feature names, but {type(self).__name__} was fitted without "
+                          f"feature names", UserWarning, stacklevel=3)
+            return
+        if names is None:
+            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} "
+                          f"was fitted with feature names", UserWarning, stacklevel=3)
+            return
+        if len(names) != len(fitted) or (names != fitted).any():
+            unseen = [c for c in names if c not in set(fitted)]
+            missing = [c for c in fitted if c not in set(names)]
+            detail = "".join([f"\nFeature names unseen at fit time:\n- {', '.join(map(str, unseen))}"
+                              if unseen else "",
+                              f"\nFeature names seen at fit time, yet now missing:\n- "
+                              f"{', '.join(map(str, missing))}" if missing else "",
+                              "\nFeature names must be in the same order as they were in fit."
+                              if not unseen and not missing else ""])
+            raise ValueError("The feature names should match those that were passed during "
+                             "fit." + detail)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the embedding's columns: ``tsne0``, ``tsne1``, ... (scikit-learn's
+        class-name prefix). ``input_features`` is checked against the fit's, if given."""
+        self._check_fitted()
+        if input_features is not None:
+            given = np.asarray(input_features, dtype=object)
+            fitted = getattr(self, "feature_names_in_", None)
+            if fitted is not None and (len(given) != len(fitted) or (given != fitted).any()):
+                raise ValueError("input_features is not equal to feature_names_in_")
+            if fitted is None and len(given) != self.n_features_in_:
+                raise ValueError(f"input_features should have length equal to number of "
+                                 f"features ({self.n_features_in_}), got {len(given)}")
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self.embedding_.shape[1])],
+                          dtype=object)
+
+    if not _HAVE_SKLEARN:
+        def set_output(self, *, transform=None):
+            """``transform="pandas"``: fit_transform and transform return DataFrames with
+            the columns of :meth:`get_feature_names_out` (scikit-learn's set_output;
+            "default" or None: arrays)."""
+            if transform not in (None, "default", "pandas"):
+                raise ValueError(f"output config must be 'default' or 'pandas'; got {transform!r}")
+            if transform is not None:
+                self._output = transform
+            return self
+
+    def _wrap_output(self, Y, X):
+        """Y as it is: scikit-learn's set_output wraps the returned arrays itself; without
+        scikit-learn, the output chosen with :meth:`set_output`."""
+        if _HAVE_SKLEARN or getattr(self, "_output", "default") != "pandas":
+            return Y
+        import pandas as pd
+
+        index = getattr(X, "index", None)
+        return pd.DataFrame(Y, columns=self.get_feature_names_out(), index=index)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.pairwise = self.metric == "precomputed"
+        precomputed = isinstance(self.metric, str) and self.metric == "precomputed"
+        tags.input_tags.pairwise = precomputed
+        tags.input_tags.sparse = True  # sparse X, and sparse kNN distance graphs when precomputed
         tags.non_deterministic = False
         return tags

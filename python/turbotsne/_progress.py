@@ -276,22 +276,30 @@ def stage_callbacks(progress: Optional[Progress]) -> tuple:
 
 
 def run_observed(call: Callable[..., dict], progress: Optional[Progress], callback,
-                 callback_every: int, summary: Callable[[dict], str]) -> dict:
+                 callback_every: int, summary: Callable[[dict], str],
+                 stop: Optional[Callable[[int, float, float], bool]] = None,
+                 stop_every: int = 50) -> dict:
     """``call(report, report_every, on_stage, on_progress)``: a core run with its observer.
 
-    The observer serves ``progress`` (which may be None) and ``callback(iteration, value,
-    embedding) -> stop?`` every ``callback_every`` iterations (which may be None). The bars
-    are closed however the run ends; after it, ``summary(info)`` is written with the time.
+    The observer serves ``progress`` (which may be None), ``callback(iteration, value,
+    embedding) -> stop?`` every ``callback_every`` iterations (which may be None) and
+    ``stop(iteration, value, grad_norm) -> stop?`` every ``stop_every`` iterations (which may
+    be None: a stopping rule). The bars are closed however the run ends; after it,
+    ``summary(info)`` is written with the time.
     """
     every = sorted(set(progress.kl_every() if progress is not None else []) |
-                   ({callback_every} if callback is not None else set()))
+                   ({callback_every} if callback is not None else set()) |
+                   ({stop_every} if stop is not None else set()))
 
     def report(iteration, value, grad_norm, embedding):
         if progress is not None:
             progress.report(iteration, value, grad_norm)
+        halt = False
+        if stop is not None and iteration % stop_every == 0:
+            halt = bool(stop(iteration, value, grad_norm))
         if callback is not None and iteration % callback_every == 0:
-            return bool(callback(iteration, value, embedding))
-        return False
+            halt = bool(callback(iteration, value, embedding)) or halt
+        return halt
 
     observer = (report if every else None, every, *stage_callbacks(progress))
     try:

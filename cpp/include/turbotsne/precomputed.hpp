@@ -13,6 +13,13 @@ namespace turbotsne {
 KnnGraph neighbors_from_distance_matrix(ConstMatrix D, int k, int n_threads,
                                         Observer* observer = nullptr);
 
+// The k nearest of each row of a block D of distances (rows x n; row i: the distances from
+// one point to the n points of the columns), rows sorted by (distance, index). With
+// self_offset >= 0, row i is point self_offset + i itself, whose own column is skipped; with
+// self_offset < 0 (queries outside the columns' points) every column is a candidate.
+KnnGraph nearest_in_rows(ConstMatrix D, index_t self_offset, int k, int n_threads,
+                         Observer* observer = nullptr);
+
 // The k nearest of every row of a sparse n x n distance matrix: a row's stored entries, less
 // the diagonal, are its candidates (a column stored twice counts once, at its smaller
 // distance); the k smallest by (distance, index) are kept. Throws std::invalid_argument when
