@@ -1,5 +1,6 @@
 """Perplexity calibration and the symmetric P against numpy references."""
 
+import contextlib
 import numpy as np
 import pytest
 import scipy.sparse
@@ -85,22 +86,27 @@ def test_joint_probabilities_match_the_reference(rng, n, d, perplexity):
 
 
 @pytest.mark.parametrize("neighbors", ["exact", "approx"])
-@pytest.mark.parametrize("n,perplexity", [(30, 28.5), (90, 30.0), (60, 30.0), (12, 4.0), (3, 1.2)])
+@pytest.mark.parametrize("n,perplexity", [(30, 28.5), (90, 30.0), (60, 30.0), (12, 4.0), (3, 1.2),
+                                          (5, 4.0), (30, 29.5)])
 def test_all_other_points_are_neighbours_when_3_perplexity_reaches_n(rng, n, perplexity, neighbors):
     # scikit-learn's rule: min(n - 1, floor(3 perplexity)) neighbours, each row calibrated to
-    # the perplexity, which any perplexity below n - 1 allows
+    # the perplexity, which any perplexity up to n - 1 allows (equal weights above, warned)
     X = rng.normal(size=(n, 4))
-    P = turbotsne.joint_probabilities(X, perplexity=perplexity, neighbors=neighbors,
-                                      random_state=0).toarray()
+    above = perplexity > n - 1
+    with (pytest.warns(UserWarning, match="equal weights") if above else contextlib.nullcontext()):
+        P = turbotsne.joint_probabilities(X, perplexity=perplexity, neighbors=neighbors,
+                                          random_state=0).toarray()
     np.testing.assert_allclose(P, joint_probabilities(X, perplexity), rtol=1e-6, atol=0)
     assert (P + np.eye(n) > 0).all()  # every pair is a neighbour pair
     C = turbotsne._core.affinities(X, perplexity, turbotsne._api._neighbor_params(neighbors, n, 0)[0],
                                    1, False)
     rows = scipy.sparse.csr_matrix((C[2], C[1], C[0]), shape=(n, n)).toarray()
-    np.testing.assert_allclose(perplexity_of_rows(rows), perplexity, rtol=1e-5)
+    # up to n - 1, reached by equal weights (scikit-learn's perplexity < n; above n - 1 warns)
+    np.testing.assert_allclose(perplexity_of_rows(rows), min(perplexity, n - 1), rtol=1e-5)
     for method in ("exact", "barnes_hut", "fft"):
-        Y = turbotsne.tsne(X, perplexity=perplexity, method=method, neighbors=neighbors,
-                           n_iter=60, random_state=0)
+        with (pytest.warns(UserWarning) if above else contextlib.nullcontext()):
+            Y = turbotsne.tsne(X, perplexity=perplexity, method=method, neighbors=neighbors,
+                               n_iter=60, random_state=0)
         assert np.isfinite(Y).all()
 
 

@@ -210,7 +210,7 @@ def _bad_inputs(tmp_path, X):
         ([str(tmp_path / "x.csv"), "--labels", "kind", *ok], ["--labels kind", "no column", "'a', 'b'"]),
         ([str(tmp_path / "x.csv"), "--labels", "7", *ok], ["--labels 7", "4 columns"]),
         ([str(tmp_path / "x.csv"), "--labels", str(tmp_path / "short_labels.txt"), *ok], ["3 labels for 60 rows"]),
-        ([str(tmp_path / "x.csv"), "--perplexity", "59", *ok], ["perplexity", "60 samples"]),
+        ([str(tmp_path / "x.csv"), "--perplexity", "60", *ok], ["perplexity", "60 samples"]),
         ([str(tmp_path / "x.csv"), "--perplexity", "5", "--threads", "0", *ok], ["n_jobs"]),
         ([str(tmp_path / "x.csv"), "--array", "X", *ok], ["--array X", "only a .npz"]),
         ([str(tmp_path / "nan_label.csv"), "--labels", "score", *ok, "--plot", str(tmp_path / "y.png")],

@@ -267,7 +267,7 @@ def test_spectrum_from_affinities_alone(digits):
     (dict(learning_rate=float("inf")), ValueError, "'learning_rate'"),
     (dict(dof=-1.0), ValueError, "'dof'"),
     (dict(max_step_norm=0.0), ValueError, "'max_step_norm'"),
-    (dict(perplexity=99.0), ValueError, "perplexity"),
+    (dict(perplexity=100.0), ValueError, "perplexity"),
     (dict(n_components=0), ValueError, "'n_components'"),
     (dict(init="spectral"), ValueError, "'init'"),
     (dict(init=np.zeros((5, 2))), ValueError, "init"),

@@ -31,14 +31,20 @@ def test_two_distinct_points_repeated_give_two_separate_groups(method):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("perplexity", [30.0, 2.5])
 def test_n_just_above_the_perplexity_limit(rng, method, perplexity):
-    # perplexity < n - 1 is the documented limit (every other point a neighbour): n = the
-    # smallest integer above perplexity + 1 is enough, and one point fewer is refused
-    n = int(np.floor(perplexity)) + 2
+    # perplexity < n is the documented limit (scikit-learn's): every other point is a
+    # neighbour; up to n - 1 they are calibrated, between n - 1 and n they get equal weights
+    # with a warning, and from n on the perplexity is refused
+    n = int(np.ceil(perplexity)) + 1
     X = rng.normal(size=(n, 4))
     Y = turbotsne.tsne(X, method=method, perplexity=perplexity, n_iter=200, random_state=0)
     assert Y.shape == (n, 2) and np.isfinite(Y).all()
+    fewer = X[:int(np.floor(perplexity)) + 1]  # perplexity in (n - 1, n) or n - 1 itself
+    if perplexity > len(fewer) - 1:
+        with pytest.warns(UserWarning, match="equal weights"):
+            assert np.isfinite(turbotsne.tsne(fewer, method=method, perplexity=perplexity,
+                                              n_iter=10)).all()
     with pytest.raises(ValueError, match="perplexity"):
-        turbotsne.tsne(X[:-1], method=method, perplexity=perplexity, n_iter=10)
+        turbotsne.tsne(fewer[:-1], method=method, perplexity=perplexity, n_iter=10)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -125,8 +125,8 @@ def test_default_perplexity_works_on_small_data_as_in_scikit_learn(rng):
     np.testing.assert_allclose(start, P @ est.embedding_, rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match="perplexity \\(40\\) is too large for transform with 40 fitted"):
         est.transform(new, perplexity=40.0)
-    with pytest.raises(ValueError, match="perplexity \\(39\\) is too large for 40 samples"):
-        TSNE(perplexity=39.0).fit(X)
+    with pytest.raises(ValueError, match="perplexity \\(40\\) is too large for 40 samples"):
+        TSNE(perplexity=40.0).fit(X)
 
 
 # ------------------------------------------------------------------------------- transform

@@ -43,7 +43,7 @@ def test_invalid_data(data, error, match):
         ({"perplexity": -1.0}, ValueError, "'perplexity'"),
         ({"perplexity": np.nan}, ValueError, "'perplexity'"),
         ({"perplexity": "30"}, TypeError, "'perplexity'"),
-        ({"perplexity": 99}, ValueError, "perplexity \\(99\\) is too large for 100 samples"),
+        ({"perplexity": 100}, ValueError, "perplexity \\(100\\) is too large for 100 samples"),
         ({"n_components": 0}, ValueError, "'n_components'"),
         ({"n_components": 2.0}, TypeError, "'n_components'"),
         ({"n_components": True}, TypeError, "'n_components'"),
@@ -98,7 +98,7 @@ def test_messages_name_the_value_received():
 @pytest.mark.parametrize(
     "func,kwargs,match",
     [
-        (turbotsne.joint_probabilities, {"perplexity": 99}, "too large"),
+        (turbotsne.joint_probabilities, {"perplexity": 100}, "too large"),
         (turbotsne.joint_probabilities, {"n_jobs": 0}, "'n_jobs'"),
     ],
 )
@@ -230,7 +230,7 @@ def test_every_table_entry_is_checked_before_the_input(owner, call, table):
         (lambda p: setattr(p.optimizer, "n_iter", 0), "n_iter must be >= 1"),
         (lambda p: setattr(p.neighbors, "method", _core.NeighborMethod.approximate) or
          setattr(p.neighbors.approximate, "n_trees", 0), "n_trees must be >= 1"),
-        (lambda p: setattr(p, "perplexity", 99.0), "less than n_samples - 1"),
+        (lambda p: setattr(p, "perplexity", 100.0), "less than n_samples"),
     ],
     ids=["theta", "interpolation", "fft_dims", "dof", "n_iter", "n_trees", "perplexity"],
 )

@@ -66,6 +66,15 @@ RowCalibration calibrate_row(const double* squared_distances, int k, double perp
           " (distances beyond about 1e154 overflow when squared: scale the data down)");
     }
   }
+  if (perplexity >= static_cast<double>(k)) {
+    // The largest perplexity k weights can have is k, of equal weights (beta = 0); the
+    // search would only approach it, as beta -> 0, where the entropy no longer moves.
+    for (int j = 0; j < k; ++j) p[j] = 1.0 / k;
+    out.beta = 0.0;
+    out.perplexity = static_cast<double>(k);
+    out.converged = perplexity == static_cast<double>(k);
+    return out;
+  }
   const double d_min = *std::min_element(squared_distances, squared_distances + k);
   std::vector<double> D(squared_distances, squared_distances + k);
   for (double& d : D) d -= d_min;
@@ -132,10 +141,10 @@ void calibrate_rows(ConstMatrix squared_distances, double perplexity, double* p,
 
 void require_perplexity(double perplexity, index_t n_samples) {
   require(perplexity > 0.0 && std::isfinite(perplexity), "perplexity must be positive");
-  // Each point uses min(n - 1, floor(3 perplexity)) neighbours (scikit-learn's rule); k weights
-  // reach any perplexity below k (beta -> 0 gives k itself), so perplexity < n - 1 suffices.
-  require(perplexity < static_cast<double>(n_samples) - 1.0,
-          "perplexity must be less than n_samples - 1");
+  // Each point uses min(n - 1, floor(3 perplexity)) neighbours and any perplexity < n is
+  // accepted (scikit-learn's rules): k weights reach any perplexity up to k (beta -> 0 gives
+  // equal weights, perplexity k), and above it the calibration ends at those equal weights.
+  require(perplexity < static_cast<double>(n_samples), "perplexity must be less than n_samples");
 }
 
 void require_run_sizes(index_t n_samples, int n_components, int n_threads) {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Callable, NamedTuple, Optional, Union
 
 import numpy as np
@@ -81,15 +82,22 @@ _METHODS = ("auto", "exact", "barnes_hut", "fft")
 def _check_perplexity(perplexity: float, n_samples: int) -> float:
     """The perplexity (a positive float, checked by the caller's table) against n_samples.
 
-    Each point uses ``min(n_samples - 1, floor(3 * perplexity))`` neighbours, as in
-    scikit-learn; k neighbours can be calibrated to any perplexity below k (equal weights give
-    k itself), so every perplexity below ``n_samples - 1`` is accepted."""
-    if not perplexity < n_samples - 1:
+    scikit-learn's rule: any perplexity below n_samples. Each point uses
+    ``min(n_samples - 1, floor(3 * perplexity))`` neighbours, whose weights reach any
+    perplexity up to their number (equal weights give exactly n_samples - 1); a perplexity
+    between n_samples - 1 and n_samples gets those equal weights, the nearest it can, with a
+    warning."""
+    if not perplexity < n_samples:
         raise ValueError(
-            f"perplexity ({perplexity:g}) is too large for {n_samples} samples: each point has "
-            f"at most n_samples - 1 = {n_samples - 1} neighbours, and their weights can be "
-            f"calibrated only to a perplexity below that (pass perplexity < {n_samples - 1})."
+            f"perplexity ({perplexity:g}) is too large for {n_samples} samples: it must be less "
+            f"than n_samples (each point has at most n_samples - 1 = {n_samples - 1} "
+            f"neighbours, and their weights reach at most that perplexity)."
         )
+    if perplexity > n_samples - 1:
+        warnings.warn(
+            f"perplexity ({perplexity:g}) is above n_samples - 1 = {n_samples - 1}, the largest "
+            f"that {n_samples} samples can have: every point gives its {n_samples - 1} "
+            f"neighbours equal weights (perplexity {n_samples - 1}).", UserWarning, stacklevel=4)
     return perplexity
 
 
@@ -288,9 +296,10 @@ def tsne(
     perplexity : float, default=30.0
         Effective number of neighbours of each point. Each point looks at its
         ``min(n_samples - 1, floor(3 * perplexity))`` nearest neighbours (scikit-learn's
-        rule), whose weights are calibrated to this perplexity, so ``perplexity <
-        n_samples - 1`` is required. Larger values show more global structure and cost more; 30 suits most data
-        from a few hundred points upwards.
+        rule), whose weights are calibrated to this perplexity, so ``perplexity < n_samples``
+        is required (above ``n_samples - 1``, which equal weights give, with a warning).
+        Larger values show more global structure and cost more; 30 suits most data from a
+        few hundred points upwards.
     method : {"auto", "exact", "barnes_hut", "fft"}, default="auto"
         How repulsive forces are computed. "exact" sums over all pairs (O(n²) per iteration;
         the reference). "barnes_hut" approximates distant groups of points (O(n log n), 1-3
@@ -770,7 +779,7 @@ def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighb
     X : array-like or scipy.sparse matrix of shape (n_samples, n_features), or a distance matrix
         A distance matrix (dense or sparse, as in :func:`tsne`) with ``metric="precomputed"``.
     perplexity : float, default=30.0
-        Must be less than ``n_samples - 1``.
+        Must be less than ``n_samples``.
     n_jobs : int, default=-1
     neighbors : {"auto", "exact", "approx"}, default="auto"
         As in :func:`tsne`.

@@ -149,7 +149,7 @@ class TSNE(_Mixin, _Base):
     n_components : int, default=2
         Dimension of the embedding.
     perplexity : float, default=30.0
-        Effective number of neighbours, less than n_samples - 1; each point uses
+        Effective number of neighbours, less than n_samples; each point uses
         ``min(n_samples - 1, floor(3 * perplexity))`` neighbours (scikit-learn's rule).
     early_exaggeration : float, default=12.0
         Factor on the attraction during the first ``early_exaggeration_iter`` iterations.
