@@ -231,3 +231,22 @@ def test_estimator_fits_and_transforms_sparse_and_scipy_metrics(rng):
         nearest = np.lexsort((np.arange(150), D[i]))[:k]
         p = calibrate_row(D[i, nearest] ** 2, 10)
         np.testing.assert_allclose(start[i], p @ est.embedding_[nearest], rtol=1e-6, atol=1e-12)
+
+
+def test_sparse_input_is_not_changed_and_duplicates_are_summed(rng):
+    S = _sparse(rng, n=120, d=30)
+    coo = S.tocoo()
+    half = coo.data / 2  # every entry stored twice, in reversed order within rows
+    data = np.concatenate([half, half])[::-1].copy()
+    rows = np.concatenate([coo.row, coo.row])[::-1].copy()
+    cols = np.concatenate([coo.col, coo.col])[::-1].copy()
+    order = np.lexsort((-cols, rows))  # rows in order, columns descending: unsorted indices
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=S.shape[0]))])
+    messy = scipy.sparse.csr_matrix((data[order], cols[order], indptr), shape=S.shape)
+    assert not messy.has_canonical_format
+    kept = (messy.data.copy(), messy.indices.copy(), messy.indptr.copy())
+    P = turbotsne.joint_probabilities(messy, perplexity=8)
+    for before, after in zip(kept, (messy.data, messy.indices, messy.indptr)):
+        np.testing.assert_array_equal(before, after)
+    np.testing.assert_allclose(P.toarray(), turbotsne.joint_probabilities(S, perplexity=8).toarray(),
+                               rtol=1e-5, atol=1e-12)

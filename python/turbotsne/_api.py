@@ -730,8 +730,11 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     neighbors = inp.neighbors or neighbors
     params.neighbors.metric = getattr(_core.Metric, inp.metric if from_data else "euclidean")
     params.n_threads = n_jobs
+    stage_seconds = {}  # the stages that run here rather than in the core
+    lap = time.perf_counter()
     Y, params.init = _initial_embedding(init, n, n_components, X, params.seed)
     if scipy.sparse.issparse(X):
+        stage_seconds["init"] = time.perf_counter() - lap  # the truncated SVD, here
         X = None  # used for the initialisation only
 
     progress = Progress.create(opt.n_iter, verbose, early_exaggeration=opt.early_exaggeration,
@@ -744,8 +747,6 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         progress.message(f"{n} samples x {inp.source} -> {n_components}-D, method={method}, "
                          f"neighbors={neighbors}{shown}, perplexity={perplexity:g}, "
                          f"learning_rate={lr}, threads={params.n_threads}")
-
-    stage_seconds = {}  # the stages that run here rather than in the core
 
     def run(*observer):
         if from_data:

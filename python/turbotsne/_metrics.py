@@ -133,11 +133,10 @@ def check_sparse_data(X, *, name: str = "X", min_samples: int = 2) -> scipy.spar
                          f"sample(s) (shape={X.shape}).")
     if d < 1:
         raise ValueError(f"{name} must have at least 1 feature (column); got shape {X.shape}.")
-    csr = scipy.sparse.csr_matrix(X, dtype=np.float64)
-    if csr is X:
+    csr = scipy.sparse.csr_matrix(X, dtype=np.float64)  # may share X's arrays
+    if not csr.has_canonical_format:  # sorted without duplicates; never changes X itself
         csr = csr.copy()
-    csr.sum_duplicates()
-    csr.sort_indices()
+        csr.sum_duplicates()
     bad = ~np.isfinite(csr.data)
     if bad.any():
         e = int(np.flatnonzero(bad)[0])
