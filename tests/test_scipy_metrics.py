@@ -250,3 +250,13 @@ def test_sparse_input_is_not_changed_and_duplicates_are_summed(rng):
         np.testing.assert_array_equal(before, after)
     np.testing.assert_allclose(P.toarray(), turbotsne.joint_probabilities(S, perplexity=8).toarray(),
                                rtol=1e-5, atol=1e-12)
+
+
+def test_contrastive_embedding_takes_the_aliases_and_scipy_metrics(rng):
+    X = rng.normal(size=(200, 5))
+    kw = dict(n_epochs=20, random_state=0, perplexity=10)
+    np.testing.assert_array_equal(turbotsne.contrastive_embedding(X, metric="l2", **kw),
+                                  turbotsne.contrastive_embedding(X, **kw))
+    P = turbotsne.joint_probabilities(X, perplexity=10, metric="chebyshev")
+    np.testing.assert_array_equal(turbotsne.contrastive_embedding(X, metric="chebyshev", **kw),
+                                  turbotsne.contrastive_embedding(X, affinities=P, **kw))

@@ -90,9 +90,9 @@ def _resolve_input(X, *, perplexity, neighbors, metric, affinities, init, seed, 
                              init=init, owner=owner)
     X, P, n = inp.X, inp.P, inp.n
     params, used = _neighbor_params(neighbors, n, seed, 0 if X is None or P is not None else X.shape[1])
-    params.metric = getattr(_core.Metric, "euclidean" if P is not None else metric)
+    params.metric = getattr(_core.Metric, "euclidean" if P is not None else inp.metric)
     return X, P, n, params, (inp.source if P is not None else f"{inp.source}, neighbors={used}, "
-                             f"metric={metric}")
+                             f"metric={inp.metric}")
 
 
 def contrastive_embedding(
