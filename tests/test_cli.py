@@ -77,6 +77,7 @@ def test_metric_and_init_reach_tsne(tmp_path, data, capsys):
     np.save(tmp_path / "d.npy", D)
     options = dict(perplexity=5, method="exact", n_iter=60, random_state=3, n_jobs=2)
     cases = [("x.npy", ["--metric", "cosine"], turbotsne.tsne(X, metric="cosine", **options)),
+             ("x.npy", ["--metric", "chebyshev"], turbotsne.tsne(X, metric="chebyshev", **options)),
              ("x.npy", ["--init", "random"], turbotsne.tsne(X, init="random", **options)),
              ("d.npy", ["--metric", "precomputed"],
               turbotsne.tsne(D, metric="precomputed", init="random", **options))]

@@ -74,7 +74,6 @@ DEPRECATED_NAMES = {
     "APPROX_MIN_SAMPLES_WIDE": "AUTO_APPROX_MIN_SAMPLES_WIDE",
 }
 _NEIGHBORS = ("auto", "exact", "approx")
-_METRICS = ("euclidean", "cosine", "manhattan", "precomputed")
 
 _METHODS = ("auto", "exact", "barnes_hut", "fft")
 

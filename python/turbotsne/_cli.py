@@ -348,15 +348,18 @@ def _demo(args) -> int:
 
 
 def _add_tsne_options(parser: argparse.ArgumentParser, n_iter_default: int = 750) -> None:
-    from ._api import _METHODS, _METRICS, _NEIGHBORS
+    from ._api import _METHODS, _NEIGHBORS
+    from ._metrics import METRIC_NAMES
 
     group = parser.add_argument_group("t-SNE options (see turbotsne.tsne)")
     group.add_argument("--perplexity", type=float, default=30.0, help="effective number of neighbours (default 30)")
     group.add_argument("--method", default="auto", choices=_METHODS, help="how repulsion is computed (default auto)")
     group.add_argument("--neighbors", default="auto", choices=_NEIGHBORS, help="nearest-neighbour search (default auto)")
-    group.add_argument("--metric", default="euclidean", choices=_METRICS,
-                       help="distance between rows (default euclidean); precomputed: INPUT is a square "
-                            "distance matrix")
+    group.add_argument("--metric", default="euclidean", choices=METRIC_NAMES + ("precomputed",),
+                       metavar="METRIC",
+                       help="distance between rows (default euclidean; also cosine, manhattan and "
+                            "scipy's names such as chebyshev, correlation, jaccard, by an exact "
+                            "search); precomputed: INPUT is a square distance matrix")
     group.add_argument("--init", choices=("pca", "random"),
                        help="initial embedding (default pca, random with --metric precomputed)")
     group.add_argument("--n-components", type=int, default=2, help="embedding dimension (default 2)")
