@@ -260,3 +260,12 @@ def test_contrastive_embedding_takes_the_aliases_and_scipy_metrics(rng):
     P = turbotsne.joint_probabilities(X, perplexity=10, metric="chebyshev")
     np.testing.assert_array_equal(turbotsne.contrastive_embedding(X, metric="chebyshev", **kw),
                                   turbotsne.contrastive_embedding(X, affinities=P, **kw))
+
+
+def test_sparse_x_with_given_affinities_is_used_for_the_pca_init(rng):
+    S = _sparse(rng, n=200, d=40)
+    P = turbotsne.joint_probabilities(S, perplexity=10)
+    a = turbotsne.tsne(S, affinities=P, n_iter=50, random_state=0)
+    b = turbotsne.tsne(None, affinities=P, init=_metrics.sparse_pca_init(S, 2, seed=0), n_iter=50,
+                       random_state=0)
+    np.testing.assert_array_equal(a, b)

@@ -500,7 +500,9 @@ def _resolve_input(X, *, perplexity, metric, affinities, init, owner: str,
                 f"metric={metric!r} has no effect when affinities are given; leave metric at its "
                 f"default (the affinities replace the neighbour search)."
             )
-        if X is not None:
+        if scipy.sparse.issparse(X):
+            X = _metrics.check_sparse_data(X)  # for init="pca" (a truncated SVD)
+        elif X is not None:
             X = in_safe_range(check_data(X))
         *P, n = check_affinities(affinities, None if X is None else X.shape[0])
         result = _Input(X, n, tuple(P), perplexity, "given affinities")
