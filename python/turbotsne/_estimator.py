@@ -162,9 +162,12 @@ class TSNE(_Mixin, _Base):
         which leaves a higher KL after the same iterations).
     max_iter : int or None, default=None
         Total iterations, early exaggeration included; None means 750 (scikit-learn: 1000).
-    metric : {"euclidean", "cosine", "manhattan", "precomputed"}, default="euclidean"
-        Distance of the neighbour search; "precomputed": X is a square distance matrix (or a
-        sparse matrix of k-nearest-neighbour distances).
+    metric : str or callable, default="euclidean"
+        Distance of the neighbour search, as in :func:`turbotsne.tsne`: the native
+        "euclidean", "cosine", "manhattan" (aliases "l2", "l1", "cityblock"), scipy's names
+        ("chebyshev", "minkowski", "correlation", "mahalanobis", "jaccard", ...) or a callable
+        ``metric(u, v) -> float`` (an exact blocked search); "precomputed": X is a square
+        distance matrix (or a sparse matrix of k-nearest-neighbour distances).
     init : {"pca", "random"} or ndarray of shape (n_samples, n_components), default="pca"
     verbose : int, default=0
         Progress on stderr when > 0 (as ``verbose=True`` in :func:`turbotsne.tsne`); the
@@ -187,6 +190,23 @@ class TSNE(_Mixin, _Base):
         Degrees of freedom of the Student-t kernel.
     max_step_norm : float or None, default=5.0
         Longest step a point may take in one iteration (on :func:`turbotsne.tsne`'s scale).
+    n_iter_without_progress : int or None, default=None
+        Stop when the KL divergence (checked every 50 iterations) has not improved for more
+        than this many iterations after early exaggeration (scikit-learn's meaning; its
+        default is 300). None: never.
+    min_grad_norm : float or None, default=None
+        Stop when the gradient norm (checked every 50 iterations, on scikit-learn's scale) is
+        at most this (scikit-learn's default is 1e-7). None: never.
+    metric_params : dict or None, default=None
+        Keyword arguments of the metric (``{"p": 3}`` for "minkowski", ``{"VI": ...}`` for
+        "mahalanobis", a callable's own), as in scikit-learn.
+    affinities : sparse or dense matrix of shape (n_samples, n_samples), optional
+        Input affinities to use instead of computing them (see :func:`turbotsne.tsne`); X may
+        then be None when ``init`` is not "pca" (and transform is unavailable).
+    callback : callable, optional
+        ``callback(iteration, kl_divergence, embedding) -> stop?`` every ``callback_every``
+        iterations, as in :func:`turbotsne.tsne`.
+    callback_every : int, default=50
 
     Attributes
     ----------
@@ -196,6 +216,8 @@ class TSNE(_Mixin, _Base):
     n_iter_ : int
         Iterations run.
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The column names of X, when it was a DataFrame with string column names.
     learning_rate_ : float
         The learning rate used during early exaggeration, on scikit-learn's scale (with
         "auto", the rate after it is ``n_samples / exaggeration / 4``).
