@@ -494,8 +494,7 @@ def _resolve_input(X, *, perplexity, metric, affinities, init, owner: str,
     pca = isinstance(init, str) and init == "pca"
     spec = _metrics.resolve_metric(metric, metric_params, owner)
     if affinities is not None:
-        if not (isinstance(spec, _metrics.MetricSpec) and spec.name == "euclidean"
-                and isinstance(metric, str)) or metric_params:
+        if spec != _metrics.MetricSpec("euclidean", True, {}, None) or metric_params:
             raise ValueError(
                 f"metric={metric!r} has no effect when affinities are given; leave metric at its "
                 f"default (the affinities replace the neighbour search)."
@@ -549,7 +548,7 @@ def _blocked_input(X, spec, *, perplexity, init, owner: str, neighbors: str) -> 
     else:
         X = check_data(X)
         if spec.func is None:
-            X = in_safe_range(X, per_row=spec.name == "cosine")  # scale-free or homogeneous
+            X = in_safe_range(X)  # scipy's metrics are scale-free or homogeneous
     n = X.shape[0]
     perplexity = _check_perplexity(perplexity, n)
     search_X, spec = _metrics.prepare_data(X, spec, owner)

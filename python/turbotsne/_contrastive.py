@@ -87,7 +87,7 @@ def _resolve_input(X, *, perplexity, neighbors, metric, affinities, init, seed, 
     distances (P a function ``(threads, progress) -> CSR arrays``, called when the run starts).
     """
     inp = _api_resolve_input(X, perplexity=perplexity, metric=metric, affinities=affinities,
-                             init=init, owner=owner)
+                             init=init, owner=owner, neighbors=neighbors)
     X, P, n = inp.X, inp.P, inp.n
     params, used = _neighbor_params(neighbors, n, seed, 0 if X is None or P is not None else X.shape[1])
     params.metric = getattr(_core.Metric, "euclidean" if P is not None else inp.metric)

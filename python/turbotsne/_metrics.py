@@ -21,7 +21,7 @@ import scipy.sparse
 import scipy.spatial.distance
 
 from . import _core
-from ._validation import _fmt
+from ._validation import _fmt, check_cosine_rows
 
 __all__ = ["NATIVE_METRICS", "SCIPY_METRICS", "BOOLEAN_METRICS", "MetricSpec", "resolve_metric",
            "check_sparse_data", "blocked_neighbors", "sparse_pca_init", "prepare_data"]
@@ -153,54 +153,46 @@ def _row_norms_squared(X: scipy.sparse.csr_matrix) -> np.ndarray:
     return np.asarray(X.multiply(X).sum(axis=1)).ravel()
 
 
+def _column_variances(X) -> np.ndarray:
+    """The unbiased variance of each column of dense or sparse X (without densifying it)."""
+    if not scipy.sparse.issparse(X):
+        return np.var(X, axis=0, ddof=1)
+    n = X.shape[0]
+    mean = np.asarray(X.mean(axis=0)).ravel()
+    return (np.asarray(X.multiply(X).mean(axis=0)).ravel() - mean**2) * (n / max(n - 1, 1))
+
+
 def prepare_data(X, spec: MetricSpec, owner: str):
     """The rows the search reads for ``spec``, and ``spec`` with the data-dependent defaults
     filled in (mahalanobis' VI and seuclidean's V from the covariance of X, as scipy's
     ``cdist`` would derive them from its two inputs together)."""
     sparse = scipy.sparse.issparse(X)
-    n = X.shape[0]
     if spec.name == "cosine":
-        norms = np.sqrt(_row_norms_squared(X)) if sparse else np.linalg.norm(X, axis=1)
-        zero = np.flatnonzero(~(norms > 0.0))
-        if zero.size:
-            raise ValueError(
-                f"X has {zero.size} row(s) of norm zero (the first is row {zero[0]}); the cosine "
-                f"metric is undefined for them. Remove those rows or use another metric.")
+        check_cosine_rows(X)
     if spec.name in BOOLEAN_METRICS:
         X = (X != 0).astype(np.float64) if sparse else (X != 0)
     params = dict(spec.params)
-    if sparse and spec.name == "mahalanobis" and "VI" not in params:
-        raise ValueError(f"metric='mahalanobis' of {owner} with sparse X needs "
-                         f"metric_params={{'VI': inverse_covariance}} (the covariance of sparse "
-                         f"X is not formed here).")
-    if sparse and spec.name == "seuclidean" and "V" not in params:
-        mean = np.asarray(X.mean(axis=0)).ravel()
-        V = (np.asarray(X.multiply(X).mean(axis=0)).ravel() - mean**2) * (n / max(n - 1, 1))
+    if spec.name == "seuclidean" and "V" not in params:
+        V = _column_variances(X)
         if not (V > 0).all():
             raise ValueError(
                 f"metric='seuclidean' of {owner}: feature {int(np.argmin(V))} of X has no "
                 f"variance; pass metric_params={{'V': variances}} yourself.")
         params["V"] = V
-    if spec.name in ("mahalanobis", "seuclidean") and not sparse:
-        if spec.name == "mahalanobis" and "VI" not in params:
-            if "V" in params:
-                V = np.atleast_2d(np.asarray(params.pop("V"), dtype=np.float64))
-            else:
-                V = np.atleast_2d(np.cov(X, rowvar=False))
-            try:
-                params["VI"] = np.linalg.inv(V).T.copy()
-            except np.linalg.LinAlgError:
-                raise ValueError(
-                    f"metric='mahalanobis' of {owner}: the covariance of X is singular (fewer "
-                    f"samples than features, or dependent features); pass "
-                    f"metric_params={{'VI': inverse_covariance}} yourself.") from None
-        if spec.name == "seuclidean" and "V" not in params:
-            V = np.var(X, axis=0, ddof=1)
-            if not (V > 0).all():
-                raise ValueError(
-                    f"metric='seuclidean' of {owner}: feature {int(np.argmin(V))} of X has no "
-                    f"variance; pass metric_params={{'V': variances}} yourself.")
-            params["V"] = V
+    if spec.name == "mahalanobis" and "VI" not in params:
+        if sparse:
+            raise ValueError(f"metric='mahalanobis' of {owner} with sparse X needs "
+                             f"metric_params={{'VI': inverse_covariance}} (the covariance of "
+                             f"sparse X is not formed here).")
+        V = params.pop("V", None)
+        V = np.atleast_2d(np.cov(X, rowvar=False) if V is None else np.asarray(V, dtype=np.float64))
+        try:
+            params["VI"] = np.linalg.inv(V).T.copy()
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                f"metric='mahalanobis' of {owner}: the covariance of X is singular (fewer "
+                f"samples than features, or dependent features); pass "
+                f"metric_params={{'VI': inverse_covariance}} yourself.") from None
     return X, spec._replace(params=params)
 
 

@@ -441,10 +441,12 @@ def check_affinities(P, n_samples: int | None, *, name: str = "affinities"):
     return (*_csr_arrays(P), n)
 
 
-def check_cosine_rows(X: np.ndarray, *, name: str = "X") -> None:
+def check_cosine_rows(X, *, name: str = "X") -> None:
     """Under the cosine metric every row needs a non-zero norm (a non-zero entry: a norm that
-    underflows is not zero)."""
-    zero = np.flatnonzero(~(_largest_magnitude(X, axis=1) > 0.0))
+    underflows is not zero). X is a dense array or a scipy.sparse matrix."""
+    top = (np.asarray(abs(X).max(axis=1).todense()).ravel() if scipy.sparse.issparse(X)
+           else _largest_magnitude(X, axis=1))
+    zero = np.flatnonzero(~(top > 0.0))
     if zero.size:
         raise ValueError(
             f"{name} has {zero.size} row(s) of norm zero (the first is row {zero[0]}); the cosine "
