@@ -48,19 +48,33 @@ double OptimizerParams::resolved_learning_rate(index_t n, bool early) const {
 }
 
 OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion,
-                                const OptimizerParams& params, int n_threads, Observer* observer) {
+                                const OptimizerParams& params, int n_threads, Observer* observer,
+                                OptimizerState* state) {
   if (P.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
   const index_t size = Y.size();
   const double early_learning_rate = params.resolved_learning_rate(Y.rows, true);
   const double late_learning_rate = params.resolved_learning_rate(Y.rows, false);
-  std::vector<double> grad(size), work(size), update(size, 0.0), gains(size, 1.0);
+  OptimizerState local;
+  OptimizerState& carried = state != nullptr ? *state : local;
+  const bool resume = carried.started();
+  if (resume && (carried.update.size() != static_cast<size_t>(size) ||
+                 carried.gains.size() != static_cast<size_t>(size))) {
+    throw std::invalid_argument("optimize: the optimizer state does not match Y's shape");
+  }
+  if (!resume) {
+    carried.update.assign(static_cast<size_t>(size), 0.0);
+    carried.gains.assign(static_cast<size_t>(size), 1.0);
+  }
+  std::vector<double>& update = carried.update;
+  std::vector<double>& gains = carried.gains;
+  std::vector<double> grad(size), work(size);
   Matrix G{grad.data(), Y.rows, Y.cols};
   Matrix W{work.data(), Y.rows, Y.cols};
 
   OptimizeResult result;
   GradientTimings gradient_time;
   double update_time = 0.0;
-  recentre(Y, n_threads);
+  if (!resume) recentre(Y, n_threads);
   for (int it = 1; it <= params.n_iter; ++it) {
     const bool early = it <= params.early_exaggeration_iter;
     const double exaggeration = early ? params.early_exaggeration : params.exaggeration;
@@ -100,10 +114,13 @@ OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion
 }
 
 OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
-                        const OptimizerParams& params, int n_threads, Observer* observer) {
+                        const OptimizerParams& params, int n_threads, Observer* observer,
+                        OptimizerState* state) {
   params.validate();
   // The iterations' many short loops run on one team of threads (see ThreadTeam).
-  return on_thread_team(n_threads, [&] { return optimize_on_team(P, Y, repulsion, params, n_threads, observer); });
+  return on_thread_team(n_threads, [&] {
+    return optimize_on_team(P, Y, repulsion, params, n_threads, observer, state);
+  });
 }
 
 }  // namespace turbotsne

@@ -159,21 +159,18 @@ void initialize(DataMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_thr
 
 namespace {
 
-// Initialisation and optimisation, for run_tsne and run_tsne_from_affinities; `order` is the
-// locality order in which P is numbered, or empty (P in the caller's order), `result` holds
-// the timings so far.
-void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, DataMatrix X,
-                             const TsneParams& params, Repulsion& repulsion, Matrix Y,
-                             Observer* observer, TsneResult& result) {
+// The optimisation of run.P, for run_tsne, run_tsne_from_affinities and continue_tsne:
+// `state` is the optimiser's state to start or continue (nullptr: none kept), `result`
+// receives the optimisation's timings, KL and iterations.
+void optimize_in_order(TsneState& run, const TsneParams& params, Repulsion& repulsion, Matrix Y,
+                       Observer* observer, TsneResult& result, OptimizerState* state) {
   Stopwatch watch;
-  begin_stage(observer, Stage::kInit);
-  initialize(X, params.init, params.seed, Y, params.n_threads);
-  result.timings.init = watch.lap();
-  report_stage(observer, Stage::kInit, result.timings.init);
   begin_stage(observer, Stage::kOptimize);
   OptimizeResult opt;
+  const std::vector<std::int32_t>& order = run.order;
   if (order.empty()) {
-    opt = optimize_on_team(P.view(), Y, repulsion, params.optimizer, params.n_threads, observer);
+    opt = optimize_on_team(run.P.view(), Y, repulsion, params.optimizer, params.n_threads,
+                           observer, state);
   } else {
     // Optimise the points in the neighbour search's locality order (P was built in it): the
     // attraction then reads the embedding almost in order instead of at random (for large n
@@ -184,8 +181,8 @@ void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, DataM
     scatter_rows(rank, Y.cols, Y.data);
     rank = std::vector<std::int32_t>();
     UnpermutingObserver unpermuting(observer, order, Y.cols);
-    opt = optimize_on_team(P.view(), Y, repulsion, params.optimizer, params.n_threads,
-                           observer != nullptr ? &unpermuting : nullptr);
+    opt = optimize_on_team(run.P.view(), Y, repulsion, params.optimizer, params.n_threads,
+                           observer != nullptr ? &unpermuting : nullptr, state);
     scatter_rows(order, Y.cols, Y.data);
   }
   result.timings.optimize = watch.lap();
@@ -198,6 +195,24 @@ void initialize_and_optimize(CsrMatrix P, std::vector<std::int32_t> order, DataM
   result.stopped = opt.stopped;
 }
 
+// Initialisation and optimisation, for run_tsne and run_tsne_from_affinities; run holds P
+// and the locality order in which P is numbered (or none: P in the caller's order), `result`
+// the timings so far. With keep (run itself), the optimiser's state is kept in it; without,
+// P is freed at the end.
+void initialize_and_optimize(TsneState& run, DataMatrix X, const TsneParams& params,
+                             Repulsion& repulsion, Matrix Y, Observer* observer,
+                             TsneResult& result, bool keep) {
+  Stopwatch watch;
+  begin_stage(observer, Stage::kInit);
+  initialize(X, params.init, params.seed, Y, params.n_threads);
+  result.timings.init = watch.lap();
+  report_stage(observer, Stage::kInit, result.timings.init);
+  run.optimizer = OptimizerState();
+  optimize_in_order(run, params, repulsion, Y, observer, result,
+                    keep ? &run.optimizer : nullptr);
+  if (!keep) run = TsneState();
+}
+
 // The entry points' checks: params, then the repulsion, whose constructor checks its own.
 std::unique_ptr<Repulsion> checked_repulsion(const TsneParams& params, index_t n_samples,
                                              bool affinities_computed_here) {
@@ -205,7 +220,8 @@ std::unique_ptr<Repulsion> checked_repulsion(const TsneParams& params, index_t n
   return make_repulsion(params.method, params.n_components, params.dof, params.repulsion);
 }
 
-TsneResult run_tsne_on_team(DataMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
+TsneResult run_tsne_on_team(DataMatrix X, const TsneParams& params, Matrix Y, Observer* observer,
+                            TsneState* keep) {
   const auto repulsion = checked_repulsion(params, X.rows, true);
   if (Y.rows != X.rows || Y.cols != params.n_components) {
     throw std::invalid_argument("run_tsne: Y must have shape (n_samples, n_components)");
@@ -213,18 +229,19 @@ TsneResult run_tsne_on_team(DataMatrix X, const TsneParams& params, Matrix Y, Ob
   TsneResult result;
   NeighborParams neighbors = params.neighbors;
   neighbors.approximate.seed = params.seed;
-  std::vector<std::int32_t> order;
+  TsneState local;
+  TsneState& run = keep != nullptr ? *keep : local;
+  run = TsneState();
   const bool in_locality_order = X.rows >= params.locality_min_samples;
-  CsrMatrix P = joint_probabilities_on_team(X, params.perplexity, neighbors, params.n_threads,
-                                            observer, &result.timings, &order, in_locality_order);
-  if (!in_locality_order) order.clear();
-  initialize_and_optimize(std::move(P), std::move(order), X, params, *repulsion, Y, observer,
-                          result);
+  run.P = joint_probabilities_on_team(X, params.perplexity, neighbors, params.n_threads,
+                                      observer, &result.timings, &run.order, in_locality_order);
+  if (!in_locality_order) run.order.clear();
+  initialize_and_optimize(run, X, params, *repulsion, Y, observer, result, keep != nullptr);
   return result;
 }
 
 TsneResult run_tsne_from_affinities_on_team(CsrMatrix P, DataMatrix X, const TsneParams& params,
-                                            Matrix Y, Observer* observer) {
+                                            Matrix Y, Observer* observer, TsneState* keep) {
   const auto repulsion = checked_repulsion(params, Y.rows, false);
   if (P.n_rows != Y.rows || P.n_cols != Y.rows || Y.cols != params.n_components) {
     throw std::invalid_argument(
@@ -234,21 +251,46 @@ TsneResult run_tsne_from_affinities_on_team(CsrMatrix P, DataMatrix X, const Tsn
     throw std::invalid_argument("run_tsne_from_affinities: init=pca needs X with n rows");
   }
   TsneResult result;
-  initialize_and_optimize(std::move(P), {}, X, params, *repulsion, Y, observer, result);
+  TsneState local;
+  TsneState& run = keep != nullptr ? *keep : local;
+  run = TsneState();
+  run.P = std::move(P);
+  initialize_and_optimize(run, X, params, *repulsion, Y, observer, result, keep != nullptr);
+  return result;
+}
+
+TsneResult continue_tsne_on_team(TsneState& state, const TsneParams& params, Matrix Y,
+                                 Observer* observer) {
+  const auto repulsion = checked_repulsion(params, Y.rows, false);
+  if (state.P.n_rows != Y.rows || state.P.n_cols != Y.rows || Y.cols != params.n_components ||
+      (!state.order.empty() && state.order.size() != static_cast<size_t>(Y.rows))) {
+    throw std::invalid_argument(
+        "continue_tsne: the state's P must be n x n and Y n x n_components");
+  }
+  TsneResult result;
+  optimize_in_order(state, params, *repulsion, Y, observer, result, &state.optimizer);
   return result;
 }
 
 }  // namespace
 
-TsneResult run_tsne(DataMatrix X, const TsneParams& params, Matrix Y, Observer* observer) {
-  return on_thread_team(params.n_threads, [&] { return run_tsne_on_team(X, params, Y, observer); });
+TsneResult run_tsne(DataMatrix X, const TsneParams& params, Matrix Y, Observer* observer,
+                    TsneState* keep) {
+  return on_thread_team(params.n_threads,
+                        [&] { return run_tsne_on_team(X, params, Y, observer, keep); });
 }
 
 TsneResult run_tsne_from_affinities(CsrMatrix P, DataMatrix X, const TsneParams& params,
-                                    Matrix Y, Observer* observer) {
+                                    Matrix Y, Observer* observer, TsneState* keep) {
   return on_thread_team(params.n_threads, [&] {
-    return run_tsne_from_affinities_on_team(std::move(P), X, params, Y, observer);
+    return run_tsne_from_affinities_on_team(std::move(P), X, params, Y, observer, keep);
   });
+}
+
+TsneResult continue_tsne(TsneState& state, const TsneParams& params, Matrix Y,
+                         Observer* observer) {
+  return on_thread_team(params.n_threads,
+                        [&] { return continue_tsne_on_team(state, params, Y, observer); });
 }
 
 }  // namespace turbotsne

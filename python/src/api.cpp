@@ -75,7 +75,7 @@ py::dict result_to_dict(const TsneResult& result) {
 
 py::dict run_tsne_py(const py::array& X, DoubleArray& Y, const TsneParams& params,
                      py::object report, std::vector<int> report_every, py::object on_stage,
-                     py::object on_progress) {
+                     py::object on_progress, TsneState* keep) {
   const DataMatrix x = data_view(X, "X");
   const Matrix y = mutable_view(Y, "Y");
   PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
@@ -83,7 +83,7 @@ py::dict run_tsne_py(const py::array& X, DoubleArray& Y, const TsneParams& param
   TsneResult result;
   {
     py::gil_scoped_release release;
-    result = run_tsne(x, params, y, &observer);
+    result = run_tsne(x, params, y, &observer, keep);
   }
   return result_to_dict(result);
 }
@@ -92,7 +92,7 @@ py::dict run_tsne_from_affinities_py(const Int64Array& indptr, const Int32Array&
                                      const DoubleArray& data, const DoubleArray& X, DoubleArray& Y,
                                      const TsneParams& params, py::object report,
                                      std::vector<int> report_every, py::object on_stage,
-                                     py::object on_progress) {
+                                     py::object on_progress, TsneState* keep) {
   const ConstMatrix x = view(X, "X");
   const Matrix y = mutable_view(Y, "Y");
   CsrMatrix P = affinity_matrix(indptr, indices, data, y.rows);
@@ -101,9 +101,67 @@ py::dict run_tsne_from_affinities_py(const Int64Array& indptr, const Int32Array&
   TsneResult result;
   {
     py::gil_scoped_release release;
-    result = run_tsne_from_affinities(std::move(P), x, params, y, &observer);
+    result = run_tsne_from_affinities(std::move(P), x, params, y, &observer, keep);
   }
   return result_to_dict(result);
+}
+
+py::dict continue_tsne_py(TsneState& state, DoubleArray& Y, const TsneParams& params,
+                          py::object report, std::vector<int> report_every, py::object on_stage) {
+  const Matrix y = mutable_view(Y, "Y");
+  PyObserver observer(std::move(report), std::move(report_every), std::move(on_stage),
+                      py::none());
+  TsneResult result;
+  {
+    py::gil_scoped_release release;
+    result = continue_tsne(state, params, y, &observer);
+  }
+  return result_to_dict(result);
+}
+
+// A copy of `size` values at `data` as a new 1-D numpy array.
+template <class T>
+py::array_t<T> copied(const T* data, size_t size) {
+  return py::array_t<T>(static_cast<py::ssize_t>(size), data);
+}
+
+// A TsneState's order as a new int32 array (empty: the caller's order).
+Int32Array state_order(const TsneState& state) {
+  return copied(state.order.data(), state.order.size());
+}
+
+// Pickling of a TsneState (a fitted estimator's, for pickle and copy.deepcopy): its arrays.
+py::tuple state_to_tuple(const TsneState& s) {
+  const CsrMatrix& P = s.P;
+  return py::make_tuple(P.n_rows, copied(P.indptr.data(), P.indptr.size()),
+                        copied(P.indices.data(), P.indices.size()),
+                        copied(P.values.data(), P.values.size()), state_order(s),
+                        copied(s.optimizer.update.data(), s.optimizer.update.size()),
+                        copied(s.optimizer.gains.data(), s.optimizer.gains.size()));
+}
+
+TsneState state_from_tuple(const py::tuple& t) {
+  if (t.size() != 7) throw std::invalid_argument("TsneState: a state of 7 parts expected");
+  TsneState s;
+  s.P.n_rows = s.P.n_cols = t[0].cast<index_t>();
+  const auto indptr = t[1].cast<Int64Array>();
+  const auto indices = t[2].cast<py::array_t<std::int32_t, py::array::c_style>>();
+  const auto values = t[3].cast<py::array_t<float, py::array::c_style>>();
+  const auto order = t[4].cast<Int32Array>();
+  const auto update = t[5].cast<DoubleArray>();
+  const auto gains = t[6].cast<DoubleArray>();
+  if (indptr.size() != s.P.n_rows + 1 || indices.size() != values.size() ||
+      indptr.data()[s.P.n_rows] != indices.size() || update.size() != gains.size() ||
+      (order.size() != 0 && order.size() != s.P.n_rows)) {
+    throw std::invalid_argument("TsneState: inconsistent state");
+  }
+  s.P.indptr.assign(indptr.data(), indptr.data() + indptr.size());
+  s.P.indices.assign(indices.data(), indices.data() + indices.size());
+  s.P.values.assign(values.data(), values.data() + values.size());
+  s.order.assign(order.data(), order.data() + order.size());
+  s.optimizer.update.assign(update.data(), update.data() + update.size());
+  s.optimizer.gains.assign(gains.data(), gains.data() + gains.size());
+  return s;
 }
 
 py::dict contrastive_result_to_dict(const ContrastiveResult& result) {
@@ -199,9 +257,32 @@ void register_tsne(py::module_& m) {
       .def_readwrite("optimizer", &TsneParams::optimizer)
       .def_readwrite("locality_min_samples", &TsneParams::locality_min_samples);
 
+  py::class_<TsneState>(m, "TsneState",
+                        "What a run keeps for its continuation: P and the optimizer's state in "
+                        "the optimizer's point order, and that order.")
+      .def(py::init<>())
+      .def_property_readonly("n_samples", [](const TsneState& s) { return s.P.n_rows; })
+      .def_property_readonly("nnz", [](const TsneState& s) {
+        return s.P.indptr.empty() ? std::int64_t{0} : s.P.indptr.back();
+      })
+      .def_property_readonly("started", [](const TsneState& s) { return s.optimizer.started(); })
+      .def_property_readonly("order", &state_order,
+                             "Row r of P is point order[r] (empty: the caller's order).")
+      .def("set_affinities",
+           [](TsneState& s, const Int64Array& indptr, const Int32Array& indices,
+              const DoubleArray& data) {
+             if (s.P.n_rows == 0) throw std::invalid_argument("set_affinities: empty state");
+             s.P = affinity_matrix(indptr, indices, data, s.P.n_rows);
+           },
+           py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
+           py::arg("data").noconvert(),
+           "Replaces P (symmetric, summing to 1, numbered in `order`); the optimizer's state "
+           "stays.")
+      .def(py::pickle(&state_to_tuple, &state_from_tuple));
+
   m.def("tsne", &run_tsne_py, py::arg("X").noconvert(), py::arg("Y").noconvert(),
         py::arg("params"), py::arg("report"), py::arg("report_every"), py::arg("on_stage"),
-        py::arg("on_progress") = py::none(),
+        py::arg("on_progress") = py::none(), py::arg("keep") = nullptr,
         "Runs the pipeline on X (float64, or float32 for the approximate search with the "
         "euclidean or manhattan metric); Y (n, n_components) holds the initial embedding for "
         "init=given "
@@ -211,9 +292,14 @@ void register_tsne(py::module_& m) {
   m.def("tsne_from_affinities", &run_tsne_from_affinities_py, py::arg("indptr").noconvert(),
         py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("X").noconvert(),
         py::arg("Y").noconvert(), py::arg("params"), py::arg("report"), py::arg("report_every"),
-        py::arg("on_stage"), py::arg("on_progress") = py::none(),
+        py::arg("on_stage"), py::arg("on_progress") = py::none(), py::arg("keep") = nullptr,
         "Like tsne from a symmetric CSR P summing to 1; X (n rows) is read only for init=pca "
         "and may have 0 rows otherwise.");
+
+  m.def("tsne_continue", &continue_tsne_py, py::arg("state"), py::arg("Y").noconvert(),
+        py::arg("params"), py::arg("report"), py::arg("report_every"), py::arg("on_stage"),
+        "Continues the run that filled `state` (its keep) from its embedding Y for "
+        "params.optimizer's schedule, carrying gains and updates on.");
 }
 
 // The neighbour searches' parameters.

@@ -686,13 +686,16 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
           early_exaggeration_iter=250, exaggeration=1.0, max_step_norm=5.0, dof=1.0, theta=0.5,
           n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
           random_state=None, n_jobs=-1, verbose=False, callback=None, callback_every=50,
-          n_iter_without_progress=None, min_grad_norm=None, _grad_scale=1.0, _optimizer=None):
+          n_iter_without_progress=None, min_grad_norm=None, _grad_scale=1.0, _optimizer=None,
+          _keep=None, _params=None):
     """``tsne`` returning ``(embedding, info)``, info holding kl_divergence, n_iter, timings.
 
     ``_optimizer`` (for bench/choose_auto.py): a dict of ``_core.OptimizerParams`` fields
-    set as they are after the checks, e.g. ``late_learning_rate`` or ``momentum_early``.
+    set as they are after the checks, e.g. ``late_learning_rate`` or ``momentum_early``;
+    ``_params`` the same for ``_core.TsneParams`` (the tests' ``locality_min_samples``).
     ``_grad_scale``: the factor on the gradient norm that ``min_grad_norm`` is compared with
-    (4 for the estimator's scikit-learn scale)."""
+    (4 for the estimator's scikit-learn scale). ``_keep``: a ``_core.TsneState`` that receives P
+    and the optimizer's state for a continuation (TSNE.optimize)."""
     # Every parameter first, then the input (which may take a copy of X).
     checked = _check_run("tsne", metric=metric, neighbors=neighbors, n_jobs=n_jobs,
                          random_state=random_state, perplexity=perplexity,
@@ -711,6 +714,8 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
                                  learning_rate=learning_rate))
     for field, value in (_optimizer or {}).items():
         setattr(opt, field, value)
+    for field, value in (_params or {}).items():
+        setattr(params, field, value)
     stop = _stopping_rule(n_iter_without_progress, min_grad_norm, opt.early_exaggeration_iter,
                           _grad_scale)
     inp = _resolve_input(X, perplexity=checked["perplexity"], metric=metric, affinities=affinities,
@@ -750,10 +755,10 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
 
     def run(*observer):
         if from_data:
-            return _core.tsne(X, Y, params, *observer)
+            return _core.tsne(X, Y, params, *observer, keep=_keep)
         joint = inp.P(n_jobs, progress, stage_seconds) if callable(inp.P) else inp.P
         X_init = X if X is not None else np.empty((0, 1))
-        return _core.tsne_from_affinities(*joint, X_init, Y, params, *observer)
+        return _core.tsne_from_affinities(*joint, X_init, Y, params, *observer, keep=_keep)
 
     info = run_observed(run, progress, callback, checked["callback_every"],
                         lambda info: f"KL {info['kl_divergence']:.4f} after {info['n_iter']} iterations",

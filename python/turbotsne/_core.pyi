@@ -102,6 +102,16 @@ class TsneParams:
     locality_min_samples: int
     def __init__(self) -> None: ...
 
+class TsneState:
+    n_samples: int
+    nnz: int
+    started: bool
+    order: npt.NDArray[np.int32]
+    def __init__(self) -> None: ...
+    def set_affinities(
+        self, indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int32], data: npt.NDArray[np.float64]
+    ) -> None: ...
+
 def tsne(
     X: Union[npt.NDArray[np.float64], npt.NDArray[np.float32]],
     Y: npt.NDArray[np.float64],
@@ -110,6 +120,15 @@ def tsne(
     report_every: Sequence[int],
     on_stage: Optional[Callable[[str, float], None]],
     on_progress: Optional[OnProgress] = None,
+    keep: Optional[TsneState] = None,
+) -> dict: ...
+def tsne_continue(
+    state: TsneState,
+    Y: npt.NDArray[np.float64],
+    params: TsneParams,
+    report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
+    report_every: Sequence[int],
+    on_stage: Optional[Callable[[str, float], None]],
 ) -> dict: ...
 def tsne_from_affinities(
     indptr: npt.NDArray[np.int64],
@@ -122,6 +141,7 @@ def tsne_from_affinities(
     report_every: Sequence[int],
     on_stage: Optional[Callable[[str, float], None]],
     on_progress: Optional[OnProgress] = None,
+    keep: Optional[TsneState] = None,
 ) -> dict: ...
 def query_neighbors(
     reference: npt.NDArray[np.float64], queries: npt.NDArray[np.float64], k: int, metric: Metric, n_threads: int,

@@ -16,9 +16,10 @@ import scipy.sparse
 import warnings
 
 from . import _core, _metrics
-from ._api import _METHODS, _tsne
-from ._validation import (Choice, Int, NoneOr, Real, WordOr, check_data, check_n_jobs,
-                          check_params, check_real, in_safe_range, safe_exponent)
+from ._api import _METHODS, _tsne, joint_probabilities
+from ._progress import Progress, run_observed
+from ._validation import (Choice, Int, NoneOr, Real, WordOr, check_affinities, check_data,
+                          check_n_jobs, check_params, check_real, in_safe_range, safe_exponent)
 
 __all__ = ["TSNE", "NotFittedError", "EXPECTED_FAILED_CHECKS"]
 
@@ -81,6 +82,16 @@ _TRANSFORM_CONSTRAINTS = {
     "n_iter": Int(0),
     "learning_rate": Real(0.0, lo_open=True),
     "theta": Real(0.0),
+}
+
+#: What optimize's parameters must be (None: the fit's value), in this order.
+_OPTIMIZE_CONSTRAINTS = {
+    "n_iter": Int(1),
+    "exaggeration": NoneOr(Real(0.0, lo_open=True)),
+    "learning_rate": WordOr(("auto",), Real(0.0, lo_open=True)),  # "auto": None
+    "momentum": Real(0.0, 1.0, hi_open=True),
+    "dof": NoneOr(Real(0.0, lo_open=True)),
+    "perplexity": NoneOr(Real(0.0, lo_open=True)),
 }
 
 #: Checks of scikit-learn's check_estimator that cannot pass, and why (pass it as
@@ -263,6 +274,9 @@ class TSNE(_Mixin, _Base):
 
     # ------------------------------------------------------------------------------- fit
 
+    #: _core.TsneParams fields set as they are (for the tests: locality_min_samples).
+    _core_params: Optional[dict] = None
+
     def _n_jobs(self) -> int:
         return check_n_jobs(-1 if self.n_jobs is None else self.n_jobs, owner="TSNE")
 
@@ -305,6 +319,7 @@ class TSNE(_Mixin, _Base):
             learning_rate = 4.0 * lr_sklearn
         max_iter = 750 if fit["max_iter"] is None else fit["max_iter"]
         verbose = fit["verbose"] > 0
+        state = _core.TsneState()  # P and the optimizer's state, for optimize()
         Y, info = _tsne(
             data, self.n_components, perplexity=self.perplexity, method=fit["method"],
             neighbors=self.neighbors, metric=self.metric, metric_params=self.metric_params,
@@ -316,7 +331,9 @@ class TSNE(_Mixin, _Base):
             verbose=verbose, callback=self.callback, callback_every=self.callback_every,
             n_iter_without_progress=self.n_iter_without_progress,
             min_grad_norm=self.min_grad_norm, _grad_scale=4.0,  # scikit-learn's gradient scale
+            _keep=state, _params=self._core_params,
         )
+        self._state, self._method = state, info["method"]
         self.embedding_ = Y
         self.kl_divergence_ = float(info["kl_divergence"])
         self.n_iter_ = int(info["n_iter"])
@@ -330,11 +347,118 @@ class TSNE(_Mixin, _Base):
         # new points bring their distances to the reference points themselves).
         self._fit_X = None if precomputed else data
         self._fit_n_samples = n
+        self._neighbors = info["neighbors"]
         return self._wrap_output(Y, X)
 
     def fit(self, X, y=None):
         """Embed X; the embedding is in ``embedding_``. Returns self."""
         self.fit_transform(X, y)
+        return self
+
+    # ------------------------------------------------------------------------ optimize
+
+    def optimize(self, n_iter: int, *, exaggeration: Optional[float] = None,
+                 learning_rate="auto", momentum: float = 0.8, dof: Optional[float] = None,
+                 perplexity: Optional[float] = None, affinities=None):
+        """Continue the optimisation of the fitted embedding for ``n_iter`` more iterations.
+
+        The gradient descent goes on from where the last ``fit`` or ``optimize`` stopped,
+        keeping each point's gains and momentum (not a restart): ``fit`` with ``max_iter=250``
+        followed by ``optimize(500)`` gives the embedding of ``fit`` with ``max_iter=750``,
+        bit for bit. Each call is a stage with its own exaggeration, learning rate, momentum
+        and degrees of freedom, as openTSNE's ``TSNEEmbedding.optimize``; ``perplexity`` or
+        ``affinities`` replace P from this stage on (openTSNE's ``affinities.set_perplexity``:
+        e.g. perplexity annealing, a large perplexity first and the final one after it).
+        ``embedding_``, ``kl_divergence_`` (against the current P, with this stage's dof) and
+        ``n_iter_`` (iterations of all stages) are updated. The fitted estimator keeps P for
+        this: 8 bytes per stored entry and 8 per point, plus 16 bytes per point and
+        component for gains and momentum.
+
+        Parameters
+        ----------
+        n_iter : int
+            Iterations of this stage.
+        exaggeration : float, optional
+            Factor on the attraction; defaults to the estimator's ``exaggeration`` (1: none).
+        learning_rate : float or "auto", default="auto"
+            On scikit-learn's scale, as the estimator's; "auto": n_samples / exaggeration / 4
+            (the rule of the fit's phase after early exaggeration).
+        momentum : float, default=0.8
+            The fit's momentum.
+        dof : float, optional
+            Degrees of freedom of the Student-t kernel from this stage on; defaults to the
+            fit's ``dof``.
+        perplexity : float, optional
+            Recompute P from the fit's data with this perplexity (the fit's metric and
+            neighbour search) and use it from this stage on.
+        affinities : sparse or dense matrix of shape (n_samples, n_samples), optional
+            Use these affinities from this stage on (normalised as the ``affinities``
+            parameter is). Not together with ``perplexity``.
+
+        Returns
+        -------
+        self : TSNE
+        """
+        self._check_fitted()
+        checked = check_params(dict(n_iter=n_iter, exaggeration=exaggeration,
+                                    learning_rate=learning_rate, momentum=momentum, dof=dof,
+                                    perplexity=perplexity), _OPTIMIZE_CONSTRAINTS,
+                               owner="TSNE.optimize")
+        state = getattr(self, "_state", None)
+        if state is None or not state.started:
+            raise ValueError("TSNE.optimize: this estimator has no optimisation to continue "
+                             "(its last optimisation was interrupted); call fit again.")
+        n = state.n_samples
+        if checked["perplexity"] is not None and affinities is not None:
+            raise ValueError("TSNE.optimize takes perplexity or affinities, not both.")
+        if checked["perplexity"] is not None:
+            if self._fit_X is None:
+                raise ValueError("TSNE.optimize: perplexity needs the data of the fit, which "
+                                 "was not kept (metric='precomputed' or affinities given with "
+                                 "X=None); pass affinities instead.")
+            affinities = joint_probabilities(
+                self._fit_X, checked["perplexity"], self._n_jobs(), neighbors=self._neighbors,
+                random_state=self.random_state, metric=self.metric,
+                metric_params=self.metric_params)
+        if affinities is not None:
+            indptr, indices, data, _ = check_affinities(affinities, n)
+            P = scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, n))
+            order = state.order
+            if order.size:  # the optimizer's point order (see _core.TsneState)
+                P = P[order][:, order].tocsr()
+                P.sort_indices()
+            state.set_affinities(P.indptr.astype(np.int64), P.indices.astype(np.int32),
+                                 np.ascontiguousarray(P.data, dtype=np.float64))
+        params = _core.TsneParams()  # the fit's, but for the schedule
+        params.method = getattr(_core.Method, self._method)
+        params.n_components = self.embedding_.shape[1]
+        params.repulsion.theta = self.angle
+        params.n_threads = self._n_jobs()
+        params.dof = self.dof if checked["dof"] is None else checked["dof"]
+        opt = params.optimizer
+        opt.max_step_norm = self.max_step_norm
+        opt.n_iter = checked["n_iter"]
+        opt.early_exaggeration_iter = 0
+        opt.exaggeration = self.exaggeration if checked["exaggeration"] is None \
+            else checked["exaggeration"]
+        opt.learning_rate = None
+        opt.late_learning_rate = None if checked["learning_rate"] is None \
+            else 4.0 * checked["learning_rate"]
+        opt.momentum_late = checked["momentum"]
+        Y = np.array(self.embedding_, dtype=np.float64, order="C")
+        progress = Progress.create(opt.n_iter, self.verbose > 0, exaggeration=opt.exaggeration)
+        try:
+            info = run_observed(
+                lambda report, every, on_stage, _: _core.tsne_continue(
+                    state, Y, params, report, every, on_stage),
+                progress, self.callback, self.callback_every,
+                lambda info: f"KL {info['kl_divergence']:.4f} after {info['n_iter']} iterations")
+        except BaseException:
+            self._state = None  # advanced by an unfinished stage: no longer Y's state
+            raise
+        self.embedding_ = Y
+        self.kl_divergence_ = float(info["kl_divergence"])
+        self.n_iter_ += int(info["n_iter"])
         return self
 
     # ------------------------------------------------------------------------- transform

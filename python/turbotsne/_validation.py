@@ -182,9 +182,10 @@ def _range_text(lo, hi, *, lo_open=False, hi_open=False) -> str:
 
 
 def check_real(value, name: str, *, min_value: float | None = None, max_value: float | None = None,
-               min_open: bool = False, owner: str = "tsne") -> float:
-    """A finite real number (not bool) in the given range; min_open excludes min_value."""
-    rng = _range_text(min_value, max_value, lo_open=min_open)
+               min_open: bool = False, max_open: bool = False, owner: str = "tsne") -> float:
+    """A finite real number (not bool) in the given range; min_open excludes min_value,
+    max_open max_value."""
+    rng = _range_text(min_value, max_value, lo_open=min_open, hi_open=max_open)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(
             f"The '{name}' parameter of {owner} must be a float{rng}."
@@ -195,7 +196,7 @@ def check_real(value, name: str, *, min_value: float | None = None, max_value: f
     if ok and min_value is not None:
         ok = value > min_value if min_open else value >= min_value
     if ok and max_value is not None:
-        ok = value <= max_value
+        ok = value < max_value if max_open else value <= max_value
     if not ok:
         raise ValueError(f"The '{name}' parameter of {owner} must be a float{rng}. Got {value} instead.")
     return value
@@ -212,15 +213,17 @@ class Int(NamedTuple):
 
 
 class Real(NamedTuple):
-    """Constraint: a finite float in [lo, hi] ((lo, hi] with lo_open), :func:`check_real`."""
+    """Constraint: a finite float in [lo, hi] (open at lo with lo_open, at hi with hi_open),
+    :func:`check_real`."""
 
     lo: Optional[float] = None
     hi: Optional[float] = None
     lo_open: bool = False
+    hi_open: bool = False
 
     def check(self, value, name: str, owner: str):
         return check_real(value, name, min_value=self.lo, max_value=self.hi, min_open=self.lo_open,
-                          owner=owner)
+                          max_open=self.hi_open, owner=owner)
 
 
 class NoneOr(NamedTuple):

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <vector>
 
 #include "turbotsne/common.hpp"
 #include "turbotsne/progress.hpp"
@@ -76,15 +77,29 @@ struct OptimizeResult {
   double update = 0.0;      // gains, momentum, step and recentring
 };
 
+// What the optimiser carries from one iteration to the next besides the embedding: each
+// coordinate's last update (which momentum carries on) and its gain. Kept between the stages
+// of one optimisation (TSNE.optimize), so that a run continued in stages is the same, bit for
+// bit, as one run of the same schedule. Empty: not started.
+struct OptimizerState {
+  std::vector<double> update;
+  std::vector<double> gains;
+  bool started() const { return !update.empty(); }
+};
+
 // Optimises Y in place. P: symmetric, summing to 1. Each iteration computes the gradient,
-// updates gains and momentum, moves the points and recentres them at the origin.
+// updates gains and momentum, moves the points and recentres them at the origin. With
+// `state`: a state not started is started (zero updates, unit gains, Y recentred first, as
+// without a state), a started one is continued (Y as it is: the previous stage left it
+// centred) and left as the last iteration leaves it.
 OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
                         const OptimizerParams& params, int n_threads,
-                        Observer* observer = nullptr);
+                        Observer* observer = nullptr, OptimizerState* state = nullptr);
 
 // optimize without checking params and without starting a thread team: for callers that
 // checked params at their own entry point and already run on a team (run_tsne).
 OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion,
-                                const OptimizerParams& params, int n_threads, Observer* observer);
+                                const OptimizerParams& params, int n_threads, Observer* observer,
+                                OptimizerState* state = nullptr);
 
 }  // namespace turbotsne

@@ -83,17 +83,39 @@ CsrMatrix conditional_probabilities(DataMatrix X, double perplexity,
 // seeded noise so that no dimension is frozen.
 void initialize(DataMatrix X, Init init, std::uint64_t seed, Matrix Y, int n_threads);
 
+// What a run leaves for its continuation (TSNE.optimize): P and the optimiser's state, both
+// in the optimiser's point order, and that order (row r is point order[r]; empty: the
+// caller's order). P is kept only when a run is given a TsneState: 8 bytes per stored entry
+// (float32 value, int32 index) and 8 per point, and 16 bytes per point and dimension for the
+// optimiser's state.
+struct TsneState {
+  CsrMatrix P;
+  std::vector<std::int32_t> order;
+  OptimizerState optimizer;
+};
+
 // Runs t-SNE on the rows of X, writing the embedding into Y (X.rows x n_components; it holds
-// the initial embedding on entry when params.init == Init::kGiven).
+// the initial embedding on entry when params.init == Init::kGiven). With `keep`, P, the
+// point order and the optimiser's state are moved into it at the end (else freed).
 TsneResult run_tsne(DataMatrix X, const TsneParams& params, Matrix Y,
-                    Observer* observer = nullptr);
+                    Observer* observer = nullptr, TsneState* keep = nullptr);
 
 // Runs t-SNE from given affinities P (n x n, symmetric, summing to 1): only the
 // initialisation and the optimisation of run_tsne, with the same observer calls after the
 // affinities stage. X is read only by Init::kPca (it may have 0 rows otherwise); the
 // neighbour and perplexity parameters are not used.
 TsneResult run_tsne_from_affinities(CsrMatrix P, DataMatrix X, const TsneParams& params,
-                                    Matrix Y, Observer* observer = nullptr);
+                                    Matrix Y, Observer* observer = nullptr,
+                                    TsneState* keep = nullptr);
+
+// Continues the optimisation that left `state` (a run's `keep`) for params.optimizer's
+// schedule, from the embedding Y (caller's order) that run returned, carrying the state on:
+// a run of n1 iterations continued for n2 gives the embedding of one run of n1 + n2
+// iterations with the same schedule, bit for bit. Only params.optimizer, method, repulsion,
+// dof, n_components and n_threads are read; state.P may have been replaced (in state.order)
+// between stages.
+TsneResult continue_tsne(TsneState& state, const TsneParams& params, Matrix Y,
+                         Observer* observer = nullptr);
 
 const char* version();
 
