@@ -373,6 +373,22 @@ void register_neighbors(py::module_& m) {
      py::arg("on_progress") = py::none(),
      "The k nearest of each row of a dense square distance matrix (diagonal ignored).");
 
+  m.def("neighbors", [](const py::array& X, int k, const NeighborParams& params, int n_threads,
+                        py::object on_progress) {
+    const DataMatrix x = data_view(X, "X");
+    PyObserver observer(Stage::kNeighbors, std::move(on_progress));
+    KnnGraph g;
+    {
+      py::gil_scoped_release release;
+      g = on_thread_team(n_threads, [&] { return find_neighbors(x, k, params, n_threads, &observer); });
+    }
+    g.locality_order.clear();
+    return graph_to_numpy(std::move(g));
+  }, py::arg("X").noconvert(), py::arg("k"), py::arg("params"), py::arg("n_threads"),
+     py::arg("on_progress") = py::none(),
+     "The k nearest neighbours of each row of X among the others, by the search t-SNE runs "
+     "(exact or approximate): (indices int32 (n, k), distances (n, k)).");
+
   m.def("nearest_in_rows", [](const DoubleArray& D, int k, index_t self_offset, int n_threads) {
     const ConstMatrix d = view(D, "D");
     KnnGraph g;
@@ -419,6 +435,52 @@ void register_affinities(py::module_& m) {
   }, py::arg("indices").noconvert(), py::arg("distances").noconvert(), py::arg("perplexity"),
      py::arg("n_threads"), py::arg("on_progress") = py::none(),
      "Symmetric joint P from a kNN graph (rows of (indices, distances)), as (indptr, indices, data).");
+
+  m.def("joint_from_conditional", [](const Int32Array& indices, const DoubleArray& values,
+                                     int n_threads) {
+    const ConstMatrix v = view(values, "values");
+    if (indices.ndim() != 2 || indices.shape(0) != v.rows || indices.shape(1) != v.cols) {
+      throw std::invalid_argument("indices and values must have the same shape (n, k)");
+    }
+    const index_t n = v.rows;
+    const index_t k = v.cols;
+    CsrMatrix C;
+    C.n_rows = C.n_cols = n;
+    C.indptr.resize(static_cast<size_t>(n) + 1);
+    C.indices.resize(static_cast<size_t>(n * k));
+    C.values.resize(static_cast<size_t>(n * k));
+    const std::int32_t* idx = indices.data();
+    for (index_t i = 0; i <= n; ++i) C.indptr[i] = i * k;
+    for (index_t e = 0; e < n * k; ++e) {
+      if (idx[e] < 0 || idx[e] >= n || idx[e] == e / k) {
+        throw std::invalid_argument("indices must lie in [0, n) and differ from their row");
+      }
+      if (!(v.data[e] >= 0.0) || !std::isfinite(v.data[e])) {
+        throw std::invalid_argument("values must be finite and non-negative");
+      }
+    }
+    CsrMatrix P;
+    {
+      py::gil_scoped_release release;
+      // Each row by column index, its values as float32 (as conditional_probabilities gives).
+      std::vector<std::pair<std::int32_t, double>> row(static_cast<size_t>(k));
+      for (index_t i = 0; i < n; ++i) {
+        for (index_t j = 0; j < k; ++j) row[j] = {idx[i * k + j], v.data[i * k + j]};
+        std::sort(row.begin(), row.end());
+        for (index_t j = 0; j < k; ++j) {
+          if (j > 0 && row[j].first == row[j - 1].first) {
+            throw std::invalid_argument("a row's indices must be distinct");
+          }
+          C.indices[i * k + j] = row[j].first;
+          C.values[i * k + j] = static_cast<float>(row[j].second);
+        }
+      }
+      P = on_thread_team(n_threads, [&] { return symmetrize(std::move(C), n_threads); });
+    }
+    return csr_to_numpy(std::move(P));
+  }, py::arg("indices").noconvert(), py::arg("values").noconvert(), py::arg("n_threads"),
+     "(C + Cᵀ) / (2 n) of the row-stochastic conditional C given as k neighbours per row "
+     "(indices (n, k) int32, distinct and not the row itself; values (n, k)): CSR arrays.");
 
   m.def("calibrate_rows", [](const DoubleArray& squared_distances, double perplexity) {
     const ConstMatrix d = view(squared_distances, "squared_distances");

@@ -9,7 +9,7 @@ from typing import Callable, NamedTuple, Optional, Union
 import numpy as np
 import scipy.sparse
 
-from . import _core, _metrics
+from . import _core, _kernels, _metrics
 from ._progress import Progress, run_observed
 from ._validation import (
     CallableOrNone,
@@ -201,25 +201,31 @@ def _stage_done(progress: Optional[Progress], timings: Optional[dict], name: str
         timings[name] = seconds
 
 
-def _precomputed_affinities(D, perplexity: float, owner: str):
-    """``(n, affinities)`` for a precomputed distance matrix, validated as check_precomputed:
-    ``affinities(threads, progress, timings)`` computes the joint P (CSR arrays), reports its
-    two stages, neighbours and affinities, to ``progress`` (a Progress, or None) and stores
-    their seconds in ``timings`` (a dict, or None) under "neighbors" and "affinities"."""
+def _precomputed_affinities(D, kernel, owner: str):
+    """``(n, affinities, kernel)`` for a precomputed distance matrix, validated as
+    check_precomputed (``kernel`` checked against n): ``affinities(threads, progress,
+    timings)`` computes the joint P (CSR arrays), reports its two stages, neighbours and
+    affinities, to ``progress`` (a Progress, or None) and stores their seconds in ``timings``
+    (a dict, or None) under "neighbors" and "affinities"."""
     kind, D = check_precomputed(D)
     n = D.shape[0]
-    perplexity = _check_perplexity(perplexity, n)
-    k = _core.neighbor_count(n, perplexity)
+    kernel = _kernels.check_kernel(kernel, n, _check_perplexity)
+    k = kernel.neighbor_count(n)
     if kind == "sparse":
         counts = _distinct_off_diagonal_counts(D)
         if counts.min() < k:
             row = int(np.argmin(counts))
-            fix = (f"Pass perplexity < {(counts[row] + 1) / 3:g} (each point uses "
-                   f"floor(3 * perplexity) neighbours) or add neighbours to the graph."
-                   if counts[row] > 0 else "Add neighbours to the graph.")
+            if counts[row] == 0:
+                fix = "Add neighbours to the graph."
+            elif kernel.kind in ("uniform", "gaussian"):
+                fix = f"Pass n_neighbors <= {counts[row]} or add neighbours to the graph."
+            else:
+                fix = (f"Pass perplexity < {(counts[row] + 1) / 3:g} (each point uses "
+                       f"floor(3 * perplexity) neighbours) or add neighbours to the graph.")
+            need = "floor(3 * perplexity)" if kernel.n_neighbors is None else "n_neighbors"
             raise ValueError(
                 f"X (a sparse kNN distance graph with metric='precomputed') must give every "
-                f"point at least floor(3 * perplexity) = {k} neighbours besides itself; row "
+                f"point at least {need} = {k} neighbours besides itself; row "
                 f"{row} has {counts[row]} (the fewest). {fix}"
             )
         csr = (np.ascontiguousarray(D.indptr, dtype=np.int64),
@@ -235,11 +241,11 @@ def _precomputed_affinities(D, perplexity: float, owner: str):
             graph = _core.neighbors_from_sparse_distances(*csr, k, threads, on_progress)
         _stage_done(progress, timings, "neighbors", start)
         lap = time.perf_counter()
-        P = _core.affinities_from_neighbors(*graph, perplexity, threads, on_progress)
+        P = kernel.joint(*graph, threads, on_progress)
         _stage_done(progress, timings, "affinities", lap)
         return P
 
-    return n, affinities
+    return n, affinities, kernel
 
 
 def tsne(
@@ -271,6 +277,8 @@ def tsne(
     callback_every: int = 50,
     n_iter_without_progress: Optional[int] = None,
     min_grad_norm: Optional[float] = None,
+    n_neighbors: Optional[int] = None,
+    sigma: Optional[float] = None,
     return_info: bool = False,
 ):
     """Embed the rows of ``X`` with t-SNE.
@@ -298,7 +306,10 @@ def tsne(
         rule), whose weights are calibrated to this perplexity, so ``perplexity < n_samples``
         is required (above ``n_samples - 1``, which equal weights give, with a warning).
         Larger values show more global structure and cost more; 30 suits most data from a
-        few hundred points upwards.
+        few hundred points upwards. A list, e.g. ``[30, 300]``, gives multiscale affinities
+        (openTSNE's ``Multiscale``): each point's p_·|i is the equal mixture of the Gaussian
+        kernels calibrated to each perplexity, over the
+        ``min(n_samples - 1, floor(3 * max(perplexity)))`` nearest neighbours.
     method : {"auto", "exact", "barnes_hut", "fft"}, default="auto"
         How repulsive forces are computed. "exact" sums over all pairs (O(n²) per iteration;
         the reference). "barnes_hut" approximates distant groups of points (O(n log n), 1-3
@@ -355,7 +366,9 @@ def tsne(
         :func:`joint_probabilities`, is used unchanged, so that ``tsne(X, affinities=
         joint_probabilities(X))`` gives the same embedding as ``tsne(X)``). ``perplexity``,
         ``neighbors`` and ``metric`` are then not used (a non-default metric is an error), and
-        X is needed only for init="pca".
+        X is needed only for init="pca". Or the name of a kernel on the kNN graph instead of
+        the perplexity-calibrated Gaussian: "uniform", p_j|i = 1 / k over each point's
+        k = ``n_neighbors`` nearest (openTSNE's ``Uniform``).
     init : {"pca", "random"} or ndarray of shape (n_samples, n_components), default="pca"
         Initial embedding. "pca": the leading principal components of X, scaled so that the
         first has standard deviation 1e-4 (keeps global structure; Kobak & Berens 2019).
@@ -428,6 +441,14 @@ def tsne(
     min_grad_norm : float or None, default=None
         Stop when the norm of the gradient (checked every 50 iterations, on this function's
         scale, a quarter of scikit-learn's) is at most this. None: never.
+    n_neighbors : int, optional
+        Neighbours per point for ``affinities="uniform"`` and for ``sigma``; by default
+        ``min(n_samples - 1, floor(3 * perplexity))``. Must be less than n_samples. Not used
+        (an error) with the perplexity-calibrated kernels, whose count the perplexity sets.
+    sigma : float, optional
+        A fixed Gaussian bandwidth for every point instead of the perplexity calibration:
+        p_j|i ∝ exp(-d_ij² / (2 sigma²)) over the ``n_neighbors`` nearest (openTSNE's
+        ``FixedSigmaNN``), in the metric's units.
     return_info : bool, default=False
         Also return a dict describing the run (see Returns).
 
@@ -466,6 +487,7 @@ def tsne(
         random_state=random_state, n_jobs=n_jobs, verbose=verbose,
         callback=callback, callback_every=callback_every,
         n_iter_without_progress=n_iter_without_progress, min_grad_norm=min_grad_norm,
+        n_neighbors=n_neighbors, sigma=sigma,
     )
     return (Y, info) if return_info else Y
 
@@ -482,18 +504,28 @@ class _Input(NamedTuple):
     source: str  # in words, for the progress message
     metric: str = "euclidean"  # the core's metric when it computes P (P None)
     neighbors: Optional[str] = None  # the search used when it is fixed here ("exact")
+    kernel: Optional[_kernels.Kernel] = None  # how P weights the neighbours (not given P)
 
 
-def _resolve_input(X, *, perplexity, metric, affinities, init, owner: str,
-                   float32: bool = False, metric_params=None, neighbors: str = "auto") -> _Input:
+def _resolve_input(X, *, kernel, metric, affinities, init, owner: str,
+                   float32: bool = False, metric_params=None, neighbors: str = "auto",
+                   seed: int = 0) -> _Input:
     """The data, the affinities or the distances a run of ``owner`` starts from, checked;
     ``float32``: X of float32 rows stays float32 (see _uses_float32). ``metric`` is a name or
     a callable (checked by _RUN_CONSTRAINTS), resolved here with ``metric_params``; metrics
     the core does not compute natively and sparse X take the exact blocked search of
-    _metrics, run when the run starts (P then is a function, as for precomputed distances)."""
+    _metrics, run when the run starts (P then is a function, as for precomputed distances).
+    ``kernel`` (a _kernels.Kernel) weights the neighbours; the core computes P from X itself
+    only for t-SNE's own kernel, the others are computed here on the kNN graph of the run's
+    search (``neighbors``, ``seed``)."""
     pca = isinstance(init, str) and init == "pca"
+    perplexity = kernel.perplexity
     spec = _metrics.resolve_metric(metric, metric_params, owner)
     if affinities is not None:
+        if not kernel.standard:
+            raise ValueError(
+                f"{kernel.describe()} has no effect when affinities are given (a matrix): the "
+                f"matrix replaces the kernel.")
         if spec != _metrics.MetricSpec("euclidean", True, {}, None) or metric_params:
             raise ValueError(
                 f"metric={metric!r} has no effect when affinities are given; leave metric at its "
@@ -514,15 +546,18 @@ def _resolve_input(X, *, perplexity, metric, affinities, init, owner: str,
                 "init='pca' cannot be used with metric='precomputed': principal components "
                 "need the data, not distances. Pass init='random' or an initial embedding array."
             )
-        n, compute = _precomputed_affinities(X, perplexity, owner)
-        result = _Input(None, n, compute, perplexity, "precomputed distances")
-    elif spec.native and not scipy.sparse.issparse(X):
+        n, compute, kernel = _precomputed_affinities(X, kernel, owner)
+        result = _Input(None, n, compute, kernel.perplexity, "precomputed distances",
+                        kernel=kernel)
+    elif spec.native and not scipy.sparse.issparse(X) and kernel.standard:
         X = _checked_data(X, spec.name, float32)
         perplexity = _check_perplexity(perplexity, X.shape[0])
         result = _Input(X, X.shape[0], None, perplexity, f"{X.shape[1]} features",
-                        metric=spec.name)
+                        metric=spec.name, kernel=kernel._replace(perplexities=(perplexity,)))
+    elif spec.native and not scipy.sparse.issparse(X):
+        result = _native_graph_input(X, spec, kernel, neighbors, seed)
     else:
-        return _blocked_input(X, spec, perplexity=perplexity, init=init, owner=owner,
+        return _blocked_input(X, spec, kernel=kernel, init=init, owner=owner,
                               neighbors=neighbors)
     if result.X is None and pca:
         raise ValueError(
@@ -532,7 +567,33 @@ def _resolve_input(X, *, perplexity, metric, affinities, init, owner: str,
     return result
 
 
-def _blocked_input(X, spec, *, perplexity, init, owner: str, neighbors: str) -> _Input:
+def _native_graph_input(X, spec, kernel, neighbors: str, seed: int) -> _Input:
+    """The _Input of a run with a native metric and a kernel other than t-SNE's: the core's
+    search (exact or approximate, as ``neighbors`` resolves) gives the kNN graph, the kernel
+    P (both when the run starts)."""
+    X = _checked_data(X, spec.name)
+    n = X.shape[0]
+    kernel = _kernels.check_kernel(kernel, n, _check_perplexity)
+    k = kernel.neighbor_count(n)
+    params, resolved = _neighbor_params(neighbors, n, seed, X.shape[1])
+    params.metric = getattr(_core.Metric, spec.name)
+
+    def affinities(threads: int, progress: Optional[Progress] = None,
+                   timings: Optional[dict] = None):
+        on_progress = progress.on_progress() if progress is not None else None
+        start = time.perf_counter()
+        graph = _core.neighbors(X, k, params, threads, on_progress)
+        _stage_done(progress, timings, "neighbors", start)
+        lap = time.perf_counter()
+        P = kernel.joint(*graph, threads, on_progress)
+        _stage_done(progress, timings, "affinities", lap)
+        return P
+
+    return _Input(X, n, affinities, kernel.perplexity, f"{X.shape[1]} features",
+                  metric=spec.name, neighbors=resolved, kernel=kernel)
+
+
+def _blocked_input(X, spec, *, kernel, init, owner: str, neighbors: str) -> _Input:
     """The _Input of a run whose neighbours come from _metrics' exact blocked search: sparse
     X (never densified; init="pca" by a truncated SVD) or a metric the core lacks."""
     sparse = scipy.sparse.issparse(X)
@@ -550,9 +611,9 @@ def _blocked_input(X, spec, *, perplexity, init, owner: str, neighbors: str) -> 
         if spec.func is None:
             X = in_safe_range(X)  # scipy's metrics are scale-free or homogeneous
     n = X.shape[0]
-    perplexity = _check_perplexity(perplexity, n)
+    kernel = _kernels.check_kernel(kernel, n, _check_perplexity)
     search_X, spec = _metrics.prepare_data(X, spec, owner)
-    k = _core.neighbor_count(n, perplexity)
+    k = kernel.neighbor_count(n)
 
     def affinities(threads: int, progress: Optional[Progress] = None,
                    timings: Optional[dict] = None):
@@ -564,7 +625,7 @@ def _blocked_input(X, spec, *, perplexity, init, owner: str, neighbors: str) -> 
             if on_progress is not None else None)
         _stage_done(progress, timings, "neighbors", start)
         lap = time.perf_counter()
-        P = _core.affinities_from_neighbors(*graph, perplexity, threads, on_progress)
+        P = kernel.joint(*graph, threads, on_progress)
         _stage_done(progress, timings, "affinities", lap)
         return P
 
@@ -572,7 +633,8 @@ def _blocked_input(X, spec, *, perplexity, init, owner: str, neighbors: str) -> 
     source = f"{features}, {spec.describe()}"
     # Sparse X is kept only for init="pca" (see _initial_embedding), dense X for the core's PCA.
     keep = X if not sparse or (isinstance(init, str) and init == "pca") else None
-    return _Input(keep, n, affinities, perplexity, source, neighbors="exact", metric=spec.name)
+    return _Input(keep, n, affinities, kernel.perplexity, source, neighbors="exact",
+                  metric=spec.name, kernel=kernel)
 
 
 def _initial_embedding(init, n: int, n_components: int, X=None, seed: int = 0):
@@ -601,6 +663,16 @@ _RUN_CONSTRAINTS = {
     "callback_every": Int(1),
     "callback": CallableOrNone(),
 }
+
+
+def _kernel_of(perplexity, affinities, n_neighbors, sigma, owner: str):
+    """(the Kernel, the affinity matrix or None) of the parameters perplexity, affinities (a
+    matrix, None or a kernel's name), n_neighbors and sigma of ``owner``, checked."""
+    kind = None
+    if isinstance(affinities, str):
+        kind = check_choice(affinities, "affinities", _kernels.KERNEL_WORDS, owner=owner)
+        affinities = None
+    return _kernels.resolve_kernel(perplexity, kind, n_neighbors, sigma, owner), affinities
 
 
 def _check_run(owner: str, **values) -> dict:
@@ -686,8 +758,8 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
           early_exaggeration_iter=250, exaggeration=1.0, max_step_norm=5.0, dof=1.0, theta=0.5,
           n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
           random_state=None, n_jobs=-1, verbose=False, callback=None, callback_every=50,
-          n_iter_without_progress=None, min_grad_norm=None, _grad_scale=1.0, _optimizer=None,
-          _keep=None, _params=None):
+          n_iter_without_progress=None, min_grad_norm=None, n_neighbors=None, sigma=None,
+          _grad_scale=1.0, _optimizer=None, _keep=None, _params=None):
     """``tsne`` returning ``(embedding, info)``, info holding kl_divergence, n_iter, timings.
 
     ``_optimizer`` (for bench/choose_auto.py): a dict of ``_core.OptimizerParams`` fields
@@ -698,9 +770,9 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     and the optimizer's state for a continuation (TSNE.optimize)."""
     # Every parameter first, then the input (which may take a copy of X).
     checked = _check_run("tsne", metric=metric, neighbors=neighbors, n_jobs=n_jobs,
-                         random_state=random_state, perplexity=perplexity,
-                         n_components=n_components, init=init, callback_every=callback_every,
-                         callback=callback)
+                         random_state=random_state, n_components=n_components, init=init,
+                         callback_every=callback_every, callback=callback)
+    kernel, affinities = _kernel_of(perplexity, affinities, n_neighbors, sigma, "tsne")
     metric, n_jobs, n_components = checked["metric"], checked["n_jobs"], checked["n_components"]
     method = check_choice(method, "method", _METHODS)
     params = _core.TsneParams()
@@ -718,11 +790,12 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         setattr(params, field, value)
     stop = _stopping_rule(n_iter_without_progress, min_grad_norm, opt.early_exaggeration_iter,
                           _grad_scale)
-    inp = _resolve_input(X, perplexity=checked["perplexity"], metric=metric, affinities=affinities,
+    inp = _resolve_input(X, kernel=kernel, metric=metric, affinities=affinities,
                          init=init, owner="tsne",
-                         float32=affinities is None and metric_params is None
+                         float32=affinities is None and metric_params is None and kernel.standard
                          and _uses_float32(X, metric, neighbors),
-                         metric_params=metric_params, neighbors=neighbors)
+                         metric_params=metric_params, neighbors=neighbors,
+                         seed=checked["random_state"])
     X, n, perplexity = inp.X, inp.n, inp.perplexity
     from_data = inp.P is None  # the core computes P from X
     method = _resolve_method(method, n, n_components)
@@ -750,7 +823,8 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         lr = f"{lr[0]:g}" if lr[0] == lr[1] else f"{lr[0]:g} then {lr[1]:g}"
         shown = f", metric={metric}" if isinstance(metric, str) and from_data else ""
         progress.message(f"{n} samples x {inp.source} -> {n_components}-D, method={method}, "
-                         f"neighbors={neighbors}{shown}, perplexity={perplexity:g}, "
+                         f"neighbors={neighbors}{shown}, "
+                         f"{inp.kernel.describe() if inp.kernel else 'given affinities'}, "
                          f"learning_rate={lr}, threads={params.n_threads}")
 
     def run(*observer):
@@ -766,12 +840,15 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     info["timings"].update(stage_seconds)
     info["method"] = method
     info["neighbors"] = neighbors
+    info["kernel"] = inp.kernel
     return Y, info
 
 
 def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighbors: str = "auto",
                         random_state=None, metric: Union[str, Callable] = "euclidean",
-                        metric_params: Optional[dict] = None) -> scipy.sparse.csr_matrix:
+                        metric_params: Optional[dict] = None, affinities: Optional[str] = None,
+                        n_neighbors: Optional[int] = None,
+                        sigma: Optional[float] = None) -> scipy.sparse.csr_matrix:
     """The symmetric input affinities P of t-SNE, as a sparse matrix summing to 1.
 
     Each point's ``min(n_samples - 1, floor(3 * perplexity))`` nearest neighbours (by
@@ -802,11 +879,15 @@ def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighb
     """
     owner = "joint_probabilities"
     run = _check_run(owner, metric=metric, neighbors=neighbors, n_jobs=n_jobs,
-                     random_state=random_state, perplexity=perplexity)
+                     random_state=random_state)
     threads, seed = run["n_jobs"], run["random_state"]
-    inp = _resolve_input(X, perplexity=run["perplexity"], metric=run["metric"], affinities=None,
+    if affinities is not None and not isinstance(affinities, str):
+        raise TypeError(f"The 'affinities' parameter of {owner} must be None or one of "
+                        f"{list(_kernels.KERNEL_WORDS)} (a kernel); got {type(affinities).__name__}.")
+    kernel, _ = _kernel_of(perplexity, affinities, n_neighbors, sigma, owner)
+    inp = _resolve_input(X, kernel=kernel, metric=run["metric"], affinities=None,
                          init="random", owner=owner, metric_params=metric_params,
-                         neighbors=neighbors)
+                         neighbors=neighbors, seed=seed)
     n = inp.n
     if inp.P is not None:
         indptr, indices, data = inp.P(threads)

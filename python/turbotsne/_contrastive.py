@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _core
 from ._api import _check_run, _initial_embedding, _neighbor_params
+from . import _kernels
 from ._api import _resolve_input as _api_resolve_input
 from ._progress import Progress, run_observed, stage_callbacks
 from ._validation import (
@@ -86,8 +87,9 @@ def _resolve_input(X, *, perplexity, neighbors, metric, affinities, init, seed, 
     computed in the core), given affinities (P their checked CSR arrays) or precomputed
     distances (P a function ``(threads, progress) -> CSR arrays``, called when the run starts).
     """
-    inp = _api_resolve_input(X, perplexity=perplexity, metric=metric, affinities=affinities,
-                             init=init, owner=owner, neighbors=neighbors)
+    inp = _api_resolve_input(X, kernel=_kernels.Kernel("perplexity", (perplexity,)),
+                             metric=metric, affinities=affinities, init=init, owner=owner,
+                             neighbors=neighbors, seed=seed)
     X, P, n = inp.X, inp.P, inp.n
     params, used = _neighbor_params(neighbors, n, seed, 0 if X is None or P is not None else X.shape[1])
     params.metric = getattr(_core.Metric, "euclidean" if P is not None else inp.metric)

@@ -157,7 +157,14 @@ def neighbors_from_sparse_distances(
     indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int32], data: npt.NDArray[np.float64], k: int,
     n_threads: int, on_progress: Optional[OnProgress] = None
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+def neighbors(
+    X: Union[npt.NDArray[np.float64], npt.NDArray[np.float32]], k: int, params: NeighborParams,
+    n_threads: int, on_progress: Optional[OnProgress] = None
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def neighbor_count(n_samples: int, perplexity: float) -> int: ...
+def joint_from_conditional(
+    indices: npt.NDArray[np.int32], values: npt.NDArray[np.float64], n_threads: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def affinities_from_neighbors(
     indices: npt.NDArray[np.int32], distances: npt.NDArray[np.float64], perplexity: float, n_threads: int,
     on_progress: Optional[OnProgress] = None

@@ -15,7 +15,7 @@ import scipy.sparse
 
 import warnings
 
-from . import _core, _metrics
+from . import _core, _kernels, _metrics
 from ._api import _METHODS, _tsne, joint_probabilities
 from ._progress import Progress, run_observed
 from ._validation import (Choice, Int, NoneOr, Real, WordOr, check_affinities, check_data,
@@ -159,9 +159,10 @@ class TSNE(_Mixin, _Base):
     ----------
     n_components : int, default=2
         Dimension of the embedding.
-    perplexity : float, default=30.0
+    perplexity : float or list of floats, default=30.0
         Effective number of neighbours, less than n_samples; each point uses
-        ``min(n_samples - 1, floor(3 * perplexity))`` neighbours (scikit-learn's rule).
+        ``min(n_samples - 1, floor(3 * perplexity))`` neighbours (scikit-learn's rule). A
+        list gives multiscale affinities (see :func:`turbotsne.tsne`).
     early_exaggeration : float, default=12.0
         Factor on the attraction during the first ``early_exaggeration_iter`` iterations.
     learning_rate : float or "auto", default="auto"
@@ -211,13 +212,20 @@ class TSNE(_Mixin, _Base):
     metric_params : dict or None, default=None
         Keyword arguments of the metric (``{"p": 3}`` for "minkowski", ``{"VI": ...}`` for
         "mahalanobis", a callable's own), as in scikit-learn.
-    affinities : sparse or dense matrix of shape (n_samples, n_samples), optional
+    affinities : sparse or dense matrix of shape (n_samples, n_samples), or "uniform", optional
         Input affinities to use instead of computing them (see :func:`turbotsne.tsne`); X may
-        then be None when ``init`` is not "pca" (and transform is unavailable).
+        then be None when ``init`` is not "pca" (and transform is unavailable). "uniform":
+        uniform kNN affinities with ``n_neighbors``.
     callback : callable, optional
         ``callback(iteration, kl_divergence, embedding) -> stop?`` every ``callback_every``
         iterations, as in :func:`turbotsne.tsne`.
     callback_every : int, default=50
+    n_neighbors : int or None, default=None
+        Neighbours per point of ``affinities="uniform"`` and ``sigma`` (see
+        :func:`turbotsne.tsne`).
+    sigma : float or None, default=None
+        A fixed Gaussian bandwidth instead of the perplexity calibration (see
+        :func:`turbotsne.tsne`).
 
     Attributes
     ----------
@@ -247,7 +255,8 @@ class TSNE(_Mixin, _Base):
                  random_state=None, method="auto", angle=0.5, n_jobs=None, neighbors="auto",
                  early_exaggeration_iter=250, exaggeration=1.0, dof=1.0, max_step_norm=5.0,
                  n_iter_without_progress=None, min_grad_norm=None, metric_params=None,
-                 affinities=None, callback=None, callback_every=50):
+                 affinities=None, callback=None, callback_every=50, n_neighbors=None,
+                 sigma=None):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -271,6 +280,8 @@ class TSNE(_Mixin, _Base):
         self.affinities = affinities
         self.callback = callback
         self.callback_every = callback_every
+        self.n_neighbors = n_neighbors
+        self.sigma = sigma
 
     # ------------------------------------------------------------------------------- fit
 
@@ -331,9 +342,10 @@ class TSNE(_Mixin, _Base):
             verbose=verbose, callback=self.callback, callback_every=self.callback_every,
             n_iter_without_progress=self.n_iter_without_progress,
             min_grad_norm=self.min_grad_norm, _grad_scale=4.0,  # scikit-learn's gradient scale
+            n_neighbors=self.n_neighbors, sigma=self.sigma,
             _keep=state, _params=self._core_params,
         )
-        self._state, self._method = state, info["method"]
+        self._state, self._method, self._kernel = state, info["method"], info["kernel"]
         self.embedding_ = Y
         self.kl_divergence_ = float(info["kl_divergence"])
         self.n_iter_ = int(info["n_iter"])
@@ -488,10 +500,13 @@ class TSNE(_Mixin, _Base):
         X : array-like of shape (n_new, n_features), or (n_new, n_fit_samples) distances to
             the fitted points when ``metric="precomputed"``.
         perplexity : float, optional
-            Defaults to the perplexity of the fit; less than n_fit_samples. Each new point
-            uses ``min(n_fit_samples, floor(3 * perplexity))`` fitted points as neighbours.
+            Defaults to the fit's affinities (its perplexity, list of perplexities, uniform
+            kernel or sigma); less than n_fit_samples. Each new point uses
+            ``min(n_fit_samples, floor(3 * perplexity))`` fitted points as neighbours (the
+            fit's ``n_neighbors`` for the uniform kernel and sigma).
         n_iter : int, default=100
-            Gradient-descent iterations; 0 keeps the weighted-mean positions.
+            Gradient-descent iterations; 0 keeps the weighted-mean positions: openTSNE's
+            ``prepare_partial``, the new points' start positions without optimisation.
         learning_rate : float, default=1.0
             Step size of the per-point optimisation.
         theta : float, optional
@@ -531,16 +546,23 @@ class TSNE(_Mixin, _Base):
                     f"{self.n_features_in_} features as input."
                 )
         perplexity = checked.pop("perplexity")
-        if perplexity is None:
-            perplexity = float(self.perplexity)
-        if not perplexity < n_ref:  # a new point has the n_ref fitted points as candidates
+        fitted = getattr(self, "_kernel", None)  # the fit's kernel (None: given affinities)
+        if perplexity is not None or fitted is None:
+            kernel = _kernels.resolve_kernel(self.perplexity if perplexity is None
+                                             else perplexity, None, None, None,
+                                             "TSNE.transform")
+        else:
+            kernel = fitted
+        perplexity = kernel.perplexity
+        if kernel.n_neighbors is None and not max(kernel.perplexities) < n_ref:
+            # a new point has the n_ref fitted points as candidates
             raise ValueError(
                 f"perplexity ({perplexity:g}) is too large for transform with {n_ref} fitted "
                 f"samples: each new point has at most {n_ref} neighbours, and their weights can "
                 f"be calibrated only to a perplexity below that (pass perplexity < {n_ref}).")
         threads = self._n_jobs()
         # Every reference point is a candidate (none is the query itself): n_ref + 1 points.
-        k = _core.neighbor_count(n_ref + 1, perplexity)
+        k = min(kernel.neighbor_count(n_ref + 1), n_ref)
         spec = None if precomputed else _metrics.resolve_metric(self.metric, self.metric_params,
                                                                 "TSNE.transform")
         if precomputed:
@@ -570,7 +592,7 @@ class TSNE(_Mixin, _Base):
             queries, _ = _metrics.prepare_data(D, prepared, "TSNE.transform")
             indices, distances = _metrics.blocked_neighbors(
                 reference_X, k, prepared, threads, owner="TSNE.transform", queries=queries)
-        P_rows = _core.calibrate_rows(np.ascontiguousarray(distances ** 2), perplexity)[0]
+        P_rows = kernel.conditional(distances)
         m = D.shape[0]
         reference = self.embedding_
         Y = np.einsum("ik,ikc->ic", P_rows, reference[indices])
