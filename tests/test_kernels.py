@@ -162,3 +162,27 @@ def test_transform_without_iterations_is_prepare_partial(data, kw):
             w = np.mean([calibrate_row(d[nearest] ** 2, p) for p in kernel.perplexities], axis=0)
         expected[i] = w @ est.embedding_[nearest]
     np.testing.assert_allclose(est.transform(new, n_iter=0), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_transform_with_given_new_to_reference_affinities(data):
+    est = TSNE(max_iter=250, random_state=0, method="exact", perplexity=10).fit(data)
+    new = data[:6] + np.random.default_rng(2).normal(scale=0.3, size=(6, data.shape[1]))
+    k = 30
+    M = np.zeros((6, len(data)))
+    for i, x in enumerate(new):
+        d = np.sqrt(((data - x) ** 2).sum(1))
+        nearest = np.lexsort((np.arange(len(data)), d))[:k]
+        M[i, nearest] = calibrate_row(d[nearest] ** 2, 10) * (i + 1)  # rows need not sum to 1
+    for n_iter in (0, 100):
+        by_data = est.transform(new, n_iter=n_iter)
+        given = est.transform(None, n_iter=n_iter, affinities=scipy.sparse.csr_matrix(M))
+        np.testing.assert_allclose(given, by_data, rtol=1e-5, atol=1e-6 * np.abs(by_data).max())
+    other = M.copy()
+    other[:, :100] = other[:, :100] * 0 + 1e-3
+    assert not np.allclose(est.transform(None, affinities=other), by_data, atol=1e-2)
+    for bad, message in [(np.zeros((2, len(data))), "row 0"), (-M, "non-negative"),
+                         (M[:, :5], "shape")]:
+        with pytest.raises(ValueError, match=message):
+            est.transform(None, affinities=bad)
+    with pytest.raises(ValueError, match="not both"):
+        est.transform(new, perplexity=5, affinities=M)

@@ -9,7 +9,7 @@ from typing import Callable, NamedTuple, Optional, Union
 import numpy as np
 import scipy.sparse
 
-from . import _core, _kernels, _metrics
+from . import _core, _kernels, _metrics, _spectral
 from ._progress import Progress, run_observed
 from ._validation import (
     CallableOrNone,
@@ -369,9 +369,12 @@ def tsne(
         X is needed only for init="pca". Or the name of a kernel on the kNN graph instead of
         the perplexity-calibrated Gaussian: "uniform", p_j|i = 1 / k over each point's
         k = ``n_neighbors`` nearest (openTSNE's ``Uniform``).
-    init : {"pca", "random"} or ndarray of shape (n_samples, n_components), default="pca"
+    init : {"pca", "random", "spectral"} or ndarray of shape (n_samples, n_components), default="pca"
         Initial embedding. "pca": the leading principal components of X, scaled so that the
         first has standard deviation 1e-4 (keeps global structure; Kobak & Berens 2019).
+        "spectral": the leading non-trivial eigenvectors of the normalised affinity graph
+        (P v = λ D v, Laplacian eigenmaps; openTSNE's and UMAP's start), scaled the same way;
+        the same for any n_jobs; also with given affinities and precomputed distances.
         "random": Gaussian with standard deviation 1e-4. An array is used as it is.
     learning_rate : "auto" or float, default="auto"
         Step size of gradient descent on the scale of openTSNE, FIt-SNE and bhtsne (4 times
@@ -641,6 +644,9 @@ def _initial_embedding(init, n: int, n_components: int, X=None, seed: int = 0):
     """(the array the core writes the embedding into, the core's Init) for ``init`` (a word
     checked by _RUN_CONSTRAINTS, or an array checked here). For sparse X and init="pca" the
     principal components are computed here (_metrics.sparse_pca_init) and given to the core."""
+    if isinstance(init, str) and init == "spectral":
+        raise ValueError("init='spectral' is available in tsne and TSNE (it needs t-SNE's P); "
+                         "pass init='pca', 'random' or an array.")
     if isinstance(init, str) and init == "pca" and scipy.sparse.issparse(X):
         return _metrics.sparse_pca_init(X, n_components, seed), _core.Init.given
     if isinstance(init, str):
@@ -659,7 +665,7 @@ _RUN_CONSTRAINTS = {
     "random_state": Seed(),
     "perplexity": Real(0.0, lo_open=True),
     "n_components": Int(1),
-    "init": ChoiceOrArray(("pca", "random")),
+    "init": ChoiceOrArray(("pca", "random", "spectral")),
     "callback_every": Int(1),
     "callback": CallableOrNone(),
 }
@@ -790,10 +796,11 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         setattr(params, field, value)
     stop = _stopping_rule(n_iter_without_progress, min_grad_norm, opt.early_exaggeration_iter,
                           _grad_scale)
+    spectral = isinstance(init, str) and init == "spectral"
     inp = _resolve_input(X, kernel=kernel, metric=metric, affinities=affinities,
                          init=init, owner="tsne",
                          float32=affinities is None and metric_params is None and kernel.standard
-                         and _uses_float32(X, metric, neighbors),
+                         and not spectral and _uses_float32(X, metric, neighbors),
                          metric_params=metric_params, neighbors=neighbors,
                          seed=checked["random_state"])
     X, n, perplexity = inp.X, inp.n, inp.perplexity
@@ -810,7 +817,10 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     params.n_threads = n_jobs
     stage_seconds = {}  # the stages that run here rather than in the core
     lap = time.perf_counter()
-    Y, params.init = _initial_embedding(init, n, n_components, X, params.seed)
+    if spectral:  # computed in run(), from P
+        Y, params.init = np.empty((n, n_components), dtype=np.float64), _core.Init.given
+    else:
+        Y, params.init = _initial_embedding(init, n, n_components, X, params.seed)
     if scipy.sparse.issparse(X):
         stage_seconds["init"] = time.perf_counter() - lap  # the truncated SVD, here
         X = None  # used for the initialisation only
@@ -828,6 +838,18 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
                          f"learning_rate={lr}, threads={params.n_threads}")
 
     def run(*observer):
+        if spectral:
+            # P first (here, or from the data by the core), then its eigenvectors as the start.
+            if inp.P is None:
+                joint = _core.affinities(X, perplexity, params.neighbors, n_jobs, True,
+                                         *observer[2:])
+            else:
+                joint = inp.P(n_jobs, progress, stage_seconds) if callable(inp.P) else inp.P
+            start = time.perf_counter()
+            Y[:] = _spectral.spectral_init(*joint, n, n_components)
+            _stage_done(progress, stage_seconds, "init", start)
+            return _core.tsne_from_affinities(*joint, np.empty((0, 1)), Y, params, *observer,
+                                              keep=_keep)
         if from_data:
             return _core.tsne(X, Y, params, *observer, keep=_keep)
         joint = inp.P(n_jobs, progress, stage_seconds) if callable(inp.P) else inp.P

@@ -145,6 +145,32 @@ def _check_input(X, min_samples: int, *, sparse: bool = False):
     return check_data(X, min_samples=min_samples)
 
 
+def _new_point_affinities(affinities, n_ref: int) -> scipy.sparse.csr_matrix:
+    """transform's ``affinities`` (n_new, n_ref), checked, as CSR rows summing to 1."""
+    try:
+        M = scipy.sparse.csr_matrix(affinities, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"affinities must be a dense or sparse (n_new, {n_ref}) matrix of "
+                        f"numbers; got {type(affinities).__name__} ({exc}).") from None
+    if M.ndim != 2 or M.shape[1] != n_ref or M.shape[0] < 1:
+        raise ValueError(f"affinities must have shape (n_new, {n_ref}) (one row per new point, "
+                         f"one column per fitted point); got {M.shape}.")
+    M.sum_duplicates()
+    if not np.isfinite(M.data).all() or (M.data < 0).any():
+        raise ValueError("affinities must hold finite, non-negative values.")
+    M.eliminate_zeros()
+    M.data = in_safe_range(M.data)
+    sums = np.asarray(M.sum(axis=1)).ravel()
+    if not (sums > 0).all():
+        row = int(np.flatnonzero(~(sums > 0))[0])
+        raise ValueError(f"affinities: row {row} has no positive entry; every new point needs "
+                         f"an affinity to at least one fitted point.")
+    M = scipy.sparse.diags(1.0 / sums) @ M
+    M = M.tocsr()
+    M.sort_indices()
+    return M
+
+
 class TSNE(_Mixin, _Base):
     """t-SNE as a scikit-learn estimator: ``from turbotsne import TSNE`` replaces
     ``from sklearn.manifold import TSNE``.
@@ -180,7 +206,8 @@ class TSNE(_Mixin, _Base):
         ("chebyshev", "minkowski", "correlation", "mahalanobis", "jaccard", ...) or a callable
         ``metric(u, v) -> float`` (an exact blocked search); "precomputed": X is a square
         distance matrix (or a sparse matrix of k-nearest-neighbour distances).
-    init : {"pca", "random"} or ndarray of shape (n_samples, n_components), default="pca"
+    init : {"pca", "random", "spectral"} or ndarray of shape (n_samples, n_components), default="pca"
+        See :func:`turbotsne.tsne`.
     verbose : int, default=0
         Progress on stderr when > 0 (as ``verbose=True`` in :func:`turbotsne.tsne`); the
         messages are records of the ``turbotsne`` logger whatever its value.
@@ -483,7 +510,7 @@ class TSNE(_Mixin, _Base):
             )
 
     def transform(self, X, *, perplexity: Optional[float] = None, n_iter: int = 100,
-                  learning_rate: float = 1.0, theta: Optional[float] = None):
+                  learning_rate: float = 1.0, theta: Optional[float] = None, affinities=None):
         """Place new points into the fitted embedding, which stays fixed.
 
         Each new point gets Gaussian affinities to its ``min(n_fit_samples, floor(3 *
@@ -512,6 +539,11 @@ class TSNE(_Mixin, _Base):
         theta : float, optional
             Barnes-Hut accuracy over the reference embedding (0: exact sums); defaults to
             ``angle``.
+        affinities : sparse or dense matrix of shape (n_new, n_fit_samples), optional
+            The new points' affinities to the fitted points, used instead of computing them
+            from X (openTSNE's custom affinities for new points): non-negative and finite,
+            every row with a positive entry; each row is normalised to sum 1. X is then not
+            used (it may be None).
 
         Returns
         -------
@@ -522,6 +554,11 @@ class TSNE(_Mixin, _Base):
                                     theta=self.angle if theta is None else theta),
                                _TRANSFORM_CONSTRAINTS, owner="TSNE.transform")
         n_ref = self._fit_n_samples
+        if affinities is not None:
+            if checked.pop("perplexity") is not None:
+                raise ValueError("TSNE.transform takes perplexity or affinities, not both.")
+            M = _new_point_affinities(affinities, n_ref)
+            return self._wrap_output(self._place(M.indptr, M.indices, M.data, checked), X)
         precomputed = isinstance(self.metric, str) and self.metric == "precomputed"
         self._check_feature_names(X)
         if precomputed:
@@ -594,21 +631,28 @@ class TSNE(_Mixin, _Base):
                 reference_X, k, prepared, threads, owner="TSNE.transform", queries=queries)
         P_rows = kernel.conditional(distances)
         m = D.shape[0]
-        reference = self.embedding_
-        Y = np.einsum("ik,ikc->ic", P_rows, reference[indices])
-        Y = np.ascontiguousarray(Y)
-        params = _core.TransformParams()
-        for name, value in checked.items():
-            setattr(params, name, value)
-        params.dof = check_real(self.dof, "dof", min_value=0.0, min_open=True, owner="TSNE")
         order = np.argsort(indices, axis=1, kind="stable")
         cols = np.take_along_axis(indices, order, axis=1)
         vals = np.take_along_axis(P_rows, order, axis=1)
         indptr = np.arange(0, m * k + 1, k, dtype=np.int64)
-        _core.transform(indptr, np.ascontiguousarray(cols.ravel(), dtype=np.int32),
-                        np.ascontiguousarray(vals.ravel()), reference, Y, params, threads,
-                        None, [])
-        return self._wrap_output(Y, X)
+        return self._wrap_output(self._place(indptr, cols.ravel(), vals.ravel(), checked), X)
+
+    def _place(self, indptr, indices, data, checked: dict) -> np.ndarray:
+        """The new points of the CSR rows (indptr, indices, data) of their affinities to the
+        fitted points (each row summing to 1, columns sorted): started at the affinity-weighted
+        mean of the fitted positions, then optimised with transform's ``checked`` parameters."""
+        indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        indices = np.ascontiguousarray(indices, dtype=np.int32)
+        data = np.ascontiguousarray(data, dtype=np.float64)
+        m, reference = len(indptr) - 1, self.embedding_
+        rows = scipy.sparse.csr_matrix((data, indices, indptr), shape=(m, reference.shape[0]))
+        Y = np.ascontiguousarray(rows @ reference)
+        params = _core.TransformParams()
+        for name, value in checked.items():
+            setattr(params, name, value)
+        params.dof = check_real(self.dof, "dof", min_value=0.0, min_open=True, owner="TSNE")
+        _core.transform(indptr, indices, data, reference, Y, params, self._n_jobs(), None, [])
+        return Y
 
     # ------------------------------------------------------------ scikit-learn conventions
 
