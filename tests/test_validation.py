@@ -50,7 +50,7 @@ def test_invalid_data(data, error, match):
         ({"n_components": 4, "method": "barnes_hut"}, ValueError, "n_components in \\{1, 2, 3\\}"),
         ({"method": "fast"}, ValueError, "'method'.*'exact'"),
         ({"method": None}, TypeError, "'method'"),
-        ({"init": "spectral"}, ValueError, "'init'"),
+        ({"init": "laplacian"}, ValueError, "'init'"),
         ({"init": np.zeros((100, 3))}, ValueError, "init must have shape \\(n_samples, n_components\\) = \\(100, 2\\)"),
         ({"init": np.full((100, 2), np.nan)}, ValueError, "init must be finite"),
         ({"init": [[0, 0]] * 100}, TypeError, "init must be a numpy array"),

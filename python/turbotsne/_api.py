@@ -645,8 +645,8 @@ def _initial_embedding(init, n: int, n_components: int, X=None, seed: int = 0):
     checked by _RUN_CONSTRAINTS, or an array checked here). For sparse X and init="pca" the
     principal components are computed here (_metrics.sparse_pca_init) and given to the core."""
     if isinstance(init, str) and init == "spectral":
-        raise ValueError("init='spectral' is available in tsne and TSNE (it needs t-SNE's P); "
-                         "pass init='pca', 'random' or an array.")
+        raise ValueError("The 'init' parameter 'spectral' is available in tsne and TSNE only "
+                         "(it needs t-SNE's P); pass init='pca', 'random' or an array.")
     if isinstance(init, str) and init == "pca" and scipy.sparse.issparse(X):
         return _metrics.sparse_pca_init(X, n_components, seed), _core.Init.given
     if isinstance(init, str):
