@@ -838,21 +838,17 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
                          f"learning_rate={lr}, threads={params.n_threads}")
 
     def run(*observer):
+        if from_data and not spectral:
+            return _core.tsne(X, Y, params, *observer, keep=_keep)
+        if from_data:  # init="spectral" needs P first: the core computes it from the data
+            joint = _core.affinities(X, perplexity, params.neighbors, n_jobs, True,
+                                     *observer[2:])
+        else:
+            joint = inp.P(n_jobs, progress, stage_seconds) if callable(inp.P) else inp.P
         if spectral:
-            # P first (here, or from the data by the core), then its eigenvectors as the start.
-            if inp.P is None:
-                joint = _core.affinities(X, perplexity, params.neighbors, n_jobs, True,
-                                         *observer[2:])
-            else:
-                joint = inp.P(n_jobs, progress, stage_seconds) if callable(inp.P) else inp.P
             start = time.perf_counter()
             Y[:] = _spectral.spectral_init(*joint, n, n_components)
             _stage_done(progress, stage_seconds, "init", start)
-            return _core.tsne_from_affinities(*joint, np.empty((0, 1)), Y, params, *observer,
-                                              keep=_keep)
-        if from_data:
-            return _core.tsne(X, Y, params, *observer, keep=_keep)
-        joint = inp.P(n_jobs, progress, stage_seconds) if callable(inp.P) else inp.P
         X_init = X if X is not None else np.empty((0, 1))
         return _core.tsne_from_affinities(*joint, X_init, Y, params, *observer, keep=_keep)
 

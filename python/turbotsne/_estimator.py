@@ -18,8 +18,9 @@ import warnings
 from . import _core, _kernels, _metrics
 from ._api import _METHODS, _tsne, joint_probabilities
 from ._progress import Progress, run_observed
-from ._validation import (Choice, Int, NoneOr, Real, WordOr, check_affinities, check_data,
-                          check_n_jobs, check_params, check_real, in_safe_range, safe_exponent)
+from ._validation import (Choice, Int, NoneOr, Real, WordOr, _as_csr, check_affinities,
+                          check_data, check_n_jobs, check_params, check_real, in_safe_range,
+                          safe_exponent)
 
 __all__ = ["TSNE", "NotFittedError", "EXPECTED_FAILED_CHECKS"]
 
@@ -147,12 +148,8 @@ def _check_input(X, min_samples: int, *, sparse: bool = False):
 
 def _new_point_affinities(affinities, n_ref: int) -> scipy.sparse.csr_matrix:
     """transform's ``affinities`` (n_new, n_ref), checked, as CSR rows summing to 1."""
-    try:
-        M = scipy.sparse.csr_matrix(affinities, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"affinities must be a dense or sparse (n_new, {n_ref}) matrix of "
-                        f"numbers; got {type(affinities).__name__} ({exc}).") from None
-    if M.ndim != 2 or M.shape[1] != n_ref or M.shape[0] < 1:
+    M = _as_csr(affinities, "affinities")
+    if M.shape[1] != n_ref or M.shape[0] < 1:
         raise ValueError(f"affinities must have shape (n_new, {n_ref}) (one row per new point, "
                          f"one column per fitted point); got {M.shape}.")
     M.sum_duplicates()
@@ -165,8 +162,7 @@ def _new_point_affinities(affinities, n_ref: int) -> scipy.sparse.csr_matrix:
         row = int(np.flatnonzero(~(sums > 0))[0])
         raise ValueError(f"affinities: row {row} has no positive entry; every new point needs "
                          f"an affinity to at least one fitted point.")
-    M = scipy.sparse.diags(1.0 / sums) @ M
-    M = M.tocsr()
+    M = (scipy.sparse.diags(1.0 / sums) @ M).tocsr()
     M.sort_indices()
     return M
 
