@@ -47,10 +47,9 @@ double OptimizerParams::resolved_learning_rate(index_t n, bool early) const {
   return std::max(static_cast<double>(n) / (early ? early_exaggeration : exaggeration), 50.0);
 }
 
-OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion,
-                                const OptimizerParams& params, int n_threads, Observer* observer,
-                                OptimizerState* state) {
-  if (P.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
+OptimizeResult optimize_gradient_on_team(Matrix Y, const OptimizerParams& params, int n_threads,
+                                        Observer* observer, OptimizerState* state,
+                                        const GradientFn& gradient) {
   const index_t size = Y.size();
   const double early_learning_rate = params.resolved_learning_rate(Y.rows, true);
   const double late_learning_rate = params.resolved_learning_rate(Y.rows, false);
@@ -67,12 +66,10 @@ OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion
   }
   std::vector<double>& update = carried.update;
   std::vector<double>& gains = carried.gains;
-  std::vector<double> grad(size), work(size);
+  std::vector<double> grad(size);
   Matrix G{grad.data(), Y.rows, Y.cols};
-  Matrix W{work.data(), Y.rows, Y.cols};
 
   OptimizeResult result;
-  GradientTimings gradient_time;
   double update_time = 0.0;
   if (!resume) recentre(Y, n_threads);
   for (int it = 1; it <= params.n_iter; ++it) {
@@ -81,8 +78,7 @@ OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion
     const double momentum = early ? params.momentum_early : params.momentum_late;
     const double learning_rate = early ? early_learning_rate : late_learning_rate;
     const bool with_kl = observer != nullptr && observer->wants_value(it);
-    const GradientStats stats =
-        compute_gradient(P, Y, repulsion, exaggeration, with_kl, G, W, n_threads, &gradient_time);
+    const GradientStats stats = gradient(it, exaggeration, with_kl, G);
     Stopwatch update_watch;
     const index_t dims = Y.cols;
     const double grad_norm2 = blocked_sum<double>(Y.rows, n_threads, [&](index_t b, index_t e) {
@@ -103,13 +99,28 @@ OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion
       break;
     }
   }
-  // KL at the final embedding: one more evaluation of P's attraction and of Z.
-  const GradientStats final_stats =
-      compute_gradient(P, Y, repulsion, 1.0, true, G, W, n_threads, &gradient_time);
-  result.kl = final_stats.kl;
+  // The objective at the final embedding: one more evaluation, without exaggeration, at the
+  // last iteration's schedule.
+  result.kl = gradient(std::max(result.n_iter, 1), 1.0, true, G).kl;
+  result.update = update_time;
+  return result;
+}
+
+OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion,
+                                const OptimizerParams& params, int n_threads, Observer* observer,
+                                OptimizerState* state) {
+  if (P.n_rows != Y.rows) throw std::invalid_argument("optimize: P and Y disagree on n");
+  std::vector<double> work(Y.size());
+  Matrix W{work.data(), Y.rows, Y.cols};
+  GradientTimings gradient_time;
+  OptimizeResult result = optimize_gradient_on_team(
+      Y, params, n_threads, observer, state,
+      [&](int, double exaggeration, bool with_kl, Matrix G) {
+        return compute_gradient(P, Y, repulsion, exaggeration, with_kl, G, W, n_threads,
+                                &gradient_time);
+      });
   result.attraction = gradient_time.attraction;
   result.repulsion = gradient_time.repulsion;
-  result.update = update_time;
   return result;
 }
 

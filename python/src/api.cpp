@@ -26,6 +26,7 @@
 #include "turbotsne/precomputed.hpp"
 #include "turbotsne/random.hpp"
 #include "turbotsne/repulsion_methods.hpp"
+#include "turbotsne/sne.hpp"
 #include "turbotsne/transform.hpp"
 #include "turbotsne/tsne.hpp"
 #include "turbotsne/vptree.hpp"
@@ -610,6 +611,64 @@ void register_contrastive(py::module_& m) {
 
 }  // namespace
 
+// The SNE family (sne.hpp): exact gradients of SNE, symmetric SNE and UNI-SNE.
+void register_sne(py::module_& m) {
+  py::enum_<Objective>(m, "Objective")
+      .value("tsne", Objective::tsne)
+      .value("sne", Objective::sne)
+      .value("symmetric_sne", Objective::symmetric_sne)
+      .value("uni_sne", Objective::uni_sne);
+
+  m.def("sne_gradient", [](Objective objective, const Int64Array& indptr,
+                           const Int32Array& indices, const DoubleArray& data,
+                           const DoubleArray& Y, double background, double exaggeration,
+                           int n_threads) {
+    const ConstMatrix y = view(Y, "Y");
+    const CsrMatrix P = affinity_matrix(indptr, indices, data, y.rows);
+    const CsrMatrix T = objective == Objective::sne ? csr_transpose(P.view()) : CsrMatrix{};
+    DoubleArray grad({y.rows, y.cols});
+    const Matrix g = mutable_view(grad, "grad");
+    double cost = 0.0;
+    {
+      py::gil_scoped_release release;
+      cost = sne_gradient(SneObjective{objective, background}, P.view(), T.view(), y,
+                          exaggeration, g, n_threads);
+    }
+    return py::make_tuple(cost, grad);
+  }, py::arg("objective"), py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
+     py::arg("data").noconvert(), py::arg("Y").noconvert(), py::arg("background"),
+     py::arg("exaggeration"), py::arg("n_threads"),
+     "(cost, dC/dY) of the objective at Y, exact; P conditional (rows sum to 1) for sne, "
+     "joint otherwise.");
+
+  m.def("sne", [](Objective objective, const Int64Array& indptr, const Int32Array& indices,
+                  const DoubleArray& data, DoubleArray& Y, const OptimizerParams& params,
+                  double background, int n_threads, py::object report,
+                  std::vector<int> report_every) {
+    const Matrix y = mutable_view(Y, "Y");
+    const CsrMatrix P = affinity_matrix(indptr, indices, data, y.rows);
+    PyObserver observer(std::move(report), std::move(report_every), py::none());
+    SneResult result;
+    {
+      py::gil_scoped_release release;
+      result = optimize_sne(SneObjective{objective, background}, P.view(), y, params, n_threads,
+                            &observer);
+    }
+    py::dict out;
+    out["kl_divergence"] = result.cost;
+    out["n_iter"] = result.n_iter;
+    out["stopped"] = result.stopped;
+    py::dict timings;
+    timings["optimize"] = result.seconds;
+    out["timings"] = timings;
+    return out;
+  }, py::arg("objective"), py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
+     py::arg("data").noconvert(), py::arg("Y").noconvert(), py::arg("params"),
+     py::arg("background"), py::arg("n_threads"), py::arg("report"), py::arg("report_every"),
+     "Optimises Y (the initial embedding, written in place) for an SNE-family objective; "
+     "report(iteration, cost, grad_norm, embedding) -> stop?.");
+}
+
 void register_api(py::module_& m) {
   register_neighbor_params(m);
   register_tsne(m);
@@ -617,6 +676,7 @@ void register_api(py::module_& m) {
   register_affinities(m);
   register_transform(m);
   register_contrastive(m);
+  register_sne(m);
 }
 
 }  // namespace turbotsne::bindings

@@ -232,7 +232,7 @@ def _precomputed_affinities(D, kernel, owner: str):
                np.ascontiguousarray(D.indices, dtype=np.int32), D.data)
 
     def affinities(threads: int, progress: Optional[Progress] = None,
-                   timings: Optional[dict] = None):
+                   timings: Optional[dict] = None, conditional: bool = False):
         on_progress = progress.on_progress() if progress is not None else None
         start = time.perf_counter()
         if kind == "dense":
@@ -241,7 +241,7 @@ def _precomputed_affinities(D, kernel, owner: str):
             graph = _core.neighbors_from_sparse_distances(*csr, k, threads, on_progress)
         _stage_done(progress, timings, "neighbors", start)
         lap = time.perf_counter()
-        P = kernel.joint(*graph, threads, on_progress)
+        P = kernel.joint(*graph, threads, on_progress, conditional)
         _stage_done(progress, timings, "affinities", lap)
         return P
 
@@ -279,6 +279,8 @@ def tsne(
     min_grad_norm: Optional[float] = None,
     n_neighbors: Optional[int] = None,
     sigma: Optional[float] = None,
+    objective: str = "tsne",
+    background: Optional[float] = None,
     return_info: bool = False,
 ):
     """Embed the rows of ``X`` with t-SNE.
@@ -452,6 +454,28 @@ def tsne(
         A fixed Gaussian bandwidth for every point instead of the perplexity calibration:
         p_j|i ∝ exp(-d_ij² / (2 sigma²)) over the ``n_neighbors`` nearest (openTSNE's
         ``FixedSigmaNN``), in the metric's units.
+    objective : {"tsne", "sne", "symmetric_sne", "uni_sne"}, default="tsne"
+        The cost minimised, t-SNE or one of the methods it grew from (the crowding problem:
+        Gaussian Q kernels crush moderately distant points together; t-SNE's heavy-tailed Q
+        leaves them room). "sne": SNE (Hinton & Roweis 2002), the sum over points of
+        KL(P_i‖Q_i) between each point's conditional p_j|i and q_j|i ∝ exp(-‖y_i - y_j‖²).
+        "symmetric_sne": KL(P‖Q) of the joint P and a Gaussian joint q_ij ∝ exp(-‖y_i -
+        y_j‖²) (van der Maaten & Hinton 2008, §3.1). "uni_sne": UNI-SNE (Cook, Sutskever,
+        Mnih & Hinton 2007), symmetric SNE's Q mixed with a uniform background of mass
+        ``background``. All three have Gaussian kernels, which the Barnes-Hut and FFT
+        repulsions (built for the Student-t kernel) do not sum: they use ``method="exact"``
+        (which "auto" picks; "barnes_hut" and "fft" are refused) and so at most
+        ``EXACT_SAMPLES_LIMIT`` samples, with ``dof`` left at 1. "sne" needs each point's
+        conditional distribution, so not ``affinities=`` given as a matrix. The optimiser and
+        its schedule are t-SNE's; the gradient descended is ∂C/∂Y / 4 (and ∂C/∂Y / (4 n) for
+        SNE, whose cost adds up n divergences), so the same learning rates apply.
+        ``info["kl_divergence"]`` is the objective's own cost at the end.
+    background : float in [0, 1), optional
+        UNI-SNE's mixing proportion ρ of the uniform background: q_ij = (1 - ρ) g_ij / Z + ρ /
+        (n (n - 1)), so that no pair's q falls below ρ / (n (n - 1)). Default 0.1 with
+        ``objective="uni_sne"`` (an error with the other objectives). As Cook et al. turn the
+        background on only once the map has formed, it is 0 during early exaggeration, then
+        rises linearly to ρ over half of the remaining iterations.
     return_info : bool, default=False
         Also return a dict describing the run (see Returns).
 
@@ -490,7 +514,7 @@ def tsne(
         random_state=random_state, n_jobs=n_jobs, verbose=verbose,
         callback=callback, callback_every=callback_every,
         n_iter_without_progress=n_iter_without_progress, min_grad_norm=min_grad_norm,
-        n_neighbors=n_neighbors, sigma=sigma,
+        n_neighbors=n_neighbors, sigma=sigma, objective=objective, background=background,
     )
     return (Y, info) if return_info else Y
 
@@ -582,13 +606,13 @@ def _native_graph_input(X, spec, kernel, neighbors: str, seed: int) -> _Input:
     params.metric = getattr(_core.Metric, spec.name)
 
     def affinities(threads: int, progress: Optional[Progress] = None,
-                   timings: Optional[dict] = None):
+                   timings: Optional[dict] = None, conditional: bool = False):
         on_progress = progress.on_progress() if progress is not None else None
         start = time.perf_counter()
         graph = _core.neighbors(X, k, params, threads, on_progress)
         _stage_done(progress, timings, "neighbors", start)
         lap = time.perf_counter()
-        P = kernel.joint(*graph, threads, on_progress)
+        P = kernel.joint(*graph, threads, on_progress, conditional)
         _stage_done(progress, timings, "affinities", lap)
         return P
 
@@ -619,7 +643,7 @@ def _blocked_input(X, spec, *, kernel, init, owner: str, neighbors: str) -> _Inp
     k = kernel.neighbor_count(n)
 
     def affinities(threads: int, progress: Optional[Progress] = None,
-                   timings: Optional[dict] = None):
+                   timings: Optional[dict] = None, conditional: bool = False):
         on_progress = progress.on_progress() if progress is not None else None
         start = time.perf_counter()
         graph = _metrics.blocked_neighbors(
@@ -628,7 +652,7 @@ def _blocked_input(X, spec, *, kernel, init, owner: str, neighbors: str) -> _Inp
             if on_progress is not None else None)
         _stage_done(progress, timings, "neighbors", start)
         lap = time.perf_counter()
-        P = kernel.joint(*graph, threads, on_progress)
+        P = kernel.joint(*graph, threads, on_progress, conditional)
         _stage_done(progress, timings, "affinities", lap)
         return P
 
@@ -765,7 +789,8 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
           n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
           random_state=None, n_jobs=-1, verbose=False, callback=None, callback_every=50,
           n_iter_without_progress=None, min_grad_norm=None, n_neighbors=None, sigma=None,
-          _grad_scale=1.0, _optimizer=None, _keep=None, _params=None):
+          objective="tsne", background=None, _grad_scale=1.0, _optimizer=None, _keep=None,
+          _params=None):
     """``tsne`` returning ``(embedding, info)``, info holding kl_divergence, n_iter, timings.
 
     ``_optimizer`` (for bench/choose_auto.py): a dict of ``_core.OptimizerParams`` fields
@@ -781,6 +806,9 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     kernel, affinities = _kernel_of(perplexity, affinities, n_neighbors, sigma, "tsne")
     metric, n_jobs, n_components = checked["metric"], checked["n_jobs"], checked["n_components"]
     method = check_choice(method, "method", _METHODS)
+    objective, background = _check_objective(objective, background, method=method, dof=dof,
+                                             affinities=affinities, init=init, keep=_keep)
+    family = objective != "tsne"  # the SNE family's exact Gaussian objectives
     params = _core.TsneParams()
     _fill_repulsion(params.repulsion, dict(theta=theta, n_interpolation_points=n_interpolation_points,
                                            min_num_intervals=min_num_intervals,
@@ -800,12 +828,13 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     inp = _resolve_input(X, kernel=kernel, metric=metric, affinities=affinities,
                          init=init, owner="tsne",
                          float32=affinities is None and metric_params is None and kernel.standard
-                         and not spectral and _uses_float32(X, metric, neighbors),
+                         and not spectral and not family
+                         and _uses_float32(X, metric, neighbors),
                          metric_params=metric_params, neighbors=neighbors,
                          seed=checked["random_state"])
     X, n, perplexity = inp.X, inp.n, inp.perplexity
     from_data = inp.P is None  # the core computes P from X
-    method = _resolve_method(method, n, n_components)
+    method = _family_method(objective, n) if family else _resolve_method(method, n, n_components)
     params.n_components = n_components
     params.perplexity = perplexity
     params.method = getattr(_core.Method, method)
@@ -832,12 +861,17 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
         lr = opt.resolved_learning_rate(n, True), opt.resolved_learning_rate(n, False)
         lr = f"{lr[0]:g}" if lr[0] == lr[1] else f"{lr[0]:g} then {lr[1]:g}"
         shown = f", metric={metric}" if isinstance(metric, str) and from_data else ""
-        progress.message(f"{n} samples x {inp.source} -> {n_components}-D, method={method}, "
+        shown_objective = f"objective={objective}, " if family else ""
+        progress.message(f"{n} samples x {inp.source} -> {n_components}-D, {shown_objective}"
+                         f"method={method}, "
                          f"neighbors={neighbors}{shown}, "
                          f"{inp.kernel.describe() if inp.kernel else 'given affinities'}, "
                          f"learning_rate={lr}, threads={params.n_threads}")
 
     def run(*observer):
+        if family:
+            return _run_family(objective, background, inp, X, Y, params, progress,
+                               stage_seconds, *observer)
         if from_data and not spectral:
             return _core.tsne(X, Y, params, *observer, keep=_keep)
         if from_data:  # init="spectral" needs P first: the core computes it from the data
@@ -860,6 +894,89 @@ def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto"
     info["neighbors"] = neighbors
     info["kernel"] = inp.kernel
     return Y, info
+
+
+#: The objectives of tsne's ``objective`` parameter; all but "tsne" are the SNE family's
+#: (sne.hpp), exact only.
+_OBJECTIVES = ("tsne", "sne", "symmetric_sne", "uni_sne")
+#: UNI-SNE's default mixing proportion of the uniform background.
+DEFAULT_BACKGROUND = 0.1
+
+
+def _check_objective(objective, background, *, method: str, dof, affinities, init, keep):
+    """(objective, background) of tsne checked, with what the SNE family cannot do refused:
+    the Barnes-Hut and FFT methods, another dof, SNE with a given affinity matrix, a
+    continuation (TSNE.optimize) and init="spectral"."""
+    objective = check_choice(objective, "objective", _OBJECTIVES, owner="tsne")
+    if objective != "uni_sne":
+        if background is not None:
+            raise ValueError(
+                f"background={background!r} is UNI-SNE's uniform background: it needs "
+                f"objective='uni_sne' (got objective={objective!r}); leave background=None.")
+    else:
+        background = DEFAULT_BACKGROUND if background is None else background
+        background = check_params(dict(background=background),
+                                  {"background": Real(0.0, 1.0, hi_open=True)},
+                                  owner="tsne")["background"]
+    if objective == "tsne":
+        return objective, background
+    if method in ("barnes_hut", "fft"):
+        raise ValueError(
+            f"objective={objective!r} supports method='exact' (or 'auto') only: its Gaussian "
+            f"kernel is summed over all pairs, and the Barnes-Hut and FFT repulsions are "
+            f"t-SNE's (Student-t kernel). Pass method='exact', or objective='tsne' for "
+            f"method={method!r}.")
+    if dof != 1.0:
+        raise ValueError(
+            f"dof={dof!r} is the degrees of freedom of t-SNE's Student-t kernel; "
+            f"objective={objective!r} has a Gaussian kernel. Leave dof=1.")
+    if objective == "sne" and affinities is not None and not isinstance(affinities, str):
+        raise ValueError(
+            "objective='sne' needs each point's conditional distribution p_j|i, which a given "
+            "affinity matrix (a joint P) does not hold: pass the data (or distances), or use "
+            "objective='symmetric_sne' with affinities.")
+    if isinstance(init, str) and init == "spectral":
+        raise ValueError(f"init='spectral' is available with objective='tsne' only; pass "
+                         f"init='pca', 'random' or an array with objective={objective!r}.")
+    if keep is not None:
+        raise ValueError(f"TSNE.optimize continues t-SNE runs only (objective={objective!r}).")
+    return objective, background
+
+
+def _family_method(objective: str, n: int) -> str:
+    """"exact", the SNE family's only method, within EXACT_SAMPLES_LIMIT."""
+    if n > EXACT_SAMPLES_LIMIT:
+        raise ValueError(
+            f"objective={objective!r} sums its Gaussian kernel over all pairs (O(n²) per "
+            f"iteration) and is limited to EXACT_SAMPLES_LIMIT = {EXACT_SAMPLES_LIMIT} samples; "
+            f"got n_samples={n}. Use objective='tsne' (Barnes-Hut or FFT) for more, or a "
+            f"subsample.")
+    return "exact"
+
+
+def _run_family(objective: str, background, inp: _Input, X, Y, params, progress,
+                timings: dict, report, report_every, on_stage, on_progress) -> dict:
+    """A run of an SNE-family objective: P (conditional for "sne", joint otherwise) from
+    ``inp``, the initial embedding, then the core's exact optimiser (``_core.sne``)."""
+    n_jobs, conditional = params.n_threads, objective == "sne"
+    start = time.perf_counter()
+    if inp.P is None:  # the core computes P from the data (neighbours included)
+        P = _core.affinities(X, inp.perplexity, params.neighbors, n_jobs, not conditional,
+                             on_stage, on_progress)
+        _stage_done(None, timings, "affinities", start)
+    elif callable(inp.P):
+        P = inp.P(n_jobs, progress, timings, conditional=conditional)
+    else:
+        P = inp.P
+    if params.init != _core.Init.given:
+        start = time.perf_counter()
+        X_init = X if X is not None else np.empty((inp.n, 1))
+        Y[:] = _core.initial_embedding(X_init, Y.shape[1], params.init, params.seed, n_jobs)
+        _stage_done(progress, timings, "init", start)
+    info = _core.sne(getattr(_core.Objective, objective), *P, Y, params.optimizer,
+                     background or 0.0, n_jobs, report, report_every)
+    info["timings"].update(timings)
+    return info
 
 
 def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighbors: str = "auto",

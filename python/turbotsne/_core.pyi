@@ -1,7 +1,7 @@
 # Type stub of the private C++ extension (python/src/bindings.cpp and api.cpp). Use the
 # public functions of the turbotsne package instead of these.
 import types
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -256,3 +256,33 @@ def umap_z_bar(n_samples: int, n_negatives: int) -> float: ...
 # The probes of the tests and bench/ (python/src/testing.cpp) live in the submodule
 # _core._testing; they have no stable API and are not typed here.
 _testing: types.ModuleType
+
+# The SNE family (sne.hpp).
+class Objective:
+    tsne: "Objective"
+    sne: "Objective"
+    symmetric_sne: "Objective"
+    uni_sne: "Objective"
+
+def sne_gradient(
+    objective: Objective,
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    data: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    background: float,
+    exaggeration: float,
+    n_threads: int,
+) -> Tuple[float, npt.NDArray[np.float64]]: ...
+def sne(
+    objective: Objective,
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    data: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    params: OptimizerParams,
+    background: float,
+    n_threads: int,
+    report: Optional[Callable[[int, float, float, npt.NDArray[np.float64]], bool]],
+    report_every: Sequence[int],
+) -> dict: ...

@@ -78,8 +78,16 @@ class Kernel(NamedTuple):
             rows /= len(self.perplexities)
         return rows
 
-    def joint(self, indices, distances, threads: int, on_progress=None):
-        """The joint P (CSR arrays) of the kNN graph ``(indices, distances)``."""
+    def joint(self, indices, distances, threads: int, on_progress=None,
+              conditional: bool = False):
+        """The joint P (CSR arrays) of the kNN graph ``(indices, distances)``; with
+        ``conditional``, the conditional P instead (row i holds p_j|i over i's neighbours,
+        summing to 1: what SNE's objective takes)."""
+        if conditional:
+            n, k = indices.shape
+            return (np.arange(0, n * k + 1, k, dtype=np.int64),
+                    np.ascontiguousarray(indices, dtype=np.int32).ravel(),
+                    np.ascontiguousarray(self.conditional(distances)).ravel())
         if self.standard:
             return _core.affinities_from_neighbors(indices, distances, self.perplexity, threads,
                                                    on_progress)

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <vector>
 
 #include "turbotsne/common.hpp"
+#include "turbotsne/gradient.hpp"
 #include "turbotsne/progress.hpp"
 #include "turbotsne/repulsion.hpp"
 
@@ -101,5 +103,18 @@ OptimizeResult optimize(const CsrView& P, Matrix Y, Repulsion& repulsion,
 OptimizeResult optimize_on_team(const CsrView& P, Matrix Y, Repulsion& repulsion,
                                 const OptimizerParams& params, int n_threads, Observer* observer,
                                 OptimizerState* state = nullptr);
+
+// The gradient an optimisation descends, for iteration `iteration` (1-based) and its
+// exaggeration: fills grad on the learning rate's scale and returns the objective's value
+// in GradientStats::kl when with_value.
+using GradientFn = std::function<GradientStats(int iteration, double exaggeration,
+                                               bool with_value, Matrix grad)>;
+
+// The loop of optimize_on_team for any gradient (the SNE family of sne.hpp): the same
+// gains, momentum, step clipping, recentring, state and observer. The result's attraction
+// and repulsion times are left at zero.
+OptimizeResult optimize_gradient_on_team(Matrix Y, const OptimizerParams& params, int n_threads,
+                                        Observer* observer, OptimizerState* state,
+                                        const GradientFn& gradient);
 
 }  // namespace turbotsne
