@@ -236,3 +236,51 @@ def test_callback_sees_the_cost_and_can_stop(digits):
     assert [i for i, _ in seen] == [50, 100]
     assert info["stopped"] and info["n_iter"] == 100
     assert all(np.isfinite(c) and c > 0 for _, c in seen)
+
+
+def test_knn_accuracy_against_the_reference(digits):
+    Y = np.random.default_rng(0).normal(size=(300, 2))
+    labels = digits[1][:300]
+    assert turbotsne.knn_accuracy(Y, labels) == knn_accuracy(Y, labels)
+    # labels of any sortable type: the same votes as their integer codes
+    names = np.array([f"digit {v}" for v in labels])
+    assert turbotsne.knn_accuracy(Y, names, k=5) == knn_accuracy(Y, labels, k=5)
+    with pytest.raises(ValueError, match="one label per row"):
+        turbotsne.knn_accuracy(Y, labels[:10])
+    with pytest.raises(ValueError, match="'k' parameter"):
+        turbotsne.knn_accuracy(Y, labels, k=300)
+
+
+def test_crowding_runs_each_objective_as_tsne_does(digits):
+    X, y = digits[0][:200], digits[1][:200]
+    options = dict(random_state=4, n_jobs=2, n_iter=100, early_exaggeration_iter=40)
+    result = turbotsne.crowding(X, y, objectives=("symmetric_sne", "tsne"), **options)
+    assert list(result["embeddings"]) == ["symmetric_sne", "tsne"]
+    for objective in ("symmetric_sne", "tsne"):
+        Y, info = turbotsne.tsne(X, objective=objective, return_info=True, **options)
+        np.testing.assert_array_equal(result["embeddings"][objective], Y)
+        assert result["cost"][objective] == info["kl_divergence"]
+        assert result["knn_accuracy"][objective] == knn_accuracy(Y, y)
+    assert turbotsne.crowding(X, objectives=("tsne",), **options)["knn_accuracy"]["tsne"] is None
+    with pytest.raises(ValueError, match="objectives must be"):
+        turbotsne.crowding(X, y, objectives="tsne")
+    with pytest.raises(ValueError, match="crowding sets tsne's objective"):
+        turbotsne.crowding(X, y, objective="sne")
+
+
+def test_plot_crowding_titles_each_panel(digits):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    X, y = digits[0][:150], digits[1][:150]
+    result = turbotsne.crowding(X, y, objectives=("sne", "tsne"), random_state=0, n_iter=60,
+                                early_exaggeration_iter=20)
+    fig = turbotsne.plot_crowding(result, y)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == [f"SNE\n10-NN accuracy {result['knn_accuracy']['sne']:.3f}",
+                      f"t-SNE\n10-NN accuracy {result['knn_accuracy']['tsne']:.3f}"]
+    offsets = [ax.collections[0].get_offsets() for ax in fig.axes]
+    np.testing.assert_array_equal(offsets[0], result["embeddings"]["sne"])
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
