@@ -10,12 +10,13 @@
 import warnings as _warnings
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import _api
+from . import _api, anndata  # turbotsne.anndata imports no anndata: it is optional
 from ._api import (AUTO_APPROX_MIN_SAMPLES, AUTO_APPROX_MIN_SAMPLES_WIDE, AUTO_EXACT_MAX_SAMPLES,
                    AUTO_FFT_MIN_SAMPLES, EXACT_SAMPLES_LIMIT, joint_probabilities, kl_divergence,
                    tsne)
 from ._contrastive import contrastive_embedding, plot_spectrum, spectrum, tsne_z_bar, umap_z_bar
 from ._datasets import make_blobs
+from ._family import crowding, knn_accuracy, plot_crowding
 from ._plot import plot
 
 try:
@@ -25,6 +26,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "tsne",
+    "anndata",
     "TSNE",
     "NotFittedError",
     "joint_probabilities",
@@ -35,6 +37,9 @@ __all__ = [
     "umap_z_bar",
     "tsne_z_bar",
     "make_blobs",
+    "crowding",
+    "plot_crowding",
+    "knn_accuracy",
     "plot",
     "AUTO_EXACT_MAX_SAMPLES",
     "EXACT_SAMPLES_LIMIT",

@@ -16,6 +16,7 @@ import scipy.sparse
 import warnings
 
 from . import _core, _kernels, _metrics
+from ._anndata_check import reject_anndata
 from ._api import _METHODS, _tsne, joint_probabilities
 from ._progress import Progress, run_observed
 from ._validation import (Choice, Int, NoneOr, Real, WordOr, _as_csr, check_affinities,
@@ -328,6 +329,7 @@ class TSNE(_Mixin, _Base):
         -------
         embedding : ndarray of shape (n_samples, n_components)
         """
+        reject_anndata(X, "TSNE.fit_transform")
         fit = check_params(dict(early_exaggeration=self.early_exaggeration,
                                 learning_rate=self.learning_rate, max_iter=self.max_iter,
                                 verbose=self.verbose, method=self.method),
@@ -387,6 +389,7 @@ class TSNE(_Mixin, _Base):
 
     def fit(self, X, y=None):
         """Embed X; the embedding is in ``embedding_``. Returns self."""
+        reject_anndata(X, "TSNE.fit")
         self.fit_transform(X, y)
         return self
 
@@ -545,6 +548,7 @@ class TSNE(_Mixin, _Base):
         -------
         embedding : ndarray of shape (n_new, n_components)
         """
+        reject_anndata(X, "TSNE.transform")
         self._check_fitted()
         checked = check_params(dict(perplexity=perplexity, n_iter=n_iter, learning_rate=learning_rate,
                                     theta=self.angle if theta is None else theta),
