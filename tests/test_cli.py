@@ -211,8 +211,8 @@ def _bad_inputs(tmp_path, X):
         ([str(tmp_path / "x.csv"), "--labels", "kind", *ok], ["--labels kind", "no column", "'a', 'b'"]),
         ([str(tmp_path / "x.csv"), "--labels", "7", *ok], ["--labels 7", "4 columns"]),
         ([str(tmp_path / "x.csv"), "--labels", str(tmp_path / "short_labels.txt"), *ok], ["3 labels for 60 rows"]),
-        ([str(tmp_path / "x.csv"), "--perplexity", "60", *ok], ["perplexity", "60 samples"]),
-        ([str(tmp_path / "x.csv"), "--perplexity", "5", "--threads", "0", *ok], ["n_jobs"]),
+        ([str(tmp_path / "x.csv"), "--perplexity", "60", *ok], ["--perplexity 60", "60 samples"]),
+        ([str(tmp_path / "x.csv"), "--perplexity", "5", "--threads", "0", *ok], ["--threads"]),
         ([str(tmp_path / "x.csv"), "--array", "X", *ok], ["--array X", "only a .npz"]),
         ([str(tmp_path / "nan_label.csv"), "--labels", "score", *ok, "--plot", str(tmp_path / "y.png")],
          ["labels must be finite", "index 5"]),
@@ -221,6 +221,12 @@ def _bad_inputs(tmp_path, X):
         ([str(tmp_path / "x.csv"), *ok, "--plot", str(tmp_path / "y.xyz")], ["unsupported picture type"]),
         ([str(tmp_path / "x.csv"), *ok, "--plot", str(tmp_path / "y.png"), "--n-components", "3"], ["2-D"]),
     ]
+
+
+def test_a_header_without_rows_is_an_error(tmp_path, capsys):
+    (tmp_path / "h.csv").write_text("a,b\n")
+    code, out, err = _run(capsys, ["embed", str(tmp_path / "h.csv"), "-o", str(tmp_path / "y.npy")])
+    _assert_one_error_line(code, out, err, "h.csv", "a header row and no data rows")
 
 
 def test_bad_input_gives_one_error_line_and_status_2(tmp_path, data, capsys):
@@ -271,3 +277,67 @@ def test_demo_to_npy_needs_no_matplotlib(tmp_path, capsys, monkeypatch):
     code, out, err = _run(capsys, ["demo", "-o", str(tmp_path / "d.png"), "-n", "200", "-q"])
     _assert_one_error_line(code, out, err, "matplotlib", 'pip install "turbotsne[plot]"')
     assert not (tmp_path / "d.png").exists()
+
+
+#: Library parameter names that no error of the command line may show.
+LIBRARY_NAMES = ("n_jobs", "n_iter", "random_state", "n_components", "The '", "parameter of", "of tsne", "X ")
+
+
+@pytest.mark.parametrize("options,words", [
+    (["--threads", "0"], ["--threads must be a non-zero int (-1 for all CPUs). Got 0 instead."]),
+    (["--perplexity", "-1"], ["--perplexity must be a float in the range (0.0, inf). Got -1.0 instead."]),
+    (["--perplexity", "nan"], ["--perplexity must be a float", "Got nan instead."]),
+    (["--perplexity", "60"], ["--perplexity 60 is too large for 60 samples"]),
+    (["--n-iter", "0"], ["--n-iter must be an int in the range [1, inf). Got 0 instead."]),
+    (["--n-components", "0"], ["--n-components must be an int in the range [1, inf)"]),
+    (["--seed", "-1"], ["--seed must be an int in the range [0, 2**64 - 1]. Got -1 instead."]),
+    (["--method", "fft", "--n-components", "3"],
+     ["--method fft supports --n-components in {1, 2}; got --n-components 3. Use --method barnes_hut"]),
+    (["--metric", "precomputed"], ["x.npy with --metric precomputed must be a square"]),
+])
+def test_errors_name_the_command_line_options(tmp_path, data, capsys, options, words):
+    np.save(tmp_path / "x.npy", data[0])
+    code, out, err = _run(capsys, ["embed", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"), "-q",
+                                   *FAST, *options])
+    _assert_one_error_line(code, out, err, *words)
+    message = err[len("turbotsne: error: "):].replace("x.npy", "")
+    assert not [name for name in LIBRARY_NAMES if name in message], err
+
+
+def test_warnings_name_the_command_line_options(tmp_path, data, capsys):
+    np.save(tmp_path / "x.npy", data[0])
+    argv = ["embed", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"), "--n-iter", "30", "--perplexity", "59.5"]
+    code, out, err = _run(capsys, argv)
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if "warning" in line.lower()]
+    assert warned == ["turbotsne: warning: --perplexity 59.5 is above n_samples - 1 = 59, the largest that "
+                      "60 samples can have: every point gives its 59 neighbours equal weights (perplexity 59)."]
+    assert _run(capsys, [*argv, "-q"]) == (0, "", "")
+
+
+def _help(capsys, command):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_the_demo_offers_no_precomputed_distances(capsys):
+    assert "precomputed" not in _help(capsys, "demo")
+    assert "precomputed" in _help(capsys, "embed")
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--metric", "precomputed", "-o", "d.npy"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'precomputed'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options,words", [
+    (["-n", "5"], ["--n-samples 5", "10 clusters", "at least 10 points"]),
+    (["-n", "40", "--perplexity", "50"], ["--perplexity 50 is too large for 40 samples"]),
+    (["-n", "40", "--seed", "-2"], ["--seed must be an int in the range [0, ", "Got -2 instead."]),
+    (["-n", "40", "--threads", "0"], ["--threads must be a non-zero int"]),
+])
+def test_demo_errors_name_its_options(tmp_path, capsys, options, words):
+    code, out, err = _run(capsys, ["demo", "-o", str(tmp_path / "d.npy"), "--n-iter", "30", "-q", *options])
+    _assert_one_error_line(code, out, err, *words)
+    assert not [name for name in LIBRARY_NAMES if name in err[len("turbotsne: error: "):]], err

@@ -2,6 +2,9 @@
 
 import io
 import sys
+import types
+
+import pytest
 
 from turbotsne._progress import Progress
 
@@ -54,11 +57,78 @@ def test_a_terminal_gets_a_tqdm_bar():
 
 def test_without_tqdm_a_terminal_gets_plain_lines(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # were it imported already
     stream = _Terminal()
     progress = Progress(100, stream=stream, bar=True)
     assert not progress.uses_bar
     progress.iteration(50, 1.5)
     assert "iteration    50/100  KL 1.5000" in stream.getvalue()
+
+
+class _FakeBar:
+    """Stands for tqdm.auto.tqdm: records the bars made and what they were told."""
+
+    made = []
+
+    def __init__(self, total, file, desc, **kwargs):
+        self.total, self.file, self.desc, self.n, self.closed = total, file, desc, 0, False
+        self.made.append(self)
+
+    def update(self, n):
+        self.n += n
+
+    def set_postfix_str(self, text, refresh=True):
+        self.postfix = text
+
+    def set_description_str(self, text):
+        self.desc = text
+
+    def close(self):
+        self.closed = True
+
+    @staticmethod
+    def write(line, file):
+        file.write(line + "\n")
+
+
+@pytest.fixture
+def fake_tqdm_auto(monkeypatch):
+    module = types.ModuleType("tqdm.auto")
+    module.tqdm = _FakeBar
+    monkeypatch.setitem(sys.modules, "tqdm.auto", module)
+    _FakeBar.made = []
+    return _FakeBar
+
+
+def test_bars_are_tqdm_auto_s(fake_tqdm_auto):
+    stream = _Terminal()
+    progress = Progress(100, stream=stream)
+    assert progress.uses_bar
+    progress.stage("init", 0.1)
+    progress.iteration(50, 1.5)
+    progress.message("halfway")
+    progress.iteration(100, 1.25)
+    progress.close()
+    (bar,) = fake_tqdm_auto.made
+    assert (bar.total, bar.file, bar.n, bar.postfix, bar.closed) == (100, stream, 100, "KL 1.2500", True)
+    assert "[turbotsne] halfway\n" in stream.getvalue()
+
+
+class _NotebookStream(io.StringIO):
+    """Stands for a Jupyter kernel's sys.stderr (ipykernel.iostream.OutStream): no terminal."""
+
+    __module__ = "ipykernel.iostream"
+
+    def isatty(self):
+        return False
+
+
+def test_a_notebook_gets_a_bar(fake_tqdm_auto):
+    progress = Progress(100, stream=_NotebookStream())
+    assert progress.uses_bar
+    progress.stage("init", 0.1)
+    assert len(fake_tqdm_auto.made) == 1
+    assert not Progress(100, stream=io.StringIO()).uses_bar  # a file or a pipe: lines
 
 
 # ------------------------------------------------------------------ progress of whole runs

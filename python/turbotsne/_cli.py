@@ -8,12 +8,15 @@ usage errors are argparse's (usage and one error line, status 2); Ctrl-C exits w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import re
 import sys
 import time
+import warnings
 import zipfile
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -23,6 +26,8 @@ _INPUTS = (".npy", ".npz", ".csv", ".tsv")
 _TABLES = {".csv": ",", ".tsv": "\t"}
 _EMBEDDINGS = (".npy", ".csv", ".tsv")
 _DEMO_PNG = "turbotsne_demo.png"
+#: Clusters of the demo's dataset (turbotsne.make_blobs).
+DEMO_CLUSTERS = 10
 
 
 class CliError(Exception):
@@ -42,11 +47,29 @@ def _numbers_or_strings(values: List[str]) -> np.ndarray:
     return np.array(values, dtype=str)
 
 
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _has_header(first: List[str], second: Optional[List[str]]) -> bool:
+    """Whether ``first`` (the first row) is a header: it has a cell that is not a number in a
+    column where ``second`` (the second row, None for a one-row file) has a number; or, for a
+    one-row file, any cell that is not a number."""
+    numbers = [_is_number(cell) for cell in first]
+    if second is None:
+        return not all(numbers)
+    return any(not a and _is_number(b) for a, b in zip(numbers, second))
+
+
 def _read_table(path: Path, delimiter: str) -> Tuple[Optional[List[str]], List[int], List[List[str]]]:
     """Rows of a delimited text file: (header or None, line numbers, data rows as strings).
 
-    The first row is a header when it has a cell that is not a number in a column where the
-    second row has a number (or, for a one-row file, when any cell is not a number).
+    Cells are stripped of white space and rows without a non-empty cell are skipped. The first
+    row is a header as :func:`_has_header` decides.
     """
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, delimiter=delimiter)
@@ -62,69 +85,204 @@ def _read_table(path: Path, delimiter: str) -> Tuple[Optional[List[str]], List[i
     for line, row in zip(lines, rows):
         if len(row) != width:
             raise CliError(f"{path}, line {line}: {len(row)} columns where the first row has {width}")
-
-    def is_number(cell: str) -> bool:
-        try:
-            float(cell)
-        except ValueError:
-            return False
-        return True
-
-    first = [is_number(cell) for cell in rows[0]]
-    if len(rows) == 1:
-        has_header = not all(first)
-    else:
-        has_header = any(not a and is_number(b) for a, b in zip(first, rows[1]))
-    if has_header:
+    if _has_header(rows[0], rows[1] if len(rows) > 1 else None):
+        if len(rows) == 1:
+            raise CliError(f"{path}: a header row and no data rows")
         return rows[0], lines[1:], rows[1:]
     return None, lines, rows
 
 
-def _column_index(spec: str, header: Optional[List[str]], width: int) -> Optional[int]:
-    """The column that ``--labels spec`` names: a header name or a 0-based (or negative) index."""
+class _Fallback(Exception):
+    """numpy's loadtxt would read a table otherwise than the csv module (a ragged row, a cell
+    that is not a number, ...): the csv module reads it, and words the error if there is one."""
+
+
+class _CsvTable:
+    """A table read with the csv module: every cell a string, with its line number."""
+
+    def __init__(self, path: Path, delimiter: str):
+        self.path = path
+        self.header, self._lines, rows = _read_table(path, delimiter)
+        self.width = len(rows[0])
+        self._cells = np.array(rows, dtype=str)
+
+    def column_numbers(self, j: int) -> Optional[np.ndarray]:
+        """Column ``j`` as float64, or None when a cell is not a number."""
+        try:
+            return self._cells[:, j].astype(np.float64)
+        except ValueError:
+            return None
+
+    def matrix(self, columns: List[int]) -> np.ndarray:
+        """The columns as a float64 matrix; a cell that is not a number is an error naming it."""
+        try:
+            return self._cells[:, columns].astype(np.float64)
+        except ValueError as exc:
+            error = exc
+        names = self.header if self.header is not None else [str(j) for j in range(self.width)]
+        for j in columns:
+            for line, cell in zip(self._lines, self._cells[:, j].tolist()):
+                if _is_number(cell):
+                    continue
+                if cell == "":
+                    raise CliError(f"{self.path}, line {line}, column {names[j]!r}: an empty cell")
+                hint = f"; to use this column as labels, pass --labels {names[j]}"
+                if j == 0:
+                    hint += ", or to drop it as a row index, --index-col"
+                raise CliError(f"{self.path}, line {line}, column {names[j]!r}: {cell!r} is not a number{hint}")
+        raise CliError(f"{self.path}: {error}")  # numpy refused what float() reads: not seen
+
+    def texts(self, j: int) -> List[str]:
+        return self._cells[:, j].tolist()
+
+
+def _peek_rows(f, delimiter: str, count: int):
+    """The first ``count`` rows of ``f`` that have a non-empty cell, as the csv module reads
+    them: a list of (stripped cells, the position in ``f`` after the row). None when a line
+    holds an odd number of quotes (a quoted cell may go on over the next line)."""
+    rows = []
+    while len(rows) < count:
+        line = f.readline()
+        if not line:
+            break
+        if line.count('"') % 2:
+            return None
+        cells = [cell.strip() for cell in next(csv.reader([line], delimiter=delimiter), [])]
+        if any(cells):
+            rows.append((cells, f.tell()))
+    return rows
+
+
+class _NumpyTable:
+    """A table read with numpy's loadtxt, in C, about three times as fast as the csv module:
+    the same numbers (both parse them as Python's ``float`` does) and labels (stripped text),
+    or, for anything loadtxt reads otherwise or refuses (a ragged row, a blank-looking line, a
+    cell that is not a number, numpy < 1.23), :class:`_Fallback`."""
+
+    def __init__(self, path: Path, delimiter: str, labels: Optional[str], index_col: Optional[bool]):
+        self.path = path
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            peeked = _peek_rows(f, delimiter, 2)
+            if not peeked:  # an odd quote, or no rows: the csv module reads (and words the error)
+                raise _Fallback()
+            has_header = _has_header(peeked[0][0], peeked[1][0] if len(peeked) > 1 else None)
+            self.header = peeked[0][0] if has_header else None
+            self.width = len(peeked[0][0])
+            label_column = _label_column(labels, self.header, self.width, path)
+            self._labels: List[str] = []
+            converters = {}
+            if _row_index(self, index_col, label_column, decided_only=True) is not None:
+                converters[0] = lambda cell: 0.0  # dropped: text or numbers, as the csv module reads it
+            if label_column is not None:
+                converters[label_column] = self._label
+            f.seek(peeked[0][1] if has_header else 0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "input contained no data"
+                try:
+                    self._values = np.loadtxt(f, dtype=np.float64, delimiter=delimiter, quotechar='"',
+                                              comments=None, ndmin=2, converters=converters, encoding="utf-8")
+                except (ValueError, TypeError):  # TypeError: numpy < 1.23 has no quotechar
+                    raise _Fallback() from None
+        n = self._values.shape[0]
+        if n == 0 or self._values.shape[1] != self.width or (label_column is not None and len(self._labels) != n):
+            raise _Fallback()
+
+    def _label(self, cell: str) -> float:
+        self._labels.append(cell.strip())
+        return 0.0
+
+    def column_numbers(self, j: int) -> Optional[np.ndarray]:
+        return self._values[:, j]
+
+    def matrix(self, columns: List[int]) -> np.ndarray:
+        return np.ascontiguousarray(self._values[:, columns])
+
+    def texts(self, j: int) -> List[str]:
+        return self._labels
+
+
+def _label_column(spec: Optional[str], header: Optional[List[str]], width: int, path: Path) -> Optional[int]:
+    """The column that ``--labels spec`` names (a header name, or a 0-based or negative number
+    counting the file's columns as written), None when it names none (it may name a file)."""
+    if spec is None:
+        return None
     if header is not None and spec in header:
         return header.index(spec)
     try:
         index = int(spec)
     except ValueError:
+        index = None
+    if index is None:
+        if not Path(spec).is_file():
+            known = ", ".join(repr(name) for name in header) if header is not None else "none"
+            raise CliError(f"--labels {spec}: no column of that name in {path} (column names: "
+                           f"{known}) and no file of that name")
         return None
     if not -width <= index < width:
         raise CliError(f"--labels {spec}: the input has {width} columns (indices 0 to {width - 1})")
     return index % width
 
 
-def _load_table(path: Path, delimiter: str, labels: Optional[str]):
-    header, lines, rows = _read_table(path, delimiter)
-    width = len(rows[0])
-    names = header if header is not None else [str(j) for j in range(width)]
-    label_column = None
-    if labels is not None:
-        label_column = _column_index(labels, header, width)
-        if label_column is None and not Path(labels).is_file():
-            known = ", ".join(repr(name) for name in header) if header is not None else "none"
-            raise CliError(f"--labels {labels}: no column of that name in {path} (column names: "
-                           f"{known}) and no file of that name")
-    cells = np.array(rows, dtype=str)
-    columns = [j for j in range(width) if j != label_column]
+def _row_index(table, index_col: Optional[bool], label_column: Optional[int],
+               decided_only: bool = False) -> Optional[str]:
+    """Why the first column is a row index to drop (None: it is not; "" when --index-col says
+    so). Automatically, it is one when its header cell is empty (``DataFrame.to_csv`` writes its
+    index so) or, unless ``decided_only`` (the header and the options alone decide), when it
+    counts the rows 0, 1, 2, ... or 1, 2, 3, ..."""
+    if index_col is False:
+        return None
+    if index_col:
+        if label_column == 0:
+            raise CliError(f"--labels: the first column is the labels and --index-col drops it as a "
+                           f"row index; column numbers count {table.path}'s columns as written, so "
+                           f"its second column is 1")
+        return ""
+    if label_column == 0 or table.width - (label_column is not None) < 2:
+        return None  # the labels, or the only column of data
+    if table.header is not None and table.header[0] == "":
+        return "it has no name in the header"
+    values = None if decided_only else table.column_numbers(0)
+    if values is None or values.size < 2 or values[0] not in (0.0, 1.0):
+        return None
+    if not np.array_equal(values, values[0] + np.arange(values.size)):
+        return None
+    return f"it counts the rows {values[0]:.0f}, {values[0] + 1:.0f}, ..., {values[-1]:.0f}"
+
+
+def _table_data(table, labels: Optional[str], index_col: Optional[bool]):
+    """(X, labels, label name, a notice or None) of a read table; the notice says that the
+    first column was dropped as a row index, when that was decided here rather than asked."""
+    label_column = _label_column(labels, table.header, table.width, table.path)
+    why = _row_index(table, index_col, label_column)
+    columns = [j for j in range(table.width) if j != label_column and not (j == 0 and why is not None)]
     if not columns:
-        raise CliError(f"{path}: no data columns left once the labels are taken out")
-    try:
-        X = cells[:, columns].astype(np.float64)
-    except ValueError:
-        for j in columns:
-            for line, cell in zip(lines, cells[:, j].tolist()):
-                try:
-                    float(cell)
-                except ValueError:
-                    what = "an empty cell" if cell == "" else f"{cell!r} is not a number"
-                    hint = (f"; to use this column as labels, pass --labels {names[j]}"
-                            if cell != "" else "")
-                    raise CliError(f"{path}, line {line}, column {names[j]!r}: {what}{hint}") from None
-        raise
+        raise CliError(f"{table.path}: no data columns left once the labels and the row index are taken out")
+    X = table.matrix(columns)
+    notice = None
+    if why:
+        name = f" {table.header[0]!r}" if table.header is not None and table.header[0] else ""
+        notice = (f"dropped the first column{name} of {table.path} as a row index ({why}); "
+                  f"--no-index-col keeps it")
     if label_column is None:
-        return X, None, None
-    name = header[label_column] if header is not None else "label"
-    return X, _numbers_or_strings(list(cells[:, label_column])), name
+        return X, None, None, notice
+    name = table.header[label_column] if table.header is not None else "label"
+    return X, _numbers_or_strings(table.texts(label_column)), name, notice
+
+
+def _load_table(path: Path, delimiter: str, labels: Optional[str], index_col: Optional[bool] = None,
+                notice: Optional[Callable[[str], None]] = None):
+    """(X, labels, label name) of a .csv/.tsv file, read with numpy's loadtxt where it reads the
+    file as the csv module does, else with the csv module: the same result (and the same
+    errors) either way. ``index_col``: drop the first column as a row index (True), never
+    (False), or when it looks like one (None; ``notice`` is then told so, in a line)."""
+    try:
+        table = _NumpyTable(path, delimiter, labels, index_col)
+    except _Fallback:
+        table = _CsvTable(path, delimiter)
+    X, y, name, text = _table_data(table, labels, index_col)
+    if text is not None and notice is not None:
+        notice(text)
+    return X, y, name
 
 
 def _np_load(f, path: Path, kind: str):
@@ -190,12 +348,16 @@ def _load_label_file(path: Path, n: int) -> np.ndarray:
     return y
 
 
-def load_input(path, *, labels: Optional[str] = None, array: Optional[str] = None):
+def load_input(path, *, labels: Optional[str] = None, array: Optional[str] = None,
+               index_col: Optional[bool] = None, notice: Optional[Callable[[str], None]] = None):
     """Read the data (and labels) for ``turbotsne embed``.
 
     Returns ``(X, labels, label_name)``; labels and label_name are None when no labels were
-    asked for. ``labels`` names a column of a .csv/.tsv file (header name or 0-based index),
-    an array of a .npz archive, or else a file with one label per row.
+    asked for. ``labels`` names a column of a .csv/.tsv file (header name, or 0-based index
+    counting the file's columns as written, a row index column included), an array of a .npz
+    archive, or else a file with one label per row. ``index_col`` (.csv/.tsv only): drop the
+    first column as a row index (True), never (False), or when its header cell is empty or it
+    counts the rows 0, 1, 2, ... or 1, 2, 3, ... (None; then ``notice`` gets a line saying so).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -206,8 +368,10 @@ def load_input(path, *, labels: Optional[str] = None, array: Optional[str] = Non
         raise CliError(f"{path}: no such file")
     if array is not None and suffix != ".npz":
         raise CliError(f"--array {array}: only a .npz input holds named arrays")
+    if index_col is not None and suffix not in _TABLES:
+        raise CliError(f"--{'' if index_col else 'no-'}index-col: only a .csv/.tsv input has an index column")
     if suffix in _TABLES:
-        X, y, name = _load_table(path, _TABLES[suffix], labels)
+        X, y, name = _load_table(path, _TABLES[suffix], labels, index_col, notice)
     elif suffix == ".npz":
         X, y, name = _load_npz(path, array, labels)
     else:
@@ -282,13 +446,60 @@ def save_plot(path, Y: np.ndarray, labels=None, title: Optional[str] = None) -> 
 # --------------------------------------------------------------------------------- commands
 
 
-def _run_tsne(X: np.ndarray, args) -> np.ndarray:
+#: turbotsne.tsne's parameter for each t-SNE option of the command line (argparse's dest): what
+#: _run_tsne passes on, and what the library's error messages are translated from.
+_TSNE_OPTIONS = {"n_components": "n_components", "perplexity": "perplexity", "method": "method",
+                 "neighbors": "neighbors", "metric": "metric", "init": "init", "n_iter": "n_iter",
+                 "random_state": "seed", "n_jobs": "threads"}
+
+
+def _option(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _in_cli_terms(message: str, data: str) -> str:
+    """A message of the library with its parameters named as the command line's options:
+    "The 'n_jobs' parameter of tsne must be ..." becomes "--threads must be ...", "metric='cosine'"
+    "--metric cosine", a leading "perplexity (60)" "--perplexity 60", "n_components" (a name
+    that is no English word) "--n-components", and X ``data``."""
+    options = {name: _option(dest) for name, dest in _TSNE_OPTIONS.items()}
+    names = "|".join(sorted(options, key=len, reverse=True))
+    message = re.sub(rf"The '({names})' parameter of \w+", lambda m: options[m[1]], message)
+    message = re.sub(rf"\b({names})=('[^']*'|[^\s,;:)]+)",
+                     lambda m: options[m[1]] + " " + m[2].strip("'"), message)
+    message = re.sub(rf"^({names}) \(([^)]*)\)", lambda m: f"{options[m[1]]} {m[2]}", message)
+    identifiers = "|".join(name for name in options if "_" in name)  # never an English word
+    message = re.sub(rf"\b({identifiers})\b", lambda m: options[m[1]], message)
+    message = re.sub(r" of (tsne|make_blobs)\b", "", message)
+    return re.sub(r"\bX\b(?![.(])", data, message)
+
+
+@contextlib.contextmanager
+def _cli_terms(data: str, quiet: bool):
+    """The library's errors inside as CliError and its warnings as lines ``turbotsne: warning:
+    ...`` (none when ``quiet``), both in the command line's terms (``data`` stands for X)."""
+
+    def show(message, *_):
+        if not quiet:
+            print(f"turbotsne: warning: {_in_cli_terms(_one_line(message), data)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        try:
+            yield
+        except (ValueError, TypeError) as exc:
+            raise CliError(_in_cli_terms(_one_line(exc), data)) from None
+
+
+def _run_tsne(X: np.ndarray, args, data: str) -> np.ndarray:
+    """turbotsne.tsne with the options of ``args``, in the command line's terms."""
     from ._api import tsne
 
-    init = args.init or ("random" if args.metric == "precomputed" else "pca")
-    return tsne(X, args.n_components, perplexity=args.perplexity, method=args.method,
-                neighbors=args.neighbors, metric=args.metric, init=init, n_iter=args.n_iter,
-                random_state=args.seed, n_jobs=args.threads, verbose=not args.quiet)
+    values = {name: getattr(args, dest) for name, dest in _TSNE_OPTIONS.items()}
+    values["init"] = values["init"] or ("random" if values["metric"] == "precomputed" else "pca")
+    with _cli_terms(data, args.quiet):
+        return tsne(X, **values, verbose=not args.quiet)
 
 
 def _embed(args) -> int:
@@ -298,13 +509,15 @@ def _embed(args) -> int:
         if args.n_components != 2:
             raise CliError(f"--plot draws 2-D embeddings; got --n-components {args.n_components}")
         _check_picture(Path(args.plot), "--plot")
-    X, labels, label_name = load_input(args.input, labels=args.labels, array=args.array)
+    notice = None if args.quiet else (lambda text: print(f"turbotsne: {text}", file=sys.stderr))
+    X, labels, label_name = load_input(args.input, labels=args.labels, array=args.array,
+                                       index_col=args.index_col, notice=notice)
     if args.plot is not None and labels is not None:
         from ._plot import _check_labels
 
         _check_labels(labels, X.shape[0])  # before the run, not after it
     start = time.perf_counter()
-    Y = _run_tsne(X, args)
+    Y = _run_tsne(X, args, str(args.input))
     elapsed = time.perf_counter() - start
     save_embedding(output, Y, labels, label_name or "label")
     written = [str(output)]
@@ -329,13 +542,18 @@ def _demo(args) -> int:
         _check_output(output, _EMBEDDINGS, "-o")
     if args.save_embedding is not None:
         _check_output(Path(args.save_embedding), _EMBEDDINGS, "--save-embedding")
-    X, labels = make_blobs(n_samples=args.n_samples, random_state=args.seed)
+    if args.n_samples < DEMO_CLUSTERS:
+        raise CliError(f"--n-samples {args.n_samples}: the demo has {DEMO_CLUSTERS} clusters; "
+                       f"give at least {DEMO_CLUSTERS} points")
+    with _cli_terms("the demo's data", args.quiet):
+        X, labels = make_blobs(n_samples=args.n_samples, n_centers=DEMO_CLUSTERS, random_state=args.seed)
     start = time.perf_counter()
-    Y = _run_tsne(X, args)
+    Y = _run_tsne(X, args, "the demo's data")
     elapsed = time.perf_counter() - start
     if picture:
         save_plot(output, Y, labels,
-                  title=f"turbotsne demo: {X.shape[0]:,} points, 10 Gaussian clusters in {X.shape[1]}-D")
+                  title=f"turbotsne demo: {X.shape[0]:,} points, {DEMO_CLUSTERS} Gaussian clusters "
+                        f"in {X.shape[1]}-D")
     else:
         save_embedding(output, Y, labels, "cluster")
     written = [str(output)]
@@ -347,7 +565,9 @@ def _demo(args) -> int:
     return 0
 
 
-def _add_tsne_options(parser: argparse.ArgumentParser, n_iter_default: int = 750) -> None:
+def _add_tsne_options(parser: argparse.ArgumentParser, precomputed: bool) -> None:
+    """The t-SNE options; ``--metric precomputed`` (INPUT is a distance matrix) where
+    ``precomputed`` (not for the demo, whose data are points)."""
     from ._api import _METHODS, _NEIGHBORS
     from ._metrics import METRIC_NAMES
 
@@ -355,16 +575,17 @@ def _add_tsne_options(parser: argparse.ArgumentParser, n_iter_default: int = 750
     group.add_argument("--perplexity", type=float, default=30.0, help="effective number of neighbours (default 30)")
     group.add_argument("--method", default="auto", choices=_METHODS, help="how repulsion is computed (default auto)")
     group.add_argument("--neighbors", default="auto", choices=_NEIGHBORS, help="nearest-neighbour search (default auto)")
-    group.add_argument("--metric", default="euclidean", choices=METRIC_NAMES + ("precomputed",),
-                       metavar="METRIC",
+    group.add_argument("--metric", default="euclidean", metavar="METRIC",
+                       choices=METRIC_NAMES + (("precomputed",) if precomputed else ()),
                        help="distance between rows (default euclidean; also cosine, manhattan and "
                             "scipy's names such as chebyshev, correlation, jaccard, by an exact "
-                            "search); precomputed: INPUT is a square distance matrix")
+                            "search)" + ("; precomputed: INPUT is a square distance matrix"
+                                         if precomputed else ""))
     group.add_argument("--init", choices=("pca", "random"),
-                       help="initial embedding (default pca, random with --metric precomputed)")
+                       help="initial embedding (default pca" +
+                            (", random with --metric precomputed)" if precomputed else ")"))
     group.add_argument("--n-components", type=int, default=2, help="embedding dimension (default 2)")
-    group.add_argument("--n-iter", type=int, default=n_iter_default,
-                       help=f"total iterations (default {n_iter_default})")
+    group.add_argument("--n-iter", type=int, default=750, help="total iterations (default 750)")
     group.add_argument("--threads", type=int, default=-1, help="threads; -1 all CPUs (default), -2 all but one")
     group.add_argument("--seed", type=int, default=0,
                        help="random seed (default 0): the same seed gives the same output for any --threads")
@@ -385,17 +606,28 @@ def _parser() -> argparse.ArgumentParser:
         "embed", help="embed the rows of a .npy, .npz, .csv or .tsv file",
         description="Embed the rows of INPUT and write the embedding to OUTPUT. "
                     "A .csv/.tsv file's first row is a header when one of its cells is not a number "
-                    "where the row below has one.")
+                    "where the row below has one. Its first column is dropped as a row index (and "
+                    "a line on stderr says so) when its header cell is empty, as pandas' to_csv "
+                    "writes it, or when it counts the rows 0, 1, 2, ... or 1, 2, 3, ...; "
+                    "--index-col and --no-index-col decide instead.")
     embed.add_argument("input", metavar="INPUT", help="data: .npy (2-D array), .npz, .csv or .tsv")
     embed.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                        help="embedding: .npy (the array) or .csv/.tsv (columns tsne_1, tsne_2, ... "
                             "and the labels last, if given)")
     embed.add_argument("--plot", metavar="PNG", help="also draw the embedding to this picture (needs matplotlib)")
     embed.add_argument("--labels", metavar="COLUMN|FILE",
-                       help="labels: a column of a .csv/.tsv input (header name or 0-based index; taken "
-                            "out of the data), an array of a .npz input, or a file with one label per row")
+                       help="labels: a column of a .csv/.tsv input (header name or 0-based index "
+                            "counting the file's columns as written, a row index column included; "
+                            "taken out of the data), an array of a .npz input, or a file with one "
+                            "label per row")
     embed.add_argument("--array", metavar="NAME", help="the array of a .npz input to embed (default: its first 2-D array)")
-    _add_tsne_options(embed)
+    index = embed.add_mutually_exclusive_group()
+    index.add_argument("--index-col", dest="index_col", action="store_const", const=True,
+                       help="a .csv/.tsv input's first column is a row index: drop it")
+    index.add_argument("--no-index-col", dest="index_col", action="store_const", const=False,
+                       help="keep a .csv/.tsv input's first column as data, even when it looks like "
+                            "a row index")
+    _add_tsne_options(embed, precomputed=True)
     embed.set_defaults(run=_embed)
 
     demo = sub.add_parser(
@@ -407,7 +639,7 @@ def _parser() -> argparse.ArgumentParser:
                       help=f"picture (default {_DEMO_PNG}) or embedding (.npy/.csv/.tsv)")
     demo.add_argument("--save-embedding", metavar="FILE", help="also save the embedding (.npy/.csv/.tsv)")
     demo.add_argument("-n", "--n-samples", type=int, default=5000, help="number of points (default 5000)")
-    _add_tsne_options(demo)
+    _add_tsne_options(demo, precomputed=False)
     demo.set_defaults(run=_demo)
     return parser
 

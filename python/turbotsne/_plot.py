@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import textwrap
 
 import numpy as np
 
@@ -13,8 +14,30 @@ __all__ = ["plot"]
 #: Float labels with more distinct values than this are drawn as continuous (a colormap and a
 #: colorbar); fewer, and integer, string or boolean labels, are categories with a legend.
 CONTINUOUS_MIN_VALUES = 20
-#: Categorical labels with more categories than this get no legend (it would not fit).
+#: Categorical labels with more categories than this get no legend (it would not fit): each
+#: category's name is written at its centre instead (the median of its points).
 LEGEND_MAX_CATEGORIES = 30
+#: Legends with more entries than this take two columns.
+LEGEND_ROWS = 16
+#: Category names longer than this are wrapped onto several lines (legend and centre labels).
+LABEL_WIDTH = 30
+#: The colours of up to 30 categories (the first k for k categories): matplotlib's tab10, then
+#: twenty more, each as far as could be found from those before it, so that any two differ as
+#: much as tab10's colours differ among themselves (CIELAB distance at least 27; tab20's pale
+#: pairs are 17 apart). More categories get evenly spaced colours of "turbo".
+DISTINCT_COLORS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",  # tab10
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#000080", "#ffcc00", "#ff00ff", "#5fd400", "#00786e",  # navy, gold, magenta, lime, teal
+    "#800020", "#ffa07a", "#000000", "#a040ff", "#00c896",  # burgundy, salmon, black, violet, jade
+    "#3c4d03", "#ff0789", "#9a6200", "#c1c6fc", "#0165fc",  # olive, pink, sienna, periwinkle, blue
+    "#720058", "#aaa662", "#0804f9", "#ffb7ce", "#d648d7",  # plum, khaki, ultramarine, rose, orchid
+)
+#: A listed colormap with at most this many colours is qualitative (tab10, Set3, ...): k
+#: categories get its first k colours; other colormaps (viridis, turbo, ...) are sampled evenly.
+QUALITATIVE_MAX_COLORS = 64
+#: The colour of missing values (NaN) of a pandas Categorical.
+MISSING_COLOR = "#d3d3d3"
 
 
 def _import_matplotlib():
@@ -64,7 +87,9 @@ def _category_colors(matplotlib, k: int, palette):
     from matplotlib.colors import to_rgba_array
 
     if palette is None:
-        palette = "tab10" if k <= 10 else "tab20" if k <= 20 else "turbo"
+        if k <= len(DISTINCT_COLORS):
+            return to_rgba_array(DISTINCT_COLORS[:k])
+        palette = "turbo"
     if isinstance(palette, str):
         try:
             cmap = matplotlib.colormaps[palette]
@@ -73,7 +98,7 @@ def _category_colors(matplotlib, k: int, palette):
                 f"palette must be a matplotlib colormap name or a list of colours; got {palette!r}."
             ) from None
         listed = getattr(cmap, "colors", None)
-        if listed is not None and len(listed) >= k:  # a qualitative map: its first k colours
+        if listed is not None and k <= len(listed) <= QUALITATIVE_MAX_COLORS:  # its first k colours
             return to_rgba_array(listed[:k])
         return cmap(np.linspace(0.0, 1.0, k)) if k > 1 else cmap(np.array([0.5]))
     try:
@@ -87,12 +112,113 @@ def _category_colors(matplotlib, k: int, palette):
     return colors[:k]
 
 
+def _categorical(labels, n: int):
+    """(categories in their order, codes) of a pandas Categorical or a Series of dtype
+    "category" (codes -1: missing), None for other labels. pandas is not imported."""
+    cat = getattr(labels, "cat", None)  # the accessor of a Series of dtype "category"
+    source = cat if cat is not None and hasattr(cat, "codes") else labels
+    categories, codes = getattr(source, "categories", None), getattr(source, "codes", None)
+    if categories is None or codes is None:
+        return None
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.shape != (n,):
+        raise ValueError(f"labels must be 1-D with one label per point ({n}); got shape {codes.shape}.")
+    return np.asarray(categories), codes
+
+
+def _categories(labels, coded):
+    """(category names, codes (n,), whether the last category is the missing values) of
+    categorical labels: a Categorical's categories in their order (``coded``, from
+    :func:`_categorical`; those no point has are left out, missing values come last), or the
+    sorted distinct values of other labels (``coded`` None)."""
+    if coded is None:
+        values, codes = np.unique(labels, return_inverse=True)
+        return [_category_name(v) for v in values], codes.reshape(-1), False
+    categories, codes = coded
+    used = np.unique(codes[codes >= 0])
+    remap = np.full(categories.size + 1, used.size, dtype=np.int64)  # the last: missing (-1)
+    remap[used] = np.arange(used.size)
+    names = [_category_name(v) for v in categories[used]]
+    missing = bool((codes < 0).any())
+    return names + ["NaN"] * missing, remap[codes], missing
+
+
 def _category_name(value) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return str(value)
+
+
+def _root_figure(ax):
+    figure = ax.figure
+    root = getattr(figure, "figure", None)  # a SubFigure's figure is the one saved
+    return root if root is not None else figure
+
+
+def _keep_legend_inside(figure) -> None:
+    """Give ``figure`` matplotlib's constrained layout when it has no layout of its own, so that
+    a legend outside the axes stays inside the figure when it is saved or shown."""
+    get_engine = getattr(figure, "get_layout_engine", None)
+    if get_engine is None:  # matplotlib < 3.6
+        if not (figure.get_constrained_layout() or figure.get_tight_layout()):
+            figure.set_constrained_layout(True)
+    elif get_engine() is None:
+        try:
+            figure.set_layout_engine("constrained")
+        except RuntimeError:  # a colorbar drawn without a layout engine forbids a change
+            pass
+
+
+def _wrap(name: str) -> str:
+    return textwrap.fill(name, LABEL_WIDTH, break_long_words=False) if len(name) > LABEL_WIDTH else name
+
+
+def _legend_size(ax, names, ncol: int) -> float:
+    """The legend's font size in points: matplotlib's legend.fontsize, made smaller (down to 5)
+    where a legend of ``names`` in ``ncol`` columns would be wider than 60% of the axes (or
+    taller than 120%) as they are before the layout makes room for it."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop = FontProperties(size=matplotlib.rcParams["legend.fontsize"])
+    size = prop.get_size_in_points()
+    measure = TextToPath()
+    widths = [max(measure.get_text_width_height_descent(line, prop, ismath=False)[0]
+                  for line in name.split("\n")) for name in names]
+    lines = [name.count("\n") + 1 for name in names]
+    rows = -(-len(names) // ncol)  # matplotlib fills the columns one after the other
+    columns = [slice(c * rows, (c + 1) * rows) for c in range(ncol)]
+    width = sum(max(widths[c], default=0.0) + 2.6 * size for c in columns) + 2.0 * size * (ncol - 1)
+    height = max(sum(lines[c]) * 1.2 * size + 0.5 * size * len(lines[c]) for c in columns) + size
+    box = ax.get_position()
+    figure_width, figure_height = _root_figure(ax).get_size_inches() * 72.0
+    scale = min(1.0, 0.6 * box.width * figure_width / width, 1.2 * box.height * figure_height / height)
+    return max(size * scale, 5.0)
+
+
+def _draw_categories(ax, Y: np.ndarray, names, codes: np.ndarray, colors: np.ndarray) -> None:
+    """A legend of the categories or, above LEGEND_MAX_CATEGORIES, their names at their centres."""
+    if len(names) > LEGEND_MAX_CATEGORIES:
+        from matplotlib.patheffects import withStroke
+
+        outline = [withStroke(linewidth=2.5, foreground="white")]
+        for code, name in enumerate(names):
+            x, y = np.median(Y[codes == code], axis=0)
+            ax.text(x, y, _wrap(name), ha="center", va="center", fontsize="small", path_effects=outline)
+        return
+    from matplotlib.lines import Line2D
+
+    names = [_wrap(name) for name in names]
+    ncol = 1 if len(names) <= LEGEND_ROWS else 2
+    fontsize = _legend_size(ax, names, ncol)
+    handles = [Line2D([], [], linestyle="", marker="o", markersize=0.7 * fontsize, color=color, label=name)
+               for name, color in zip(names, colors)]
+    _keep_legend_inside(_root_figure(ax))
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+              handletextpad=0.2, ncol=ncol, fontsize=fontsize)
 
 
 def plot(embedding, labels=None, ax=None, *, s=None, alpha=None, palette=None, legend=True,
@@ -106,8 +232,11 @@ def plot(embedding, labels=None, ax=None, *, s=None, alpha=None, palette=None, l
         columns of a 3-D embedding, or a 1-D embedding against something meaningful, yourself.
     labels : array-like of shape (n_samples,), optional
         Integer, string or boolean labels, and float labels with at most 20 distinct values,
-        are categories: one colour each and a legend. Float labels with more distinct values
-        are continuous: a colormap and a colorbar.
+        are categories: one colour each and a legend, in sorted order. A pandas
+        ``Categorical`` (or a Series of dtype "category"), ordered or not, keeps the order of
+        its categories (those no point has are left out; missing values come last, as "NaN"
+        in light grey). Float labels with more distinct values are continuous: a colormap and
+        a colorbar.
     ax : matplotlib.axes.Axes, optional
         Where to draw; pyplot's current axes by default.
     s : float, optional
@@ -117,11 +246,17 @@ def plot(embedding, labels=None, ax=None, *, s=None, alpha=None, palette=None, l
         Marker opacity: 1 up to 2,000 points, then sqrt(2000 / n_samples), at least 0.25.
     palette : str or sequence of colours, optional
         Categories: a colormap name or a list of colours (at least one per category). By
-        default "tab10" up to 10 categories, "tab20" up to 20, evenly spaced colours of
-        "turbo" beyond. Continuous labels: a colormap name, "viridis" by default.
+        default up to 30 categories get distinct colours (``DISTINCT_COLORS``: tab10's and
+        twenty more, no two alike), more get evenly spaced colours of "turbo". A qualitative
+        colormap (such as "tab20") gives its first colours, another one (such as "viridis")
+        evenly spaced ones. Continuous labels: a colormap name, "viridis" by default.
     legend : bool, default=True
-        Draw a legend (categories; markers enlarged so that they can be told apart, and
-        omitted above 30 categories) or a colorbar (continuous labels).
+        Categories: draw a legend to the right of the axes (markers enlarged so that they can
+        be told apart; names longer than 30 characters wrapped, two columns above 16
+        entries, a smaller font where it would not fit), or, above 30 categories, write each
+        category's name at the median of its points. When the figure has no layout engine,
+        it gets matplotlib's constrained layout, so that the legend stays inside the figure
+        when it is saved. Continuous labels: a colorbar.
     title : str, optional
         Title of the axes.
     **scatter_kwargs
@@ -161,8 +296,10 @@ def plot(embedding, labels=None, ax=None, *, s=None, alpha=None, palette=None, l
     if labels is None:
         ax.scatter(Y[:, 0], Y[:, 1], color=_category_colors(matplotlib, 1, palette)[0], **style)
     else:
-        labels = _check_labels(labels, n)
-        if _is_continuous(labels):
+        coded = _categorical(labels, n)
+        if coded is None:
+            labels = _check_labels(labels, n)
+        if coded is None and _is_continuous(labels):
             cmap = "viridis" if palette is None else palette
             if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
                 raise ValueError(f"palette must be a matplotlib colormap name for continuous labels; got {cmap!r}.")
@@ -170,17 +307,15 @@ def plot(embedding, labels=None, ax=None, *, s=None, alpha=None, palette=None, l
             if legend:
                 ax.figure.colorbar(points, ax=ax, shrink=0.8)
         else:
-            categories, codes = np.unique(labels, return_inverse=True)
-            colors = _category_colors(matplotlib, categories.size, palette)
-            ax.scatter(Y[:, 0], Y[:, 1], color=colors[codes], **style)
-            if legend and categories.size <= LEGEND_MAX_CATEGORIES:
-                from matplotlib.lines import Line2D
+            names, codes, missing = _categories(labels, coded)
+            colors = _category_colors(matplotlib, len(names) - missing, palette)
+            if missing:
+                from matplotlib.colors import to_rgba
 
-                handles = [Line2D([], [], linestyle="", marker="o", markersize=7, color=color,
-                                  label=_category_name(category))
-                           for category, color in zip(categories, colors)]
-                ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5),
-                          frameon=False, handletextpad=0.2)
+                colors = np.vstack([colors, to_rgba(MISSING_COLOR)])
+            ax.scatter(Y[:, 0], Y[:, 1], color=colors[codes], **style)
+            if legend:
+                _draw_categories(ax, Y, names, codes, colors)
 
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xticks([])

@@ -3,9 +3,10 @@ affinities), the early-exaggeration phase and periodic iterations.
 
 Every message goes to the ``turbotsne`` logger (INFO: the run's settings, stage timings, the
 exaggeration marks and the summary; DEBUG: the periodic lines, i.e. iterations and stage
-progress) and, with ``verbose=True``, straight to stderr as well: a tqdm bar on a terminal,
-plain lines elsewhere. tqdm is an optional extra (``pip install "turbotsne[progress]"``) and
-is imported only when a bar is actually shown, never when turbotsne is imported.
+progress) and, with ``verbose=True``, straight to stderr as well: a tqdm bar on a terminal or
+in a Jupyter notebook (``tqdm.auto``: a widget there when ipywidgets is installed), plain
+lines elsewhere. tqdm is an optional extra (``pip install "turbotsne[progress]"``) and is
+imported only when a bar is actually shown, never when turbotsne is imported.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def _is_terminal(stream) -> bool:
         return False
 
 
+def _is_notebook(stream) -> bool:
+    """Whether ``stream`` is a Jupyter kernel's output (ipykernel's OutStream, which is no
+    terminal but shows a bar: tqdm.auto draws it as a widget)."""
+    return type(stream).__module__.split(".")[0] == "ipykernel"
+
+
 def _format_seconds(seconds: float) -> str:
     if seconds < 60.0:
         return f"{seconds:.1f} s"
@@ -60,8 +67,9 @@ class Progress:
         Where verbose output goes; ``sys.stderr`` (looked up when the object is made) by default.
     bar : bool, optional
         Show tqdm bars (True), plain lines (False), or decide (None): bars when tqdm is
-        installed and ``stream`` is a terminal. When tqdm is missing, plain lines are written
-        whatever ``bar`` says.
+        installed and ``stream`` is a terminal or a Jupyter notebook's output. The bars are
+        ``tqdm.auto``'s: widgets in a notebook (with ipywidgets), text elsewhere. When tqdm is
+        missing, plain lines are written whatever ``bar`` says.
     verbose : bool, default=True
         Write to ``stream``. Records go to the ``turbotsne`` logger either way (where it is
         enabled for their level).
@@ -99,10 +107,10 @@ class Progress:
         self._step_start = self._start
         self._step_base = 0
         if bar is None:
-            bar = _is_terminal(self.stream)
+            bar = _is_terminal(self.stream) or _is_notebook(self.stream)
         if bar and self.verbose:
             try:
-                from tqdm import tqdm
+                from tqdm.auto import tqdm
             except ImportError:
                 tqdm = None
             self._tqdm = tqdm
