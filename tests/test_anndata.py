@@ -10,10 +10,10 @@ import pytest
 import scipy.sparse
 from scipy.spatial import cKDTree
 
+import anndata as ad  # in the test extra: never skipped
+
 import turbotsne
 from turbotsne._anndata_check import is_anndata, reject_anndata
-
-ad = pytest.importorskip("anndata")
 
 RUN = dict(n_iter=120, n_jobs=2)  # short runs: the tests compare embeddings, not quality
 
@@ -87,7 +87,8 @@ def test_sparse_x_with_use_rep_x(blobs, fmt):
 
 
 def test_use_rep_names_an_obsm_key_including_a_dataframe(blobs):
-    pandas = pytest.importorskip("pandas")
+    import pandas
+
     X, pca, _ = blobs
     adata = adata_of(X, pca)
     adata.obsm["X_other"] = pandas.DataFrame(pca[:, ::-1].copy(), index=adata.obs_names)
@@ -163,7 +164,6 @@ def test_key_added_names_both_the_obsm_and_the_uns_entry(blobs):
 
 
 def test_uns_holds_scanpys_params_and_survives_h5ad(blobs, tmp_path):
-    pytest.importorskip("h5py")
     X, pca, _ = blobs
     adata = adata_of(X, pca)
     turbotsne.anndata.tsne(adata, n_components=3, early_exaggeration=8.0, init="random",
@@ -345,6 +345,15 @@ def test_estimator_rejects_anndata(blobs, call):
     with pytest.raises(TypeError, match=rf"^TSNE\.{call}\(\) got an AnnData object; use "
                                         r"turbotsne\.anndata\.tsne"):
         getattr(turbotsne.TSNE(max_iter=50), call)(adata)
+
+
+@pytest.mark.parametrize("name", ["tsne", "joint_probabilities", "contrastive_embedding",
+                                  "spectrum"])
+def test_array_functions_reject_anndata_with_one_line(blobs, name):
+    X, pca, _ = blobs
+    with pytest.raises(TypeError, match=rf"^turbotsne\.{name}\(\) got an AnnData object; use "
+                                        r"turbotsne\.anndata\.tsne\(adata, use_rep='X_pca'\)"):
+        getattr(turbotsne, name)(adata_of(X, pca))
 
 
 def test_estimator_transform_rejects_anndata(blobs):

@@ -341,3 +341,54 @@ def test_demo_errors_name_its_options(tmp_path, capsys, options, words):
     code, out, err = _run(capsys, ["demo", "-o", str(tmp_path / "d.npy"), "--n-iter", "30", "-q", *options])
     _assert_one_error_line(code, out, err, *words)
     assert not [name for name in LIBRARY_NAMES if name in err[len("turbotsne: error: "):]], err
+
+
+def test_objective_reaches_tsne(tmp_path, data, capsys):
+    X, _ = data
+    np.save(tmp_path / "x.npy", X)
+    for objective, extra in (("symmetric_sne", []), ("uni_sne", ["--background", "0.2"])):
+        code, _, _ = _run(capsys, ["embed", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"),
+                                   "-q", "--objective", objective, *extra, *FAST])
+        assert code == 0
+        expected = turbotsne.tsne(X, perplexity=5, method="exact", n_iter=60, random_state=3,
+                                  n_jobs=2, objective=objective,
+                                  background=0.2 if extra else None)
+        np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--objective", "sne", "--method", "fft"], ["--objective sne supports --method exact"]),
+    (["--background", "0.1"], ["--background 0.1", "--objective uni_sne"]),
+    (["--objective", "uni_sne", "--background", "1.5"], ["--background"]),
+])
+def test_objective_errors_name_the_options(tmp_path, data, capsys, argv, words):
+    np.save(tmp_path / "x.npy", data[0])
+    code, out, err = _run(capsys, ["embed", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"),
+                                   "--perplexity", "5", *argv])
+    _assert_one_error_line(code, out, err, *words)
+
+
+def test_demo_crowding_draws_the_four_objectives(tmp_path, capsys):
+    out_png = tmp_path / "crowding.png"
+    code, out, err = _run(capsys, ["demo", "--crowding", "-o", str(out_png), "-n", "120",
+                                   "--n-iter", "60", "--perplexity", "10", "--threads", "2",
+                                   "-q"])
+    assert code == 0 and out == "" and err == ""
+    assert out_png.read_bytes()[:8] == PNG_SIGNATURE
+    code, out, _ = _run(capsys, ["demo", "--crowding", "-o", str(out_png), "-n", "120",
+                                 "--n-iter", "60", "--perplexity", "10", "--threads", "2"])
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines[:4]] == ["SNE", "symmetric SNE", "UNI-SNE",
+                                                        "t-SNE"]
+    assert all("10-NN accuracy" in line for line in lines[:4])
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["-o", "y.npy"], ["--crowding draws a picture"]),
+    (["--objective", "sne"], ["--crowding runs every objective"]),
+    (["--save-embedding", "e.npy"], ["--save-embedding"]),
+])
+def test_demo_crowding_refuses_what_it_cannot_do(tmp_path, capsys, argv, words, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, ["demo", "--crowding", "-n", "50", *argv])
+    _assert_one_error_line(code, out, err, *words)

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse
 
 from . import _core, _kernels, _metrics, _spectral
+from ._anndata_check import reject_anndata
 from ._progress import Progress, run_observed
 from ._validation import (
     CallableOrNone,
@@ -502,6 +503,7 @@ def tsne(
     not through logging: use one or the other, or a handler that does not write to stderr,
     to see each message once. Progress costs nothing when neither wants it.
     """
+    reject_anndata(X, "turbotsne.tsne")
     check_bool(return_info, "return_info", owner="tsne")
     Y, info = _tsne(
         X, n_components, perplexity=perplexity, method=method, neighbors=neighbors,
@@ -1013,6 +1015,7 @@ def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighb
     P : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
     """
     owner = "joint_probabilities"
+    reject_anndata(X, "turbotsne.joint_probabilities")
     run = _check_run(owner, metric=metric, neighbors=neighbors, n_jobs=n_jobs,
                      random_state=random_state)
     threads, seed = run["n_jobs"], run["random_state"]

@@ -14,6 +14,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
+from ._anndata_check import reject_anndata
 from ._api import _check_run, _initial_embedding, _neighbor_params
 from . import _kernels
 from ._api import _resolve_input as _api_resolve_input
@@ -232,6 +233,7 @@ def _contrastive(X, n_components=2, *, loss="neg", z_bar=None, n_negatives=5, n_
                  callback_every=50, owner=_OWNER):
     """``contrastive_embedding`` returning ``(embedding, info)``; info: z, loss, n_epochs,
     stopped, timings."""
+    reject_anndata(X, f"turbotsne.{owner}")
     checked = _check_run(owner, metric=metric, neighbors=neighbors, n_jobs=n_jobs,
                          random_state=random_state, perplexity=perplexity,
                          n_components=n_components, init=init, callback_every=callback_every,
@@ -316,6 +318,7 @@ def spectrum(
         the shared start. Draw them with :func:`plot_spectrum`.
     """
     owner = "spectrum"
+    reject_anndata(X, "turbotsne.spectrum")
     checked = _check_run(owner, metric=metric, neighbors=neighbors, n_jobs=n_jobs,
                          random_state=random_state, perplexity=perplexity,
                          n_components=n_components, init=init)
