@@ -36,6 +36,7 @@
 #include "turbotsne/random.hpp"
 #include "turbotsne/repulsion_fft.hpp"
 #include "turbotsne/repulsion_methods.hpp"
+#include "turbotsne/sne.hpp"
 #include "turbotsne/tsne.hpp"
 
 using turbotsne::index_t;
@@ -73,6 +74,9 @@ static const char* const kUsage =
     "  --contrastive      instead of t-SNE: contrastive embeddings (NEG at UMAP's Z, NCE,\n"
     "                     InfoNCE; --n-iter epochs) on the same data, for every --threads;\n"
     "                     fails unless the output is finite and the same for every thread count\n"
+    "  --sne              instead of t-SNE: SNE, symmetric SNE and UNI-SNE (exact, --n-iter\n"
+    "                     iterations) on the same data, for every --threads; fails unless the\n"
+    "                     output is finite and the same for every thread count\n"
     "  -h, --help         this text\n";
 
 // ---------------------------------------------------------------------------------------
@@ -90,6 +94,7 @@ struct Options {
   std::uint64_t seed = 0;
   bool run = true;
   bool contrastive = false;           // --contrastive
+  bool sne = false;                   // --sne
   std::vector<index_t> layout;        // --layout
   bool approximate = false;           // --neighbors approx
   int dims = 2;                       // --dims
@@ -204,6 +209,8 @@ static Options parse_args(int argc, char** argv) {
       opt.run = false;
     } else if (arg == "--contrastive") {
       opt.contrastive = true;
+    } else if (arg == "--sne") {
+      opt.sne = true;
     } else if (arg == "--neighbors") {
       const std::string kind = values(1)[0];
       if (kind != "exact" && kind != "approx") throw UsageError("--neighbors: exact or approx, got '" + kind + "'");
@@ -972,11 +979,61 @@ static int run_contrastive_losses(const Options& opt) {
   return 0;
 }
 
+// --sne: the SNE family's objectives (sne.hpp) on every thread count, timed; the
+// embeddings must be finite and bit-identical across thread counts.
+static int run_sne_family(const Options& opt) {
+  Dataset data = opt.have_blobs ? make_blobs(opt.blobs_n, opt.blobs_d, opt.seed)
+                                : load_npy(opt.input);
+  const turbotsne::ConstMatrix X{data.values.data(), data.n, data.d};
+  if (data.n > kExactMaxSamples) throw UsageError("--sne: the SNE family is exact; use fewer points");
+  std::printf("## turbotsne_bench: the SNE family, n = %lld, d = %lld, %d iterations\n\n",
+              static_cast<long long>(data.n), static_cast<long long>(data.d), opt.n_iter);
+  std::printf("| objective | threads | seconds | final cost |\n|:---|---:|---:|---:|\n");
+  turbotsne::NeighborParams neighbors;
+  neighbors.method = opt.approximate ? turbotsne::NeighborMethod::kApproximate
+                                     : turbotsne::NeighborMethod::kExact;
+  const turbotsne::CsrMatrix conditional =
+      turbotsne::conditional_probabilities(X, opt.perplexity, neighbors, opt.threads.front());
+  const turbotsne::CsrMatrix joint =
+      turbotsne::joint_probabilities(X, opt.perplexity, neighbors, opt.threads.front());
+  const std::pair<const char*, turbotsne::SneObjective> objectives[] = {
+      {"sne", {turbotsne::Objective::sne, 0.0}},
+      {"symmetric_sne", {turbotsne::Objective::symmetric_sne, 0.0}},
+      {"uni_sne", {turbotsne::Objective::uni_sne, 0.1}}};
+  turbotsne::OptimizerParams params;
+  params.n_iter = opt.n_iter;
+  params.early_exaggeration_iter = opt.n_iter / 3;
+  for (const auto& [name, objective] : objectives) {
+    const turbotsne::CsrView P =
+        objective.objective == turbotsne::Objective::sne ? conditional.view() : joint.view();
+    std::vector<double> first;
+    for (int threads : opt.threads) {
+      std::vector<double> Y(static_cast<size_t>(data.n * opt.dims));
+      const turbotsne::Matrix y{Y.data(), data.n, opt.dims};
+      turbotsne::initialize(X, turbotsne::Init::kRandom, opt.seed, y, threads);
+      const auto start = std::chrono::steady_clock::now();
+      const turbotsne::SneResult result = turbotsne::optimize_sne(objective, P, y, params, threads);
+      std::printf("| %s | %d | %.3f | %.6g |\n", name, threads, seconds_since(start), result.cost);
+      std::fflush(stdout);
+      for (double v : Y) {
+        if (!std::isfinite(v)) throw std::runtime_error(std::string(name) + ": non-finite embedding");
+      }
+      if (first.empty()) {
+        first = Y;
+      } else if (Y != first) {
+        throw std::runtime_error(std::string(name) + ": the embedding depends on the thread count");
+      }
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   try {
     const Options opt = parse_args(argc, argv);
     if (!opt.layout.empty()) return run_layouts(opt);
     if (opt.contrastive) return run_contrastive_losses(opt);
+    if (opt.sne) return run_sne_family(opt);
     return run(opt);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "turbotsne_bench: error: %s\n", e.what());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The core and the C++ harness built with AddressSanitizer + UndefinedBehaviorSanitizer (and
 # LeakSanitizer, part of ASan on Linux), then every method in every dimension it supports, and
-# the contrastive losses, with exact and approximate neighbours, on small data. Any report stops the run with a non-zero
+# the contrastive losses and the SNE family, with exact and approximate neighbours, on small data. Any report stops the run with a non-zero
 # exit (halt_on_error, -fno-sanitize-recover=all); the last line sums up.
 #
 #   bash tests/sanitize.sh            # build dir: build/sanitize (kept between runs)
@@ -56,4 +56,8 @@ for neighbors in exact approx; do
         --threads 1,2 --perplexity 10
   done
 done
-echo "sanitize: $runs harness runs (every t-SNE method and contrastive loss x dims 1-3 x exact/approx neighbours, 1 and 2 threads), 0 sanitizer reports, $((SECONDS - start)) s"
+# the SNE family (sne.cpp): SNE, symmetric SNE and UNI-SNE in 1-3 dimensions, exact gradients
+for dims in 1 2 3; do
+  run --blobs 300 5 --sne --dims "$dims" --n-iter 40 --threads 1,2 --perplexity 10
+done
+echo "sanitize: $runs harness runs (every t-SNE method, contrastive loss and SNE-family objective x dims 1-3 x exact/approx neighbours, 1 and 2 threads), 0 sanitizer reports, $((SECONDS - start)) s"
