@@ -929,6 +929,20 @@ static int run_layouts(const Options& opt) {
   return 0;
 }
 
+// Fails unless the embedding Y of `name` is finite and, after the first thread count (whose
+// embedding `first` keeps), equal to it bit for bit.
+static void check_thread_independent(const char* name, const std::vector<double>& Y,
+                                     std::vector<double>& first) {
+  for (double v : Y) {
+    if (!std::isfinite(v)) throw std::runtime_error(std::string(name) + ": non-finite embedding");
+  }
+  if (first.empty()) {
+    first = Y;
+  } else if (Y != first) {
+    throw std::runtime_error(std::string(name) + ": the embedding depends on the thread count");
+  }
+}
+
 // --contrastive: each loss on every thread count, timed; the embeddings must be finite and
 // bit-identical across thread counts (the optimiser's promise).
 static int run_contrastive_losses(const Options& opt) {
@@ -966,14 +980,7 @@ static int run_contrastive_losses(const Options& opt) {
       const double seconds = seconds_since(start);
       std::printf("| %s | %d | %.3f | %.5g | %.5g |\n", name, threads, seconds, result.loss, result.z);
       std::fflush(stdout);
-      for (double v : Y) {
-        if (!std::isfinite(v)) throw std::runtime_error(std::string(name) + ": non-finite embedding");
-      }
-      if (first.empty()) {
-        first = Y;
-      } else if (Y != first) {
-        throw std::runtime_error(std::string(name) + ": the embedding depends on the thread count");
-      }
+      check_thread_independent(name, Y, first);
     }
   }
   return 0;
@@ -1015,14 +1022,7 @@ static int run_sne_family(const Options& opt) {
       const turbotsne::SneResult result = turbotsne::optimize_sne(objective, P, y, params, threads);
       std::printf("| %s | %d | %.3f | %.6g |\n", name, threads, seconds_since(start), result.cost);
       std::fflush(stdout);
-      for (double v : Y) {
-        if (!std::isfinite(v)) throw std::runtime_error(std::string(name) + ": non-finite embedding");
-      }
-      if (first.empty()) {
-        first = Y;
-      } else if (Y != first) {
-        throw std::runtime_error(std::string(name) + ": the embedding depends on the thread count");
-      }
+      check_thread_independent(name, Y, first);
     }
   }
   return 0;
