@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import turbotsne
-from turbotsne._cli import _read_table, main
+from turbotsne._cli import CROWDING_SAMPLES, _read_table, main
 
 # Small and quick: the exact method, few iterations.
 FAST = ["--perplexity", "5", "--method", "exact", "--n-iter", "60", "--seed", "3", "--threads", "2"]
@@ -392,3 +392,11 @@ def test_demo_crowding_refuses_what_it_cannot_do(tmp_path, capsys, argv, words, 
     monkeypatch.chdir(tmp_path)
     code, out, err = _run(capsys, ["demo", "--crowding", "-n", "50", *argv])
     _assert_one_error_line(code, out, err, *words)
+
+
+def test_demo_with_an_sne_objective_defaults_to_fewer_points(tmp_path, capsys):
+    out = tmp_path / "e.npy"
+    code, _, _ = _run(capsys, ["demo", "-o", str(out), "--objective", "symmetric_sne",
+                               "--n-iter", "30", "--threads", "2", "-q"])
+    assert code == 0
+    assert np.load(out).shape == (CROWDING_SAMPLES, 2)

@@ -553,7 +553,8 @@ def _demo(args) -> int:
     if args.save_embedding is not None:
         _check_output(Path(args.save_embedding), _EMBEDDINGS, "--save-embedding")
     if args.n_samples is None:
-        args.n_samples = CROWDING_SAMPLES if args.crowding else DEMO_SAMPLES
+        exact_only = args.crowding or args.objective != "tsne"  # the SNE family: O(n²)
+        args.n_samples = CROWDING_SAMPLES if exact_only else DEMO_SAMPLES
     if args.crowding:
         if not picture:
             raise CliError(f"--crowding draws a picture; got -o {output}")
@@ -699,8 +700,8 @@ def _parser() -> argparse.ArgumentParser:
                       help=f"picture (default {_DEMO_PNG}) or embedding (.npy/.csv/.tsv)")
     demo.add_argument("--save-embedding", metavar="FILE", help="also save the embedding (.npy/.csv/.tsv)")
     demo.add_argument("-n", "--n-samples", type=int,
-                      help=f"number of points (default {DEMO_SAMPLES}, {CROWDING_SAMPLES} with "
-                           f"--crowding)")
+                      help=f"number of points (default {DEMO_SAMPLES}; {CROWDING_SAMPLES} with "
+                           f"--crowding or an SNE --objective)")
     demo.add_argument("--crowding", action="store_true",
                       help="the crowding problem: draw the data embedded by SNE, symmetric SNE, "
                            "UNI-SNE and t-SNE side by side, each with its 10-NN accuracy "
