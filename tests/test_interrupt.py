@@ -24,7 +24,8 @@ SCRIPT = textwrap.dedent(
             started.append(time.perf_counter())
 
     try:
-        turbotsne.tsne(X, method="{method}", n_iter=100000, callback=callback, callback_every=1)
+        turbotsne.tsne(X, method="{method}", objective="{objective}", n_iter=100000,
+                       callback=callback, callback_every=1)
     except KeyboardInterrupt:
         print("INTERRUPTED %.3f" % (time.perf_counter() - started[0]), flush=True)
         # the interpreter is still usable, and so is the library
@@ -38,10 +39,12 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics differ on Windows")
-@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
-def test_sigint_raises_keyboard_interrupt(method):
+@pytest.mark.parametrize("method,objective", [("exact", "tsne"), ("barnes_hut", "tsne"),
+                                              ("fft", "tsne"), ("exact", "sne"),
+                                              ("exact", "uni_sne")])
+def test_sigint_raises_keyboard_interrupt(method, objective):
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT.format(method=method)],
+        [sys.executable, "-c", SCRIPT.format(method=method, objective=objective)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
