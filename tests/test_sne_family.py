@@ -284,3 +284,23 @@ def test_plot_crowding_titles_each_panel(digits):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_estimator_takes_the_objective_and_refuses_to_continue_it(digits):
+    X = digits[0][:200]
+    est = turbotsne.TSNE(objective="uni_sne", background=0.2, random_state=0, max_iter=120,
+                         early_exaggeration_iter=40, n_jobs=2)
+    Y = est.fit_transform(X)
+    expected, info = turbotsne.tsne(X, objective="uni_sne", background=0.2, random_state=0,
+                                    n_iter=120, early_exaggeration_iter=40, n_jobs=2,
+                                    return_info=True)
+    np.testing.assert_array_equal(Y, expected)
+    assert est.kl_divergence_ == info["kl_divergence"]
+    assert est.get_params()["objective"] == "uni_sne"
+    with pytest.raises(ValueError, match="TSNE.optimize works on t-SNE embeddings"):
+        est.optimize(10)
+    with pytest.raises(ValueError, match="TSNE.transform works on t-SNE embeddings"):
+        est.transform(X[:5])
+    est.set_params(objective="tsne", background=None).fit(X)  # t-SNE again: both work
+    est.optimize(10)
+    assert est.transform(X[:5]).shape == (5, 2)

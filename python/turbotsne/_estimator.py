@@ -250,6 +250,11 @@ class TSNE(_Mixin, _Base):
     sigma : float or None, default=None
         A fixed Gaussian bandwidth instead of the perplexity calibration (see
         :func:`turbotsne.tsne`).
+    objective : {"tsne", "sne", "symmetric_sne", "uni_sne"}, default="tsne"
+        The cost (see :func:`turbotsne.tsne`): t-SNE, or SNE, symmetric SNE and UNI-SNE
+        (exact only). ``optimize`` and ``transform`` are t-SNE's and refuse the others.
+    background : float or None, default=None
+        UNI-SNE's uniform background (``objective="uni_sne"`` only; 0.1 when None).
 
     Attributes
     ----------
@@ -280,7 +285,7 @@ class TSNE(_Mixin, _Base):
                  early_exaggeration_iter=250, exaggeration=1.0, dof=1.0, max_step_norm=5.0,
                  n_iter_without_progress=None, min_grad_norm=None, metric_params=None,
                  affinities=None, callback=None, callback_every=50, n_neighbors=None,
-                 sigma=None):
+                 sigma=None, objective="tsne", background=None):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -306,6 +311,8 @@ class TSNE(_Mixin, _Base):
         self.callback_every = callback_every
         self.n_neighbors = n_neighbors
         self.sigma = sigma
+        self.objective = objective
+        self.background = background
 
     # ------------------------------------------------------------------------------- fit
 
@@ -368,9 +375,13 @@ class TSNE(_Mixin, _Base):
             n_iter_without_progress=self.n_iter_without_progress,
             min_grad_norm=self.min_grad_norm, _grad_scale=4.0,  # scikit-learn's gradient scale
             n_neighbors=self.n_neighbors, sigma=self.sigma,
-            _keep=state, _params=self._core_params,
+            objective=self.objective, background=self.background,
+            _keep=state if self.objective == "tsne" else None, _params=self._core_params,
         )
+        if self.objective != "tsne":
+            state = None  # the SNE family's runs are not continued (optimize refuses them)
         self._state, self._method, self._kernel = state, info["method"], info["kernel"]
+        self._objective = self.objective
         self.embedding_ = Y
         self.kl_divergence_ = float(info["kl_divergence"])
         self.n_iter_ = int(info["n_iter"])
@@ -442,6 +453,7 @@ class TSNE(_Mixin, _Base):
                                     learning_rate=learning_rate, momentum=momentum, dof=dof,
                                     perplexity=perplexity), _OPTIMIZE_CONSTRAINTS,
                                owner="TSNE.optimize")
+        self._check_tsne_objective("TSNE.optimize")
         state = getattr(self, "_state", None)
         if state is None or not state.started:
             raise ValueError("TSNE.optimize: this estimator has no optimisation to continue "
@@ -501,6 +513,14 @@ class TSNE(_Mixin, _Base):
 
     # ------------------------------------------------------------------------- transform
 
+    def _check_tsne_objective(self, owner: str) -> None:
+        """Refuses what only a t-SNE fit supports (optimize, transform)."""
+        objective = getattr(self, "_objective", "tsne")
+        if objective != "tsne":
+            raise ValueError(f"{owner} works on t-SNE embeddings (its gradient is t-SNE's); "
+                             f"this TSNE was fitted with objective={objective!r}. Fit with "
+                             f"objective='tsne'.")
+
     def _check_fitted(self):
         if not hasattr(self, "embedding_"):
             raise NotFittedError(
@@ -550,6 +570,7 @@ class TSNE(_Mixin, _Base):
         """
         reject_anndata(X, "TSNE.transform")
         self._check_fitted()
+        self._check_tsne_objective("TSNE.transform")
         checked = check_params(dict(perplexity=perplexity, n_iter=n_iter, learning_rate=learning_rate,
                                     theta=self.angle if theta is None else theta),
                                _TRANSFORM_CONSTRAINTS, owner="TSNE.transform")
