@@ -49,16 +49,25 @@ adata = ad.AnnData(obs=obs)
 adata.obsm["X_pca"] = d["X"]
 """
 
+
+def _timed(call: str) -> str:
+    """The child's timed call ``call(adata, use_rep="X_pca", n_jobs=threads)``, then the
+    embedding saved to ``out`` (and the AnnData to ``save``, when given)."""
+    return f"""
+import time
+t = time.perf_counter()
+{call}(adata, use_rep="X_pca", n_jobs={{threads}})
+elapsed = time.perf_counter() - t
+np.save({{out!r}}, adata.obsm["X_tsne"])
+if {{save!r}}:
+    adata.write_h5ad({{save!r}})
+"""
+
+
 RUNNERS = {
     "turbotsne": _BUILD + """
-import json, os, time, turbotsne, turbotsne.anndata
-t = time.perf_counter()
-turbotsne.anndata.tsne(adata, use_rep="X_pca", n_jobs={threads})
-elapsed = time.perf_counter() - t
-np.save({out!r}, adata.obsm["X_tsne"])
-if {save!r}:
-    adata.write_h5ad({save!r})
-import subprocess
+import json, os, turbotsne, turbotsne.anndata
+""" + _timed('turbotsne.anndata.tsne') + """import subprocess
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                         text=True, cwd={root!r}).stdout.strip()
 dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "python"],
@@ -79,13 +88,7 @@ try:
 except ImportError:
     multicore = False
 warnings.simplefilter("ignore")  # scanpy's UserWarning about n_jobs > 1 and MulticoreTSNE
-t = time.perf_counter()
-sc.tl.tsne(adata, use_rep="X_pca", n_jobs={threads})
-elapsed = time.perf_counter() - t
-np.save({out!r}, adata.obsm["X_tsne"])
-if {save!r}:
-    adata.write_h5ad({save!r})
-from sklearn.manifold import TSNE
+""" + _timed('sc.tl.tsne') + """from sklearn.manifold import TSNE
 print("RESULT", elapsed, json.dumps({{"scanpy": sc.__version__, "scikit-learn": sklearn.__version__,
                           "anndata": ad.__version__, "numpy": np.__version__,
                           "backend": "sklearn.manifold.TSNE (use_fast_tsne=False, the default)",

@@ -9,10 +9,7 @@
 #include <utility>
 #include <vector>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
+#include "turbotsne/buffer.hpp"
 #include "turbotsne/candidates.hpp"
 #include "turbotsne/distance.hpp"
 #include "turbotsne/parallel.hpp"
@@ -144,13 +141,6 @@ float float_above(double x) {
   float f = static_cast<float>(x);
   if (static_cast<double>(f) < x) f = std::nextafter(f, std::numeric_limits<float>::infinity());
   return f;
-}
-
-// Hands the heap's free pages back to the system (glibc keeps freed small blocks resident).
-void release_free_heap() {
-#if defined(__GLIBC__)
-  malloc_trim(0);
-#endif
 }
 
 // One query's search state: the candidates whose lower bound was at most tau when they were
@@ -519,18 +509,10 @@ KnnGraph search_self(const Search& s, int k, int n_threads, Observer* observer) 
   // the candidate lists instead of adding to them: the search's peak is the lists' (the
   // heap's free pages are handed back after each batch: glibc keeps them otherwise).
   KnnGraph graph = empty_graph(n, k);
-  constexpr index_t kRankBatch = 4096;
-  for (index_t start = 0; start < n; start += kRankBatch) {
-    report_progress(observer, "points", start, n);
-    poll(observer);
-    parallel_for(start, std::min(n, start + kRankBatch), n_threads, [&](index_t p) {
-      s.rank(candidates[p], s.packed_reference.order[p], k, graph);
-      candidates[p] = QueryCandidates(k);
-    }, 64);
-    release_free_heap();
-  }
-  report_progress(observer, "points", n, n);
-  poll(observer);
+  parallel_for_polled(n, n_threads, observer, [&](index_t p) {
+    s.rank(candidates[p], s.packed_reference.order[p], k, graph);
+    candidates[p] = QueryCandidates(k);
+  }, 64, 4096, "points", release_free_heap);
   return graph;
 }
 

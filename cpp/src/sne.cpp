@@ -200,7 +200,13 @@ double sne_joint(const CsrView& P, ConstMatrix Y, double background, double exag
   return entropy_term(P, n_threads) + sums.cross;
 }
 
-void check_shapes(const CsrView& P, ConstMatrix Y) {
+// What sne_gradient and optimize_sne take: an SNE-family objective with ρ in [0, 1) and an
+// n × n P for n ≥ 2 points.
+void check_inputs(const SneObjective& objective, const CsrView& P, ConstMatrix Y) {
+  require(objective.objective != Objective::tsne,
+          "sne: t-SNE is compute_gradient's and optimize's (gradient.hpp, optimizer.hpp)");
+  require(objective.background >= 0.0 && objective.background < 1.0,
+          "sne: background must be in [0, 1)");
   require(P.n_rows == Y.rows && P.n_cols == Y.rows,
           "sne: P must be n × n for an embedding of n points");
   require(Y.rows >= 2, "sne: at least 2 points are needed");
@@ -231,9 +237,7 @@ CsrMatrix csr_transpose(const CsrView& P) {
 
 double sne_gradient(const SneObjective& objective, const CsrView& P, const CsrView& transposed,
                     ConstMatrix Y, double exaggeration, Matrix grad, int n_threads) {
-  check_shapes(P, Y);
-  require(objective.background >= 0.0 && objective.background < 1.0,
-          "sne: background must be in [0, 1)");
+  check_inputs(objective, P, Y);
   switch (objective.objective) {
     case Objective::sne:
       require(transposed.n_rows == P.n_cols && transposed.nnz() == P.nnz(),
@@ -242,11 +246,10 @@ double sne_gradient(const SneObjective& objective, const CsrView& P, const CsrVi
     case Objective::symmetric_sne:
       return sne_joint(P, Y, 0.0, exaggeration, grad, n_threads);
     case Objective::uni_sne:
-      return sne_joint(P, Y, objective.background, exaggeration, grad, n_threads);
-    case Objective::tsne:
+    case Objective::tsne:  // refused by check_inputs
       break;
   }
-  throw std::invalid_argument("sne: t-SNE's gradient is compute_gradient's (gradient.hpp)");
+  return sne_joint(P, Y, objective.background, exaggeration, grad, n_threads);
 }
 
 double background_at(double background, int iteration, const OptimizerParams& params) {
@@ -259,11 +262,7 @@ double background_at(double background, int iteration, const OptimizerParams& pa
 SneResult optimize_sne(const SneObjective& objective, const CsrView& P, Matrix Y,
                        const OptimizerParams& params, int n_threads, Observer* observer) {
   params.validate();
-  check_shapes(P, Y);
-  require(objective.objective != Objective::tsne,
-          "optimize_sne: t-SNE is optimised by optimize (optimizer.hpp)");
-  require(objective.background >= 0.0 && objective.background < 1.0,
-          "sne: background must be in [0, 1)");
+  check_inputs(objective, P, Y);
   const CsrMatrix transposed =
       objective.objective == Objective::sne ? csr_transpose(P) : CsrMatrix{};
   const CsrView T = transposed.view();

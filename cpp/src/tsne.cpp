@@ -1,9 +1,6 @@
 #include "turbotsne/tsne.hpp"
 
 #include <algorithm>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -19,15 +16,6 @@
 
 namespace turbotsne {
 namespace {
-
-// Hands the heap's free pages back to the system (glibc keeps what the neighbour search's
-// many small allocations freed, about 200 bytes per point, resident otherwise), so that the
-// stages after it do not sit on top of it.
-void release_free_memory() {
-#if defined(__GLIBC__)
-  malloc_trim(0);
-#endif
-}
 
 double column_std(ConstMatrix Y, index_t c) {
   double mean = 0.0;
@@ -61,7 +49,7 @@ CsrMatrix joint_probabilities_on_team(DataMatrix X, double perplexity,
   KnnGraph graph =
       find_neighbors(X, neighbor_count(X.rows, perplexity), neighbors, n_threads, observer);
   std::vector<std::int32_t> order = std::move(graph.locality_order);
-  release_free_memory();
+  release_free_heap();  // the search's small blocks (~200 bytes per point): not under P
   const double t_knn = watch.lap();
   report_stage(observer, Stage::kNeighbors, t_knn);
   begin_stage(observer, Stage::kAffinities);

@@ -932,7 +932,7 @@ def _check_objective(objective, background, *, method: str, dof, affinities, ini
         raise ValueError(
             f"dof={dof!r} is the degrees of freedom of t-SNE's Student-t kernel; "
             f"objective={objective!r} has a Gaussian kernel. Leave dof=1.")
-    if objective == "sne" and affinities is not None and not isinstance(affinities, str):
+    if objective == "sne" and affinities is not None:  # a matrix: a kernel's name is None here
         raise ValueError(
             "objective='sne' needs each point's conditional distribution p_j|i, which a given "
             "affinity matrix (a joint P) does not hold: pass the data (or distances), or use "
@@ -959,7 +959,8 @@ def _family_method(objective: str, n: int) -> str:
 def _run_family(objective: str, background, inp: _Input, X, Y, params, progress,
                 timings: dict, report, report_every, on_stage, on_progress) -> dict:
     """A run of an SNE-family objective: P (conditional for "sne", joint otherwise) from
-    ``inp``, the initial embedding, then the core's exact optimiser (``_core.sne``)."""
+    ``inp``, the initial embedding, then the core's exact optimiser (``_core.sne``). The
+    stages run here go to ``timings`` (which _tsne adds to the run's)."""
     n_jobs, conditional = params.n_threads, objective == "sne"
     start = time.perf_counter()
     if inp.P is None:  # the core computes P from the data (neighbours included)
@@ -975,10 +976,8 @@ def _run_family(objective: str, background, inp: _Input, X, Y, params, progress,
         X_init = X if X is not None else np.empty((inp.n, 1))
         Y[:] = _core.initial_embedding(X_init, Y.shape[1], params.init, params.seed, n_jobs)
         _stage_done(progress, timings, "init", start)
-    info = _core.sne(getattr(_core.Objective, objective), *P, Y, params.optimizer,
+    return _core.sne(getattr(_core.Objective, objective), *P, Y, params.optimizer,
                      background or 0.0, n_jobs, report, report_every)
-    info["timings"].update(timings)
-    return info
 
 
 def joint_probabilities(X, perplexity: float = 30.0, n_jobs: int = -1, *, neighbors: str = "auto",

@@ -506,10 +506,16 @@ def _run_tsne(X: np.ndarray, args, data: str) -> np.ndarray:
     """turbotsne.tsne with the options of ``args``, in the command line's terms."""
     from ._api import tsne
 
+    with _cli_terms(data, args.quiet):
+        return tsne(X, **_tsne_values(args), verbose=not args.quiet)
+
+
+def _tsne_values(args) -> dict:
+    """tsne's keyword arguments from the options of ``args`` (init: pca, or random for
+    precomputed distances, unless given)."""
     values = {name: getattr(args, dest) for name, dest in _TSNE_OPTIONS.items()}
     values["init"] = values["init"] or ("random" if values["metric"] == "precomputed" else "pca")
-    with _cli_terms(data, args.quiet):
-        return tsne(X, **values, verbose=not args.quiet)
+    return values
 
 
 def _embed(args) -> int:
@@ -596,9 +602,8 @@ def _demo_crowding(X: np.ndarray, labels: np.ndarray, args, output: Path) -> int
     from ._plot import _import_matplotlib
 
     _import_matplotlib()  # before any computation: a missing matplotlib fails at once
-    values = {name: getattr(args, dest) for name, dest in _TSNE_OPTIONS.items()
-              if name not in ("objective", "background")}
-    values["init"] = values["init"] or "pca"
+    values = _tsne_values(args)
+    del values["objective"], values["background"]  # crowding runs each objective
     start = time.perf_counter()
     with _cli_terms("the demo's data", args.quiet):
         result = crowding(X, labels, objectives=CROWDING_OBJECTIVES, verbose=not args.quiet,

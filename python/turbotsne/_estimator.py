@@ -362,7 +362,8 @@ class TSNE(_Mixin, _Base):
             learning_rate = 4.0 * lr_sklearn
         max_iter = 750 if fit["max_iter"] is None else fit["max_iter"]
         verbose = fit["verbose"] > 0
-        state = _core.TsneState()  # P and the optimizer's state, for optimize()
+        # P and the optimizer's state, for optimize(); the SNE family's runs are not continued
+        state = _core.TsneState() if self.objective == "tsne" else None
         Y, info = _tsne(
             data, self.n_components, perplexity=self.perplexity, method=fit["method"],
             neighbors=self.neighbors, metric=self.metric, metric_params=self.metric_params,
@@ -376,10 +377,8 @@ class TSNE(_Mixin, _Base):
             min_grad_norm=self.min_grad_norm, _grad_scale=4.0,  # scikit-learn's gradient scale
             n_neighbors=self.n_neighbors, sigma=self.sigma,
             objective=self.objective, background=self.background,
-            _keep=state if self.objective == "tsne" else None, _params=self._core_params,
+            _keep=state, _params=self._core_params,
         )
-        if self.objective != "tsne":
-            state = None  # the SNE family's runs are not continued (optimize refuses them)
         self._state, self._method, self._kernel = state, info["method"], info["kernel"]
         self._objective = self.objective
         self.embedding_ = Y

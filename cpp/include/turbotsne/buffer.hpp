@@ -17,7 +17,19 @@
 #include <type_traits>
 #include <utility>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace turbotsne {
+
+// Hands the heap's free pages back to the system: glibc keeps what many small allocations
+// freed (the neighbour searches' per-point lists) resident otherwise, under every later stage.
+inline void release_free_heap() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 template <class T>
 class Buffer {

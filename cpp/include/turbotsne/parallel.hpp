@@ -116,13 +116,16 @@ void parallel_for(index_t begin, index_t end, int n_threads, F&& body, index_t c
 // Like parallel_for over [0, n), but in batches of `batch` items; before each batch and after
 // the last, on the calling thread, the observer hears how many items are done (as `unit`s of
 // its current stage) and is polled, so that long stages show progress and can be interrupted.
+// `after_batch`, when given, runs on the calling thread after each batch.
 template <class F>
 void parallel_for_polled(index_t n, int n_threads, Observer* observer, F&& body,
-                         index_t chunk = 64, index_t batch = 16384, const char* unit = "points") {
+                         index_t chunk = 64, index_t batch = 16384, const char* unit = "points",
+                         void (*after_batch)() = nullptr) {
   for (index_t start = 0; start < n; start += batch) {
     report_progress(observer, unit, start, n);
     poll(observer);
     parallel_for(start, std::min(n, start + batch), n_threads, body, chunk);
+    if (after_batch != nullptr) after_batch();
   }
   report_progress(observer, unit, n, n);
   poll(observer);
