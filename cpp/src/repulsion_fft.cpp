@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -78,8 +79,13 @@ struct FftRepulsion::Impl {
   std::unique_ptr<RealFftPlan> row_plan;  // length M, real
   std::unique_ptr<FftPlan> col_plan;      // length M, complex
   std::vector<double> table;              // the kernel at the N x N node offsets
-  std::vector<Complex> row_spectra;       // row transforms: grids x N rows x (M/2 + 1)
-  std::vector<double> kernel_columns[2];  // real kernel spectra, column-major, rows 0 .. M/2
+  // Row transforms: grids x N rows of M/2 + 1 values, each row `stride` values apart (M/2 + 1
+  // rounded up to a block of kCols) from a 64-byte boundary, so that a block of kCols columns
+  // of a row is one cache line (the column pass reads and writes the spectra block by block).
+  std::vector<Complex> row_storage;
+  Complex* row_spectra = nullptr;
+  index_t stride = 0;
+  std::vector<double> kernel_columns[2];  // real kernel spectra, column-major, rows 0 .. M/2 (kernel 0 / M)
 
   // The grid of the last call.
   struct Grid {
@@ -90,9 +96,22 @@ struct FftRepulsion::Impl {
   } grid;
 
   double compute(ConstMatrix Y, Matrix forces, int n_threads);
+  // The point stages, with the nodes per box P known at compile time (P = 0: run time,
+  // params.n_interpolation_points), so that the default 3 gets unrolled loops.
+  template <int P>
   void place_points(ConstMatrix Y, int n_threads);
+  template <int P>
   void spread_charges(int n_threads);
+  template <int P>
   void interpolate_forces(Matrix forces, int n_threads);
+  template <class F>
+  void with_static_p(F&& f) {
+    if (params.n_interpolation_points == 3) {
+      f(std::integral_constant<int, 3>());
+    } else {
+      f(std::integral_constant<int, 0>());
+    }
+  }
   double convolve_1d(int N, int M, double spacing);
   double convolve_2d(int N, int M, double spacing, int n_threads);
   // The steps of convolve_2d.
@@ -132,14 +151,14 @@ double FftRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
 // One call: the four steps of the header's description, each timed.
 double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) {
   Stopwatch watch;
-  place_points(Y, n_threads);
+  with_static_p([&](auto P) { place_points<P()>(Y, n_threads); });
   timings.grid = watch.lap();
-  spread_charges(n_threads);
+  with_static_p([&](auto P) { spread_charges<P()>(n_threads); });
   timings.spread = watch.lap();
   const double z_plus_n = dims == 1 ? convolve_1d(grid.nodes, grid.fft_size, grid.spacing)
                                     : convolve_2d(grid.nodes, grid.fft_size, grid.spacing, n_threads);
   timings.fft = watch.lap();
-  interpolate_forces(forces, n_threads);
+  with_static_p([&](auto P) { interpolate_forces<P()>(forces, n_threads); });
   // Z is the grid's Z + n less n: when the points lie so far apart that the true Z is below
   // the transforms' rounding of Z + n (a few ulps of n), the difference is noise and can be
   // zero or negative. Floor it there, at a Z that small (the forces then carry the noise
@@ -153,10 +172,11 @@ double FftRepulsion::Impl::compute(ConstMatrix Y, Matrix forces, int n_threads) 
 
 // 1. The grid: one square box over all coordinates; each point's cell, the points sorted by
 // cell (counting sort, stable), their coordinates and Lagrange weights in that order.
+template <int P>
 void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
   const index_t n = Y.rows;
   const int D = dims;
-  const int p = params.n_interpolation_points;
+  const int p = P > 0 ? P : params.n_interpolation_points;
   double lo = std::numeric_limits<double>::infinity();
   double hi = -lo;
   for (index_t e = 0; e < Y.size(); ++e) {
@@ -184,7 +204,9 @@ void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
   // Spreading goes cell row by cell row, and both spreading and interpolation read the
   // points' data (coordinates, Lagrange weights) in cell order, contiguously.
   const index_t n_cells = D == 1 ? nb : static_cast<index_t>(nb) * nb;
-  auto box_of = [&](double y) { return std::clamp(static_cast<int>((y - lo) / spacing / p), 0, nb - 1); };
+  // u: y in node units from the grid's corner.
+  auto box_of_u = [&](double u) { return std::clamp(static_cast<int>(u / p), 0, nb - 1); };
+  auto box_of = [&](double y) { return box_of_u((y - lo) / spacing); };
   cell.resize(n);
   parallel_for(0, n, n_threads, [&](index_t i) {
     cell[i] = D == 1 ? box_of(Y(i, 0)) : box_of(Y(i, 0)) + nb * box_of(Y(i, 1));
@@ -204,8 +226,8 @@ void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
     const index_t i = order[t];
     for (int d = 0; d < D; ++d) {
       const double y = Y(i, d);
-      const double u = (y - lo) / spacing;  // in node units from the grid's corner
-      const double local = u - static_cast<double>(box_of(y)) * p;
+      const double u = (y - lo) / spacing;
+      const double local = u - static_cast<double>(box_of_u(u)) * p;
       sorted_y[t * D + d] = y;
       double* w = weights.data() + (t * D + d) * p;
       for (int j = 0; j < p; ++j) {
@@ -221,9 +243,10 @@ void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
 
 // 2. The charges spread to the nodes. dof = 1: (1, y..., |y|²) against the squared kernel;
 // otherwise (1, y...) against w^((α+1)/α), and the charge 1 once more against w for Z.
+template <int P>
 void FftRepulsion::Impl::spread_charges(int n_threads) {
   const int D = dims;
-  const int p = params.n_interpolation_points;
+  const int p = P > 0 ? P : params.n_interpolation_points;
   const bool cauchy = dof == 1.0;
   const int nb = grid.boxes;
   const int N = grid.nodes;
@@ -282,9 +305,10 @@ void FftRepulsion::Impl::spread_charges(int n_threads) {
 
 // 4. The node potentials back to the points, in sorted order, and their forces (step 3 is
 // convolve_1d / convolve_2d).
+template <int P>
 void FftRepulsion::Impl::interpolate_forces(Matrix forces, int n_threads) {
   const int D = dims;
-  const int p = params.n_interpolation_points;
+  const int p = P > 0 ? P : params.n_interpolation_points;
   const int nb = grid.boxes;
   const int N = grid.nodes;
   const int n_conv = D + 1;
@@ -416,7 +440,7 @@ void FftRepulsion::Impl::transform_rows(index_t n_rows, int M, int n_threads, Fi
         out[b] = spare.data();  // past the last row: a result nobody reads
         if (r0 + b < end) {
           fill_row(r0 + b, row);
-          out[b] = row_spectra.data() + dest(r0 + b) * sc;
+          out[b] = row_spectra + dest(r0 + b) * stride;
         }
       }
       row_plan->forward4(in, out, work.data());
@@ -453,6 +477,8 @@ void FftRepulsion::Impl::kernel_spectra_2d(int N, int M, double spacing, int n_t
       }
     }, [](index_t a) { return a; });
     std::vector<double>& kc = kernel_columns[kern];
+    // Kernel 0 carries the column inverse's 1/M (the product with it precedes the inverse).
+    const double scale = kern == 0 ? 1.0 / M : 1.0;
     kc.assign(static_cast<size_t>(n_col_blocks * kCols * half), 0.0);
     // The rows' spectra are real (even rows), and so are the columns' (even columns): two
     // columns travel as the real and imaginary parts of one complex transform, so a block of
@@ -462,7 +488,7 @@ void FftRepulsion::Impl::kernel_spectra_2d(int N, int M, double spacing, int n_t
       const index_t j0 = blk * kPairCols, width = std::min(kPairCols, sc - j0);
       std::vector<Complex> cols(static_cast<size_t>(kCols * M)), work(static_cast<size_t>(kCols * M));
       for (index_t r = 0; r < half; ++r) {
-        const Complex* src = row_spectra.data() + r * sc + j0;
+        const Complex* src = row_spectra + r * stride + j0;
         for (index_t w = 0; w < kCols; ++w) {
           const double re = 2 * w < width ? src[2 * w].real() : 0.0;
           const double im = 2 * w + 1 < width ? src[2 * w + 1].real() : 0.0;
@@ -475,8 +501,8 @@ void FftRepulsion::Impl::kernel_spectra_2d(int N, int M, double spacing, int n_t
       col_plan->forward4(cols.data(), cols.data(), work.data());
       for (index_t r = 0; r < half; ++r) {
         for (index_t w = 0; w < kCols; ++w) {
-          if (2 * w < width) kc[kernel_index(j0 + 2 * w, r)] = cols[r * kCols + w].real();
-          if (2 * w + 1 < width) kc[kernel_index(j0 + 2 * w + 1, r)] = cols[r * kCols + w].imag();
+          if (2 * w < width) kc[kernel_index(j0 + 2 * w, r)] = cols[r * kCols + w].real() * scale;
+          if (2 * w + 1 < width) kc[kernel_index(j0 + 2 * w + 1, r)] = cols[r * kCols + w].imag() * scale;
         }
       }
     }, 1);
@@ -508,44 +534,51 @@ double FftRepulsion::Impl::convolve_columns(int N, int M, int n_threads) {
   const index_t sc = M / 2 + 1;    // spectrum columns
   const index_t half = M / 2 + 1;  // kernel spectrum rows kept: row M − r equals row r
   const index_t n_col_blocks = (sc + kCols - 1) / kCols;
-  // Columns: forward, Z, product with kernel 0, inverse; fixed blocks of columns, their Z
-  // sums added in order (the same total for any thread count).
+  // Columns: forward, Z, product with kernel 0 (which carries the inverse's 1/M), inverse;
+  // fixed blocks of columns, their Z sums added in order (the same total for any thread
+  // count). A task takes a run of blocks, so that its scratch is allocated once for them.
   block_sums.assign(static_cast<size_t>(n_col_blocks), 0.0);
-  const double inv_m = 1.0 / M;
-  parallel_for(0, n_col_blocks, n_threads, [&](index_t blk) {
-    const index_t j0 = blk * kCols, width = std::min(kCols, sc - j0);
-    // Out-of-place transforms (through `staging`): an odd number of stages then needs no copy.
+  const index_t per_task = std::max<index_t>(1, n_col_blocks / (8 * static_cast<index_t>(std::max(n_threads, 1))));
+  parallel_for(0, (n_col_blocks + per_task - 1) / per_task, n_threads, [&](index_t task) {
+    // Out-of-place transforms (input -> cols -> output): an odd number of stages then needs
+    // no copy. Rows N .. M − 1 of `input` stay zero.
     std::vector<Complex> cols(static_cast<size_t>(n_conv * kCols * M)), work(static_cast<size_t>(kCols * M));
-    std::vector<Complex> staging(static_cast<size_t>(kCols * M));  // rows N .. M − 1 stay zero until the inverses
+    std::vector<Complex> input(static_cast<size_t>(kCols * M)), output(static_cast<size_t>(kCols * M));
     auto grid = [&](int c) { return cols.data() + static_cast<index_t>(c) * kCols * M; };
-    for (int c = 0; c < n_conv; ++c) {
-      for (index_t r = 0; r < N; ++r) {
-        const Complex* src = row_spectra.data() + (c * static_cast<index_t>(N) + r) * sc + j0;
-        for (index_t w = 0; w < kCols; ++w) staging[r * kCols + w] = w < width ? src[w] : Complex(0.0, 0.0);
+    const index_t blk_end = std::min(n_col_blocks, (task + 1) * per_task);
+    for (index_t blk = task * per_task; blk < blk_end; ++blk) {
+      const index_t j0 = blk * kCols, width = std::min(kCols, sc - j0);
+      // The block's columns of grid c: one cache line per row (stride, alignment), the
+      // columns past sc (at most kCols − 1, in the padding) read as zeros.
+      for (int c = 0; c < n_conv; ++c) {
+        const Complex* src = row_spectra + static_cast<index_t>(c) * N * stride + j0;
+        for (index_t r = 0; r < N; ++r, src += stride) {
+          for (index_t w = 0; w < kCols; ++w) input[r * kCols + w] = w < width ? src[w] : Complex(0.0, 0.0);
+        }
+        col_plan->forward4(input.data(), grid(c), work.data());
       }
-      col_plan->forward4(staging.data(), grid(c), work.data());
-    }
-    const double* k0 = kernel_columns[0].data() + blk * kCols * half;
-    const double* kz = kernel_columns[cauchy ? 0 : 1].data() + blk * kCols * half;
-    const Complex* q[4] = {};
-    for (int c = 0; c < n_conv; ++c) q[c] = grid(c);
-    double z_column[kCols] = {};
-    for (index_t r = 0; r < M; ++r) {
-      const index_t rr = r < half ? r : M - r;
-      for (index_t w = 0; w < width; ++w) {
-        const index_t e = r * kCols + w;
-        if (!cauchy) z_column[w] += kz[rr * kCols + w] * z_term(false, D, q, e);
-        for (int c = 0; c < n_conv; ++c) grid(c)[e] *= k0[rr * kCols + w];
+      const double* k0 = kernel_columns[0].data() + blk * kCols * half;
+      const double* kz = kernel_columns[cauchy ? 0 : 1].data() + blk * kCols * half;
+      const Complex* q[4] = {};
+      for (int c = 0; c < n_conv; ++c) q[c] = grid(c);
+      double z_column[kCols] = {};
+      for (index_t r = 0; r < M; ++r) {
+        const index_t rr = r < half ? r : M - r;
+        for (index_t w = 0; w < width; ++w) {
+          const index_t e = r * kCols + w;
+          if (!cauchy) z_column[w] += kz[rr * kCols + w] * z_term(false, D, q, e);
+          for (int c = 0; c < n_conv; ++c) grid(c)[e] *= k0[rr * kCols + w];
+        }
       }
-    }
-    double z_block = 0.0;
-    for (index_t w = 0; w < width; ++w) z_block += (j0 + w == 0 || j0 + w == M / 2 ? 1.0 : 2.0) * z_column[w];
-    block_sums[blk] = z_block;
-    for (int c = 0; c < n_conv; ++c) {
-      col_plan->inverse4(grid(c), staging.data(), work.data());
-      for (index_t r = 0; r < N; ++r) {
-        Complex* dst = row_spectra.data() + (c * static_cast<index_t>(N) + r) * sc + j0;
-        for (index_t w = 0; w < width; ++w) dst[w] = staging[r * kCols + w] * inv_m;
+      double z_block = 0.0;
+      for (index_t w = 0; w < width; ++w) z_block += (j0 + w == 0 || j0 + w == M / 2 ? 1.0 : 2.0) * z_column[w];
+      block_sums[blk] = z_block;
+      for (int c = 0; c < n_conv; ++c) {
+        col_plan->inverse4(grid(c), output.data(), work.data());
+        Complex* dst = row_spectra + static_cast<index_t>(c) * N * stride + j0;
+        for (index_t r = 0; r < N; ++r, dst += stride) {
+          for (index_t w = 0; w < width; ++w) dst[w] = output[r * kCols + w];
+        }
       }
     }
   }, 1);
@@ -558,7 +591,6 @@ double FftRepulsion::Impl::convolve_columns(int N, int M, int n_threads) {
 void FftRepulsion::Impl::potential_rows(int N, int M, int n_threads) {
   constexpr int D = 2;
   const int n_conv = D + 1;
-  const index_t sc = M / 2 + 1;
   const index_t result_rows = static_cast<index_t>(n_conv) * N;
   parallel_for(0, (result_rows + kRowChunk - 1) / kRowChunk, n_threads, [&](index_t chunk) {
     std::vector<double> rows(static_cast<size_t>(4 * N));
@@ -570,7 +602,7 @@ void FftRepulsion::Impl::potential_rows(int N, int M, int n_threads) {
       // In the nodes' order, as the charges: s = r·n_conv + c is result c's row r.
       for (index_t b = 0; b < 4; ++b) {
         const index_t s = std::min(r0 + b, end - 1);
-        in[b] = row_spectra.data() + ((s % n_conv) * N + s / n_conv) * sc;
+        in[b] = row_spectra + ((s % n_conv) * N + s / n_conv) * stride;
         out[b] = rows.data() + b * N;
       }
       row_plan->inverse4(in, out, N, work.data());
@@ -607,7 +639,11 @@ double FftRepulsion::Impl::convolve_2d(int N, int M, double spacing, int n_threa
     row_plan = std::make_unique<RealFftPlan>(M);
     col_plan = std::make_unique<FftPlan>(M);
   }
-  row_spectra.resize(static_cast<size_t>(std::max<index_t>(n_conv * static_cast<index_t>(N), half) * sc));
+  stride = (sc + kCols - 1) / kCols * kCols;
+  constexpr index_t kLine = 64 / sizeof(Complex);  // values per cache line
+  row_storage.resize(static_cast<size_t>(std::max<index_t>(n_conv * static_cast<index_t>(N), half) * stride + kLine));
+  const auto address = reinterpret_cast<std::uintptr_t>(row_storage.data());
+  row_spectra = row_storage.data() + (kLine - address / sizeof(Complex) % kLine) % kLine;
   kernel_spectra_2d(N, M, spacing, n_threads);
   charge_row_spectra(N, M, n_threads);
   const double z_grid = convolve_columns(N, M, n_threads);
