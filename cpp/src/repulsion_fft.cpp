@@ -337,9 +337,12 @@ void FftRepulsion::Impl::interpolate_forces(Matrix forces, int n_threads) {
             phi2 += w * node[2];
           }
         }
-        phi[0] = phi0;
-        phi[1] = phi1;
-        phi[2] = phi2;
+        // The forces straight from the registers (through phi[] they were stored as two
+        // scalars and reloaded as one vector: a stalled store forward, most of this step).
+        const index_t i = order[t];
+        forces(i, 0) = sorted_y[t * 2] * phi0 - phi1;
+        forces(i, 1) = sorted_y[t * 2 + 1] * phi0 - phi2;
+        continue;
       }
       const index_t i = order[t];
       for (int d = 0; d < D; ++d) forces(i, d) = sorted_y[t * D + d] * phi[0] - phi[1 + d];
