@@ -205,8 +205,11 @@ void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
   // points' data (coordinates, Lagrange weights) in cell order, contiguously.
   const index_t n_cells = D == 1 ? nb : static_cast<index_t>(nb) * nb;
   // u: y in node units from the grid's corner.
-  auto box_of_u = [&](double u) { return std::clamp(static_cast<int>(u / p), 0, nb - 1); };
-  auto box_of = [&](double y) { return box_of_u((y - lo) / spacing); };
+  // By products with the reciprocals, not divisions (whose latency the two loops waited on);
+  // a box so found may leave `local` a rounding outside [0, p), which the weights extrapolate.
+  const double inv_spacing = 1.0 / spacing, inv_p = 1.0 / p;
+  auto box_of_u = [&](double u) { return std::clamp(static_cast<int>(u * inv_p), 0, nb - 1); };
+  auto box_of = [&](double y) { return box_of_u((y - lo) * inv_spacing); };
   cell.resize(n);
   parallel_for(0, n, n_threads, [&](index_t i) {
     cell[i] = D == 1 ? box_of(Y(i, 0)) : box_of(Y(i, 0)) + nb * box_of(Y(i, 1));
@@ -226,7 +229,7 @@ void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
     const index_t i = order[t];
     for (int d = 0; d < D; ++d) {
       const double y = Y(i, d);
-      const double u = (y - lo) / spacing;
+      const double u = (y - lo) * inv_spacing;
       const double local = u - static_cast<double>(box_of_u(u)) * p;
       sorted_y[t * D + d] = y;
       double* w = weights.data() + (t * D + d) * p;
