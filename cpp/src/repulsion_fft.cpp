@@ -39,7 +39,6 @@ void InterpolationParams::validate() const {
 //        quadratic in them) whatever n_interpolation_points, and at most
 //        max(min_num_intervals, 4·sqrt(n)) boxes. A t-SNE embedding spans about 0.6·sqrt(n)
 //        (MNIST 70k: 150 boxes), well inside the last bound.
-// The 2-D boxes are then range / boxes wide rounded up to a lattice (lattice_box_width).
 int fft_boxes_per_dim(double range, index_t n, int dims, const InterpolationParams& params) {
   constexpr int kMaxBoxes1d = 100000;
   constexpr int kMaxBoxes2d = 1000;
@@ -54,20 +53,6 @@ int fft_boxes_per_dim(double range, index_t n, int dims, const InterpolationPara
   const int node_cap = 3 * kMaxBoxes2d / params.n_interpolation_points;
   return std::max(1, std::min({boxes, few_points_cap, node_cap}));
 }
-
-namespace {
-// The 2-D grid's box width: range / boxes rounded up to a lattice of 64 values per octave,
-// so that the iterations of a slowly growing embedding share one width, hence the kernel's
-// spectra (kernel_spectra_2d keeps the last ones). The boxes then span up to 1.1% more than
-// the points; where that would make them wider than ints_in_interval though range / boxes
-// is not, they are ints_in_interval wide (also a fixed value).
-double lattice_box_width(double width, double ints_in_interval) {
-  constexpr double kSteps = 64.0;
-  const double up = std::exp2(std::ceil(std::log2(width) * kSteps) / kSteps);
-  if (!(up >= width) || !std::isfinite(up)) return width;  // rounding at the extremes: as is
-  return (up > ints_in_interval && width <= ints_in_interval) ? ints_in_interval : up;
-}
-}  // namespace
 
 struct FftRepulsion::Impl {
   int dims;
@@ -101,12 +86,6 @@ struct FftRepulsion::Impl {
   Complex* row_spectra = nullptr;
   index_t stride = 0;
   std::vector<double> kernel_columns[2];  // real kernel spectra, column-major, rows 0 .. M/2 (kernel 0 / M)
-  struct KernelKey {  // the grid the kernel spectra were computed for (N = 0: none yet)
-    int N = 0, M = 0;
-    double spacing = 0.0;
-    bool operator==(const KernelKey& o) const { return N == o.N && M == o.M && spacing == o.spacing; }
-  } kernel_key;
-  long long kernel_reuses = 0;  // calls that found the spectra of their grid (for the tests)
 
   // The grid of the last call.
   struct Grid {
@@ -163,7 +142,6 @@ FftRepulsion::~FftRepulsion() = default;
 const InterpolationTimings& FftRepulsion::last_timings() const { return impl_->timings; }
 int FftRepulsion::last_boxes_per_dim() const { return impl_->grid.boxes; }
 int FftRepulsion::last_fft_size() const { return impl_->grid.fft_size; }
-long long FftRepulsion::kernel_reuses() const { return impl_->kernel_reuses; }
 
 double FftRepulsion::compute(ConstMatrix Y, Matrix forces, int n_threads) {
   if (Y.cols != impl_->dims) throw std::invalid_argument("FFT repulsion: wrong embedding dimension");
@@ -211,7 +189,7 @@ void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
   grid.boxes = nb;
   grid.nodes = nb * p;
   grid.fft_size = next_fast_even_size(2 * grid.nodes);
-  const double box_width = D == 2 ? lattice_box_width(range / nb, params.ints_in_interval) : range / nb;
+  const double box_width = range / nb;
   const double spacing = box_width / p;  // between nodes; node j of a box at (j + 1/2) spacing
   grid.spacing = spacing;
   // Lagrange basis in node units: L_j(t) = Π_{m≠j} (t − m − 1/2) / (j − m).
@@ -481,14 +459,6 @@ void FftRepulsion::Impl::transform_rows(index_t n_rows, int M, int n_threads, Fi
 // once, rows 0 .. M/2 are transformed, and each column's transform reads rows M/2 + 1 .. M − 1
 // as mirrors.
 void FftRepulsion::Impl::kernel_spectra_2d(int N, int M, double spacing, int n_threads) {
-  // The spectra depend on the grid alone (N, M, the spacing; dof is fixed): those of the last
-  // grid are kept, and a call on the same grid computes exactly what they hold.
-  const KernelKey key{N, M, spacing};
-  if (key == kernel_key) {
-    ++kernel_reuses;
-    return;
-  }
-  kernel_key = KernelKey();  // cleared while they are rewritten (an exception leaves none)
   const bool cauchy = dof == 1.0;
   const int n_kernels = cauchy ? 1 : 2;
   const index_t sc = M / 2 + 1;
@@ -543,7 +513,6 @@ void FftRepulsion::Impl::kernel_spectra_2d(int N, int M, double spacing, int n_t
       }
     }, 1);
   }
-  kernel_key = key;
 }
 
 // The charge grids' rows (1, y_1, y_2) into row_spectra.

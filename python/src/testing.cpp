@@ -25,7 +25,6 @@
 #include "turbotsne/pca.hpp"
 #include "turbotsne/precomputed.hpp"
 #include "turbotsne/random.hpp"
-#include "turbotsne/repulsion_fft.hpp"
 #include "turbotsne/repulsion_methods.hpp"
 #include "turbotsne/transform.hpp"
 #include "turbotsne/tsne.hpp"
@@ -132,33 +131,6 @@ void register_gradient_probes(py::module_& t) {
   }, py::arg("Y").noconvert(), py::arg("method"), py::arg("params"), py::arg("dof"),
      py::arg("n_threads"),
      "(Σ_j w_ij^((α+1)/α) (y_i − y_j) per point, Z = Σ_{i≠j} w_ij) by the given method.");
-
-  t.def("fft_repulsion_sequence", [](const std::vector<DoubleArray>& Ys, const RepulsionParams& params,
-                                     double dof, int n_threads) {
-    // One FftRepulsion over the layouts in turn (as an optimisation calls it): each call's
-    // (forces, Z), and how many calls reused the previous call's kernel spectra.
-    std::vector<ConstMatrix> views;
-    for (const DoubleArray& Y : Ys) views.push_back(view(Y, "Y"));
-    if (views.empty()) throw std::invalid_argument("Ys: give at least one layout");
-    py::list results;
-    std::vector<DoubleArray> forces;
-    std::vector<double> zs;
-    for (const ConstMatrix& y : views) forces.emplace_back(std::vector<py::ssize_t>{y.rows, y.cols});
-    long long reuses = 0;
-    {
-      py::gil_scoped_release release;
-      FftRepulsion repulsion(static_cast<int>(views[0].cols), dof, params.interpolation);
-      for (size_t c = 0; c < views.size(); ++c) {
-        if (views[c].cols != views[0].cols) throw std::invalid_argument("Ys: one dimension for all");
-        zs.push_back(repulsion.compute(views[c], Matrix{forces[c].mutable_data(), views[c].rows, views[c].cols},
-                                       n_threads));
-      }
-      reuses = repulsion.kernel_reuses();
-    }
-    for (size_t c = 0; c < views.size(); ++c) results.append(py::make_tuple(forces[c], zs[c]));
-    return py::make_tuple(results, reuses);
-  }, py::arg("Ys"), py::arg("params"), py::arg("dof"), py::arg("n_threads"),
-     "([(forces, Z) per layout], kernel reuses) from one FFT repulsion called on each layout.");
 
   t.def("reference_repulsion", [](const DoubleArray& reference, const DoubleArray& queries,
                                   double theta, double dof, int n_threads) {

@@ -418,9 +418,7 @@ def tsne(
     ints_in_interval : float, default=1.0
         FFT method: boxes are at most this wide (in embedding units), so the grid grows with
         the embedding: boxes per dimension = max(min_num_intervals, range / ints_in_interval).
-        These three parameters mean the same as in FIt-SNE and openTSNE. (In 2-D the box
-        width range / boxes is rounded up by at most 1.1%, onto a lattice that lets
-        consecutive iterations reuse the kernel's transforms.)
+        These three parameters mean the same as in FIt-SNE and openTSNE.
     random_state : None, int, numpy.random.Generator or RandomState, default=None
         Seed of the random initialisation. The same seed gives bit-identical output for any
         ``n_jobs``. With ``init="pca"`` the result is deterministic anyway.

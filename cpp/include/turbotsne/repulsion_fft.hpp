@@ -51,10 +51,6 @@ class FftRepulsion final : public Repulsion {
   const InterpolationTimings& last_timings() const;
   int last_boxes_per_dim() const;  // grid size chosen by the last call
   int last_fft_size() const;       // transform length per dimension of the last call
-  // 2-D: calls so far that reused the kernel spectra of the call before (same grid: boxes,
-  // FFT size and box width, which is kept on a lattice so that slowly growing embeddings
-  // share it). The values are those a fresh computation gives.
-  long long kernel_reuses() const;
 
  private:
   struct Impl;
