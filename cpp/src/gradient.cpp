@@ -22,6 +22,12 @@ namespace turbotsne {
 
 namespace {
 
+// One entry's share of the KL terms: p (log p + α log b), b = 1 + d²/α (log w = −α log b).
+inline void add_kl_term(KlTerms& kl, double p, double b, double dof) {
+  if (p > 0.0) kl.kl += p * (std::log(p) + dof * std::log(b));
+  kl.mass += p;
+}
+
 // Rows [begin, end) of the attraction, with the embedding dimension D known at compile time
 // (D = 0: run-time dims) and the KL term only when asked for.
 template <int D, bool kWithKl>
@@ -48,10 +54,7 @@ KlTerms attraction_rows(const CsrView& P, ConstMatrix Y, double dof, Matrix forc
       const double b = 1.0 + d2 * inv_dof;  // w^(1/α) = 1/b
       const double s = p / b;
       for (index_t c = 0; c < dims; ++c) fi[c] += s * (yi[c] - yj[c]);
-      if constexpr (kWithKl) {
-        if (p > 0.0) kl.kl += p * (std::log(p) + dof * std::log(b));  // log w = −α log b
-        kl.mass += p;
-      }
+      if constexpr (kWithKl) add_kl_term(kl, p, b, dof);
     }
     if constexpr (D > 0) {
       for (int c = 0; c < D; ++c) forces(i, c) = f[c];
@@ -92,21 +95,15 @@ inline void finish_row_2d(const CsrView& P, const double* Y, const double* yi, d
     const double s = p / b;
     fx[lane] += s * tx;
     fy[lane] += s * ty;
-    if constexpr (kWithKl) {
-      if (p > 0.0) kl.kl += p * (std::log(p) + dof * std::log(b));
-      kl.mass += p;
-    }
+    if constexpr (kWithKl) add_kl_term(kl, p, b, dof);
   }
   out[0] = (fx[0] + fx[1]) + (fx[2] + fx[3]);
   out[1] = (fy[0] + fy[1]) + (fy[2] + fy[3]);
 }
 
-template <bool kWithKl>
+// A group of four entries' KL terms, in entry order.
 inline void kl_of_group(const double b[4], const double p[4], double dof, KlTerms& kl) {
-  for (int h = 0; h < 4; ++h) {
-    if (p[h] > 0.0) kl.kl += p[h] * (std::log(p[h]) + dof * std::log(b[h]));
-    kl.mass += p[h];
-  }
+  for (int h = 0; h < 4; ++h) add_kl_term(kl, p[h], b[h], dof);
 }
 
 template <bool kWithKl>
@@ -145,7 +142,7 @@ KlTerms attraction_rows_2d_sse2(const CsrView& P, ConstMatrix Y, double dof, Mat
           _mm_store_pd(pp + 2 * pair, p);
         }
       }
-      if constexpr (kWithKl) kl_of_group<true>(bb, pp, dof, kl);
+      if constexpr (kWithKl) kl_of_group(bb, pp, dof, kl);
     }
     alignas(16) double lanes[4][2];
     for (int h = 0; h < 4; ++h) _mm_store_pd(lanes[h], acc[h]);
@@ -198,7 +195,7 @@ __attribute__((target("avx2"))) KlTerms attraction_rows_2d_avx2(const CsrView& P
         alignas(32) double bb[4], pp[4];
         _mm256_store_pd(bb, _mm256_permute4x64_pd(b, 0xD8));  // back to entry order
         _mm256_store_pd(pp, p_in_order);
-        kl_of_group<true>(bb, pp, dof, kl);
+        kl_of_group(bb, pp, dof, kl);
       }
     }
     alignas(32) double lx[4], ly[4];

@@ -204,9 +204,9 @@ void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
   // Spreading goes cell row by cell row, and both spreading and interpolation read the
   // points' data (coordinates, Lagrange weights) in cell order, contiguously.
   const index_t n_cells = D == 1 ? nb : static_cast<index_t>(nb) * nb;
-  // u: y in node units from the grid's corner.
-  // By products with the reciprocals, not divisions (whose latency the two loops waited on);
-  // a box so found may leave `local` a rounding outside [0, p), which the weights extrapolate.
+  // u: y in node units from the grid's corner, by products with the reciprocals rather than
+  // divisions (whose latency the two loops waited on); a box so found may leave `local` a
+  // rounding outside [0, p), which the weights extrapolate.
   const double inv_spacing = 1.0 / spacing, inv_p = 1.0 / p;
   auto box_of_u = [&](double u) { return std::clamp(static_cast<int>(u * inv_p), 0, nb - 1); };
   auto box_of = [&](double y) { return box_of_u((y - lo) * inv_spacing); };
@@ -320,35 +320,35 @@ void FftRepulsion::Impl::interpolate_forces(Matrix forces, int n_threads) {
     const index_t bx = D == 1 ? c0 : c0 % nb;
     const index_t by = D == 1 ? 0 : c0 / nb;
     for (std::int64_t t = cell_start[c0]; t < cell_start[c0 + 1]; ++t) {
-      double phi[3] = {0.0, 0.0, 0.0};
       const double* wx = weights.data() + t * D * p;
+      const index_t i = order[t];
       if (D == 1) {
+        double phi0 = 0.0, phi1 = 0.0;
         for (int jx = 0; jx < p; ++jx) {
-          const index_t node = bx * p + jx;
-          for (int c = 0; c < n_conv; ++c) phi[c] += wx[jx] * potentials[node * n_conv + c];
+          const double* node = potentials.data() + (bx * p + jx) * n_conv;
+          phi0 += wx[jx] * node[0];
+          phi1 += wx[jx] * node[1];
         }
-      } else {  // n_conv = 3: three named sums, kept in registers
-        const double* wy = wx + p;
-        double phi0 = 0.0, phi1 = 0.0, phi2 = 0.0;
-        for (int jy = 0; jy < p; ++jy) {
-          const index_t base = (by * p + jy) * N + bx * p;
-          for (int jx = 0; jx < p; ++jx) {
-            const double w = wy[jy] * wx[jx];
-            const double* node = potentials.data() + (base + jx) * 3;
-            phi0 += w * node[0];
-            phi1 += w * node[1];
-            phi2 += w * node[2];
-          }
-        }
-        // The forces straight from the registers (through phi[] they were stored as two
-        // scalars and reloaded as one vector: a stalled store forward, most of this step).
-        const index_t i = order[t];
-        forces(i, 0) = sorted_y[t * 2] * phi0 - phi1;
-        forces(i, 1) = sorted_y[t * 2 + 1] * phi0 - phi2;
+        forces(i, 0) = sorted_y[t] * phi0 - phi1;
         continue;
       }
-      const index_t i = order[t];
-      for (int d = 0; d < D; ++d) forces(i, d) = sorted_y[t * D + d] * phi[0] - phi[1 + d];
+      // n_conv = 3: three named sums, kept in registers, and the forces formed from them
+      // (stored to an array and reloaded as a vector, they stalled on a failed store
+      // forward: most of this step).
+      const double* wy = wx + p;
+      double phi0 = 0.0, phi1 = 0.0, phi2 = 0.0;
+      for (int jy = 0; jy < p; ++jy) {
+        const index_t base = (by * p + jy) * N + bx * p;
+        for (int jx = 0; jx < p; ++jx) {
+          const double w = wy[jy] * wx[jx];
+          const double* node = potentials.data() + (base + jx) * 3;
+          phi0 += w * node[0];
+          phi1 += w * node[1];
+          phi2 += w * node[2];
+        }
+      }
+      forces(i, 0) = sorted_y[t * 2] * phi0 - phi1;
+      forces(i, 1) = sorted_y[t * 2 + 1] * phi0 - phi2;
     }
   }, 64);
 }
