@@ -17,6 +17,7 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 using FloatMatrix = MatrixView<const float>;
 constexpr index_t kJoinBatch = 1024;  // points whose local joins share one threshold snapshot
+constexpr int kApplyBuckets = 64;     // buckets of targets whose proposals are applied in parallel
 
 // A row as double: float64 rows as they are, float32 rows widened into this buffer.
 struct WideRow {
@@ -304,7 +305,9 @@ Lists initial_lists(FloatMatrix Xp, const std::vector<RpTree>& forest, const Lea
     }
     std::vector<std::pair<float, std::int32_t>> scored(cand.size());
     for (size_t c = 0; c < cand.size(); ++c) scored[c] = {Keys::key(Xp.row(i), Xp.row(cand[c]), d, kInf), cand[c]};
-    std::partial_sort(scored.begin(), scored.begin() + k, scored.end());
+    // The k best, sorted (selection, then a sort of k: a heap over all of them took longer).
+    std::nth_element(scored.begin(), scored.begin() + (k - 1), scored.end());
+    std::sort(scored.begin(), scored.begin() + k);
     for (int c = 0; c < k; ++c) {
       L.dist[i * k + c] = scored[c].first;
       L.idx[i * k + c] = scored[c].second;
@@ -409,10 +412,12 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
   // Each point's current k-th distance, refreshed after every batch for the rows it changed.
   std::vector<float> threshold(n);
   parallel_for(0, n, n_threads, [&](index_t i) { threshold[i] = L.worst(i); }, 4096);
+  std::vector<std::vector<Update>> per_point;  // each point's proposals (kept for their capacity)
+  std::vector<Update> all;                     // a batch's, by bucket of targets
   for (index_t b0 = 0; b0 < n; b0 += kJoinBatch) {
     if ((b0 / kJoinBatch) % 16 == 0) poll(observer);
     const index_t b1 = std::min(n, b0 + kJoinBatch);
-    std::vector<std::vector<Update>> per_point(static_cast<size_t>(b1 - b0));
+    per_point.resize(static_cast<size_t>(b1 - b0));
     parallel_for(b0, b1, n_threads, [&](index_t v) {
       std::vector<Update>& out = per_point[v - b0];
       const std::int32_t* nw = new_list.data() + new_start[v];
@@ -432,34 +437,56 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
         for (index_t y = 0; y < n_old; ++y) consider(nw[x], od[y]);
       }
     }, 8);
-    // c. Apply: all proposals of the batch, grouped by target in (distance, index) order.
-    std::vector<Update> all;
-    for (auto& v : per_point) all.insert(all.end(), v.begin(), v.end());
-    per_point.clear();
-    std::sort(all.begin(), all.end());
-    all.erase(std::unique(all.begin(), all.end()), all.end());
-    std::vector<index_t> group_start;
-    for (index_t e = 0; e < static_cast<index_t>(all.size()); ++e) {
-      if (e == 0 || all[e].target != all[e - 1].target) group_start.push_back(e);
+    // c. Apply: the batch's proposals, grouped by target in (distance, index) order, each
+    // target's merged into its row. In parallel by buckets of targets (target mod
+    // kApplyBuckets): the proposals are scattered to their buckets (counts, offsets, copies:
+    // bucket-major, each bucket's in point order), then each bucket is sorted, freed of
+    // repeats and merged. A target's group, and so its row, is the same in any schedule.
+    const index_t points = b1 - b0;
+    std::vector<index_t> offset(static_cast<size_t>(points * kApplyBuckets + 1), 0);
+    parallel_for(0, points, n_threads, [&](index_t p) {
+      index_t* count = offset.data() + p * kApplyBuckets + 1;
+      for (const Update& u : per_point[p]) ++count[u.target % kApplyBuckets];
+    }, 64);
+    std::vector<index_t> bucket_start(kApplyBuckets + 1, 0);
+    {  // the count of (point p, bucket b) becomes the start of its run, bucket-major
+      index_t total = 0;
+      for (int bucket = 0; bucket < kApplyBuckets; ++bucket) {
+        bucket_start[bucket] = total;
+        for (index_t p = 0; p < points; ++p) {
+          index_t& slot = offset[p * kApplyBuckets + 1 + bucket];
+          const index_t count = slot;
+          slot = total;
+          total += count;
+        }
+      }
+      bucket_start[kApplyBuckets] = total;
+      all.resize(static_cast<size_t>(total));
     }
-    group_start.push_back(static_cast<index_t>(all.size()));
-    const index_t groups = static_cast<index_t>(group_start.size()) - 1;
-    const std::int64_t batch_changed = blocked_sum<std::int64_t>(groups, n_threads, [&](index_t g0, index_t g1) {
-      std::int64_t inserted = 0;
-      std::vector<std::pair<float, std::int32_t>> cand;
-      std::vector<float> db;
-      std::vector<std::int32_t> ib;
-      std::vector<std::uint8_t> fb;
-      for (index_t g = g0; g < g1; ++g) {
-        cand.clear();  // already sorted by (distance, source) and without repeats
-        for (index_t e = group_start[g]; e < group_start[g + 1]; ++e) cand.emplace_back(all[e].dist, all[e].source);
-        const std::int32_t target = all[group_start[g]].target;
-        inserted += L.merge(target, cand.data(), static_cast<int>(cand.size()), db, ib, fb);
+    parallel_for(0, points, n_threads, [&](index_t p) {
+      index_t* next = offset.data() + p * kApplyBuckets + 1;
+      for (const Update& u : per_point[p]) all[next[u.target % kApplyBuckets]++] = u;
+      per_point[p].clear();
+    }, 64);
+    std::int64_t inserted_by_bucket[kApplyBuckets] = {};
+    parallel_for(0, kApplyBuckets, n_threads, [&](index_t bucket) {
+      thread_local std::vector<std::pair<float, std::int32_t>> cand;
+      thread_local std::vector<float> db;
+      thread_local std::vector<std::int32_t> ib;
+      thread_local std::vector<std::uint8_t> fb;
+      const auto first = all.begin() + bucket_start[bucket];
+      auto last = all.begin() + bucket_start[bucket + 1];
+      std::sort(first, last);
+      last = std::unique(first, last);
+      for (auto group = first; group != last;) {
+        const std::int32_t target = group->target;
+        cand.clear();  // sorted by (distance, source) and without repeats
+        for (; group != last && group->target == target; ++group) cand.emplace_back(group->dist, group->source);
+        inserted_by_bucket[bucket] += L.merge(target, cand.data(), static_cast<int>(cand.size()), db, ib, fb);
         threshold[target] = L.worst(target);
       }
-      return inserted;
-    });
-    changed += batch_changed;
+    }, 1);
+    for (const std::int64_t inserted : inserted_by_bucket) changed += inserted;
   }
   return changed;
 }
