@@ -41,6 +41,22 @@ bool row_holds(const std::int32_t* row, int k, std::int32_t j) {
   return found != 0;
 }
 
+// Asks the cache for the bytes [p, p + bytes) ahead of their use; changes no result. The
+// initial lists read the rows of leaf mates from other trees, scattered over a copy of the
+// data far larger than the caches (1M x 50: 200 MB), one after another: hinted a few
+// candidates ahead, they come in parallel instead of each load waiting on memory.
+inline void prefetch(const void* p, size_t bytes) {
+#if defined(__GNUC__)
+  if (bytes == 0) return;
+  const char* c = static_cast<const char*>(p);
+  for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(c + offset);
+  __builtin_prefetch(c + bytes - 1);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
   return mix64(mix64(mix64(a) ^ b) ^ c);
 }
@@ -304,7 +320,13 @@ Lists initial_lists(FloatMatrix Xp, const std::vector<RpTree>& forest, const Lea
       if (j != i && std::find(cand.begin(), cand.end(), j) == cand.end()) cand.push_back(j);
     }
     std::vector<std::pair<float, std::int32_t>> scored(cand.size());
-    for (size_t c = 0; c < cand.size(); ++c) scored[c] = {Keys::key(Xp.row(i), Xp.row(cand[c]), d, kInf), cand[c]};
+    constexpr size_t kAhead = 8;  // candidates whose rows are asked for ahead of their key
+    const size_t row_bytes = static_cast<size_t>(d) * sizeof(float);
+    for (size_t c = 0; c < std::min(kAhead, cand.size()); ++c) prefetch(Xp.row(cand[c]), row_bytes);
+    for (size_t c = 0; c < cand.size(); ++c) {
+      if (c + kAhead < cand.size()) prefetch(Xp.row(cand[c + kAhead]), row_bytes);
+      scored[c] = {Keys::key(Xp.row(i), Xp.row(cand[c]), d, kInf), cand[c]};
+    }
     // The k best, sorted (selection, then a sort of k: a heap over all of them took longer).
     std::nth_element(scored.begin(), scored.begin() + (k - 1), scored.end());
     std::sort(scored.begin(), scored.begin() + k);
