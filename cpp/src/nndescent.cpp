@@ -465,9 +465,9 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
     // bucket-major, each bucket's in point order), then each bucket is sorted, freed of
     // repeats and merged. A target's group, and so its row, is the same in any schedule.
     const index_t points = b1 - b0;
-    std::vector<index_t> offset(static_cast<size_t>(points * kApplyBuckets + 1), 0);
+    std::vector<index_t> offset(static_cast<size_t>(points * kApplyBuckets), 0);
     parallel_for(0, points, n_threads, [&](index_t p) {
-      index_t* count = offset.data() + p * kApplyBuckets + 1;
+      index_t* count = offset.data() + p * kApplyBuckets;
       for (const Update& u : per_point[p]) ++count[u.target % kApplyBuckets];
     }, 64);
     std::vector<index_t> bucket_start(kApplyBuckets + 1, 0);
@@ -476,7 +476,7 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
       for (int bucket = 0; bucket < kApplyBuckets; ++bucket) {
         bucket_start[bucket] = total;
         for (index_t p = 0; p < points; ++p) {
-          index_t& slot = offset[p * kApplyBuckets + 1 + bucket];
+          index_t& slot = offset[p * kApplyBuckets + bucket];
           const index_t count = slot;
           slot = total;
           total += count;
@@ -486,7 +486,7 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
       all.resize(static_cast<size_t>(total));
     }
     parallel_for(0, points, n_threads, [&](index_t p) {
-      index_t* next = offset.data() + p * kApplyBuckets + 1;
+      index_t* next = offset.data() + p * kApplyBuckets;
       for (const Update& u : per_point[p]) all[next[u.target % kApplyBuckets]++] = u;
       per_point[p].clear();
     }, 64);
