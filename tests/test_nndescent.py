@@ -101,17 +101,19 @@ def test_tsne_uses_approximate_neighbours_when_asked(digits):
     assert abs(P_approx - P_exact).sum() < 0.02  # nearly the same affinities
 
 
-def test_tsne_with_approximate_neighbours_keeps_the_callers_order(digits, monkeypatch):
-    # With approximate neighbours (and from locality_min_samples points, here 0) the
-    # optimiser works on the points in the search's locality order; what comes back (and what
-    # callbacks see) must be in the caller's order.
+@pytest.mark.parametrize("neighbors", ["approx", "exact"])
+def test_tsne_in_the_searchs_locality_order_keeps_the_callers_order(digits, monkeypatch, neighbors):
+    # From locality_min_samples points (here 0) the optimiser works on the points in the
+    # neighbour search's locality order: the approximate search's leaf order, or the exact
+    # brute force's block order (digits have 64 features: brute force, not the VP-tree). What
+    # comes back (and what callbacks see) must be in the caller's order.
     X, labels = digits
     seen = {}
     params_class = _core.TsneParams
 
     def params_without_threshold():
         params = params_class()
-        assert params.locality_min_samples == 100000  # the default
+        assert params.locality_min_samples == 50000  # the default
         params.locality_min_samples = 0
         return params
 
@@ -121,7 +123,7 @@ def test_tsne_with_approximate_neighbours_keeps_the_callers_order(digits, monkey
         seen[iteration] = embedding
         return False
 
-    runs = [turbotsne.tsne(X, neighbors="approx", method=m, n_iter=400, random_state=3,
+    runs = [turbotsne.tsne(X, neighbors=neighbors, method=m, n_iter=400, random_state=3,
                            n_jobs=j, callback=callback, callback_every=400)
             for m in ("barnes_hut", "fft") for j in (1, 2)]
     np.testing.assert_array_equal(runs[0], runs[1])  # bit-identical for any thread count
@@ -132,7 +134,7 @@ def test_tsne_with_approximate_neighbours_keeps_the_callers_order(digits, monkey
         assert knn_accuracy(Y, labels, 10) > 0.95
     # the same as in the data's order, up to rounding and the chaos of the optimisation
     monkeypatch.setattr(_core, "TsneParams", params_class)
-    unpermuted = turbotsne.tsne(X, neighbors="approx", method="barnes_hut", n_iter=400,
+    unpermuted = turbotsne.tsne(X, neighbors=neighbors, method="barnes_hut", n_iter=400,
                                 random_state=3)
     assert not np.array_equal(unpermuted, runs[0])  # the permuted path did run
     assert abs(knn_accuracy(unpermuted, labels, 10) - knn_accuracy(runs[0], labels, 10)) < 0.01

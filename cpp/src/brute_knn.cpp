@@ -513,6 +513,9 @@ KnnGraph search_self(const Search& s, int k, int n_threads, Observer* observer) 
     s.rank(candidates[p], s.packed_reference.order[p], k, graph);
     candidates[p] = QueryCandidates(k);
   }, 64, 4096, "points", release_free_heap);
+  // The blocks' order is a locality order of the points (see locality_order): the optimiser
+  // can take it (TsneParams::locality_min_samples).
+  graph.locality_order = s.packed_reference.order;
   return graph;
 }
 
