@@ -202,3 +202,19 @@ def test_invalid_grid_parameters(rng, p, intervals, ints):
 def test_three_dimensions_are_refused(rng):
     with pytest.raises(ValueError, match="1 or 2"):
         _repulsion(rng.normal(size=(10, 3)), "fft")
+
+
+@pytest.mark.parametrize("dims,dof", [(1, 1.0), (2, 1.0), (2, 0.7)])
+def test_one_repulsion_over_many_layouts_gives_the_same_bits_as_fresh_ones(rng, dims, dof):
+    # The optimiser calls one FFT repulsion every iteration; it keeps its plans and buffers
+    # between calls. Layouts that keep the grid, change its spacing only, change it and come
+    # back, or have other points must give the same bits as a fresh repulsion for each.
+    Y = _layout("clustered", dims, rng)
+    layouts = [Y, Y * 1.001, Y * 1.03, Y * 1.001, Y[:1500] * 1.001, Y * 1.0005, Y * 0.2, Y]
+    params = _core.RepulsionParams()
+    kept = _core._testing.repulsion_sequence([np.ascontiguousarray(L) for L in layouts],
+                                             _core.Method.fft, params, dof, 2)
+    for layout, (forces, z) in zip(layouts, kept):
+        fresh_forces, fresh_z = _repulsion(layout, "fft", dof=dof)
+        np.testing.assert_array_equal(forces, fresh_forces)
+        assert z == fresh_z

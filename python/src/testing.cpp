@@ -132,6 +132,27 @@ void register_gradient_probes(py::module_& t) {
      py::arg("n_threads"),
      "(Σ_j w_ij^((α+1)/α) (y_i − y_j) per point, Z = Σ_{i≠j} w_ij) by the given method.");
 
+  t.def("repulsion_sequence", [](const std::vector<DoubleArray>& layouts, Method method,
+                                 const RepulsionParams& params, double dof, int n_threads) {
+    std::vector<ConstMatrix> views;
+    for (const DoubleArray& Y : layouts) views.push_back(view(Y, "Y"));
+    if (views.empty()) throw std::invalid_argument("repulsion_sequence: no layouts");
+    py::list out;
+    const auto repulsion = make_repulsion(method, static_cast<int>(views[0].cols), dof, params);
+    for (const ConstMatrix& y : views) {
+      DoubleArray forces({y.rows, y.cols});
+      double z = 0.0;
+      {
+        py::gil_scoped_release release;
+        z = repulsion->compute(y, Matrix{forces.mutable_data(), y.rows, y.cols}, n_threads);
+      }
+      out.append(py::make_tuple(forces, z));
+    }
+    return out;
+  }, py::arg("layouts"), py::arg("method"), py::arg("params"), py::arg("dof"), py::arg("n_threads"),
+     "repulsion() of each layout in turn by one repulsion object (which keeps its plans and "
+     "buffers between calls, as in the optimiser).");
+
   t.def("reference_repulsion", [](const DoubleArray& reference, const DoubleArray& queries,
                                   double theta, double dof, int n_threads) {
     const ConstMatrix ref = view(reference, "reference");
