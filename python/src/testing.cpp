@@ -94,6 +94,17 @@ void register_neighbor_probes(py::module_& t) {
      "point order[r]) unless order is None.");
 }
 
+// (forces, Z) of one repulsion call on y, without the GIL.
+py::tuple repulsion_call(Repulsion& repulsion, const ConstMatrix& y, int n_threads) {
+  DoubleArray forces({y.rows, y.cols});
+  double z = 0.0;
+  {
+    py::gil_scoped_release release;
+    z = repulsion.compute(y, Matrix{forces.mutable_data(), y.rows, y.cols}, n_threads);
+  }
+  return py::make_tuple(forces, z);
+}
+
 // The gradient and each repulsion alone.
 void register_gradient_probes(py::module_& t) {
   t.def("gradient", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
@@ -120,14 +131,8 @@ void register_gradient_probes(py::module_& t) {
   t.def("repulsion", [](const DoubleArray& Y, Method method, const RepulsionParams& params,
                         double dof, int n_threads) {
     const ConstMatrix y = view(Y, "Y");
-    DoubleArray forces({y.rows, y.cols});
-    double z = 0.0;
-    {
-      py::gil_scoped_release release;
-      const auto repulsion = make_repulsion(method, static_cast<int>(y.cols), dof, params);
-      z = repulsion->compute(y, Matrix{forces.mutable_data(), y.rows, y.cols}, n_threads);
-    }
-    return py::make_tuple(forces, z);
+    const auto repulsion = make_repulsion(method, static_cast<int>(y.cols), dof, params);
+    return repulsion_call(*repulsion, y, n_threads);
   }, py::arg("Y").noconvert(), py::arg("method"), py::arg("params"), py::arg("dof"),
      py::arg("n_threads"),
      "(Σ_j w_ij^((α+1)/α) (y_i − y_j) per point, Z = Σ_{i≠j} w_ij) by the given method.");
@@ -139,15 +144,7 @@ void register_gradient_probes(py::module_& t) {
     if (views.empty()) throw std::invalid_argument("repulsion_sequence: no layouts");
     py::list out;
     const auto repulsion = make_repulsion(method, static_cast<int>(views[0].cols), dof, params);
-    for (const ConstMatrix& y : views) {
-      DoubleArray forces({y.rows, y.cols});
-      double z = 0.0;
-      {
-        py::gil_scoped_release release;
-        z = repulsion->compute(y, Matrix{forces.mutable_data(), y.rows, y.cols}, n_threads);
-      }
-      out.append(py::make_tuple(forces, z));
-    }
+    for (const ConstMatrix& y : views) out.append(repulsion_call(*repulsion, y, n_threads));
     return out;
   }, py::arg("layouts"), py::arg("method"), py::arg("params"), py::arg("dof"), py::arg("n_threads"),
      "repulsion() of each layout in turn by one repulsion object (which keeps its plans and "
