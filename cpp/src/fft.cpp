@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "turbotsne/common.hpp"
 
@@ -15,7 +16,9 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(TURBOTSNE_NO_CLONES)
 #define TURBOTSNE_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
 #define TURBOTSNE_INLINE __attribute__((always_inline)) inline
+#define TURBOTSNE_LAMBDA_INLINE __attribute__((always_inline))
 #else
+#define TURBOTSNE_LAMBDA_INLINE
 #define TURBOTSNE_TARGET_CLONES
 #define TURBOTSNE_INLINE inline
 #endif
@@ -40,11 +43,15 @@ inline Complex rotate(const Complex& z) {
 
 inline Complex cmul(const Complex& a, const Complex& b) { return complex_mul(a, b); }
 
-// Four complex values side by side, for four transforms run together (FftPlan::forward4):
-// a = (re0, im0, re1, im1), b = (re2, im2, re3, im3). GCC's generic vectors, so that each
-// clone of the transforms uses its target's widest registers (two 256-bit ones with AVX2).
-// Every operation does per value what the Complex one does, in the same order, so the bits
-// are the same: a − b is a + (−b), and multiplying by ±1 only sets the sign.
+// Four complex values side by side, for four transforms run together (FftPlan::forward4),
+// split: the four real parts in one vector, the four imaginary parts in the other, so that a
+// complex product or a rotation by ±i is lane-wise arithmetic with no shuffles. GCC's generic
+// vectors, so that each clone of the transforms uses its target's widest registers (one
+// 256-bit register per part with AVX2). The lanes hold the transforms in the order
+// (0, 2, 1, 3): the order in which two unpack shuffles (swap_layout) take four interleaved
+// values (re0, im0, re1, im1), (re2, im2, re3, im3) apart, and put them back. Every operation
+// does per value what the Complex one does, in the same order, so the bits are the same:
+// a − b is a + (−b), and multiplying by ±1 or negating only sets the sign.
 #if defined(__GNUC__) && !defined(TURBOTSNE_NO_COMPLEX4)
 #define TURBOTSNE_COMPLEX4 1
 // The helpers are always inlined into the transforms, so no Vec4 crosses a call: GCC's note
@@ -53,43 +60,44 @@ inline Complex cmul(const Complex& a, const Complex& b) { return complex_mul(a, 
 typedef double Vec4 __attribute__((vector_size(32), aligned(8)));
 typedef long long Vec4Index __attribute__((vector_size(32)));
 struct Complex4 {
-  Vec4 a, b;
+  Vec4 re, im;
 };
-TURBOTSNE_INLINE Complex4 operator+(const Complex4& x, const Complex4& y) { return {x.a + y.a, x.b + y.b}; }
-TURBOTSNE_INLINE Complex4 operator-(const Complex4& x, const Complex4& y) { return {x.a - y.a, x.b - y.b}; }
-TURBOTSNE_INLINE Complex4 operator*(double s, const Complex4& x) { return {s * x.a, s * x.b}; }
-TURBOTSNE_INLINE Vec4 swap_parts(const Vec4& v) {
+TURBOTSNE_INLINE Complex4 operator+(const Complex4& x, const Complex4& y) { return {x.re + y.re, x.im + y.im}; }
+TURBOTSNE_INLINE Complex4 operator-(const Complex4& x, const Complex4& y) { return {x.re - y.re, x.im - y.im}; }
+TURBOTSNE_INLINE Complex4 operator*(double s, const Complex4& x) { return {s * x.re, s * x.im}; }
+// Lanes of x (0-3) and y (4-7) by index.
+template <int kA, int kB, int kC, int kD>
+TURBOTSNE_INLINE Vec4 shuffle(const Vec4& x, const Vec4& y) {
 #if defined(__clang__)
-  return __builtin_shufflevector(v, v, 1, 0, 3, 2);
+  return __builtin_shufflevector(x, y, kA, kB, kC, kD);
 #else
-  return __builtin_shuffle(v, Vec4Index{1, 0, 3, 2});
+  return __builtin_shuffle(x, y, Vec4Index{kA, kB, kC, kD});
 #endif
+}
+// Interleaved (as four Complex in memory) to split, and back, by the same two shuffles
+// (AVX's unpacklo and unpackhi).
+TURBOTSNE_INLINE Complex4 swap_layout(const Complex4& z) {
+  return {shuffle<0, 4, 2, 6>(z.re, z.im), shuffle<1, 5, 3, 7>(z.re, z.im)};
 }
 template <bool kInverse>
 TURBOTSNE_INLINE Complex4 rotate(const Complex4& z) {
   // forward (re, im) -> (im, -re); inverse -> (-im, re)
-  const Vec4 sign = kInverse ? Vec4{-1.0, 1.0, -1.0, 1.0} : Vec4{1.0, -1.0, 1.0, -1.0};
-  return {swap_parts(z.a) * sign, swap_parts(z.b) * sign};
+  return kInverse ? Complex4{-z.im, z.re} : Complex4{z.im, -z.re};
 }
 // w · x per value: (wr·xr − wi·xi, wr·xi + wi·xr), as complex_mul(w, x).
 TURBOTSNE_INLINE Complex4 cmul(const Complex& w, const Complex4& x) {
-  const Vec4 wr = {w.real(), w.real(), w.real(), w.real()};
-  const Vec4 wi = {-w.imag(), w.imag(), -w.imag(), w.imag()};
-  return {x.a * wr + swap_parts(x.a) * wi, x.b * wr + swap_parts(x.b) * wi};
+  return {w.real() * x.re - w.imag() * x.im, w.real() * x.im + w.imag() * x.re};
 }
 // Negates the imaginary parts, as std::conj does.
-TURBOTSNE_INLINE Complex4 conj(const Complex4& z) {
-  const Vec4 sign = {1.0, -1.0, 1.0, -1.0};
-  return {z.a * sign, z.b * sign};
-}
-// Value b of four arrays' element k, side by side.
+TURBOTSNE_INLINE Complex4 conj(const Complex4& z) { return {z.re, -z.im}; }
+// The lane of transform b.
+constexpr int kLaneOf[4] = {0, 2, 1, 3};
+// Element k of four arrays, one per lane.
 TURBOTSNE_INLINE Complex4 gather4(const Complex* const x[4], index_t k) {
-  return {Vec4{x[0][k].real(), x[0][k].imag(), x[1][k].real(), x[1][k].imag()},
-          Vec4{x[2][k].real(), x[2][k].imag(), x[3][k].real(), x[3][k].imag()}};
+  return {Vec4{x[0][k].real(), x[2][k].real(), x[1][k].real(), x[3][k].real()},
+          Vec4{x[0][k].imag(), x[2][k].imag(), x[1][k].imag(), x[3][k].imag()}};
 }
-TURBOTSNE_INLINE Complex lane(const Complex4& z, int b) {
-  return b < 2 ? Complex(z.a[2 * b], z.a[2 * b + 1]) : Complex(z.b[2 * b - 4], z.b[2 * b - 3]);
-}
+TURBOTSNE_INLINE Complex lane(const Complex4& z, int b) { return Complex(z.re[kLaneOf[b]], z.im[kLaneOf[b]]); }
 TURBOTSNE_INLINE void scatter4(const Complex4& z, Complex* const x[4], index_t k) {
   for (int b = 0; b < 4; ++b) x[b][k] = lane(z, b);
 }
@@ -136,17 +144,33 @@ TURBOTSNE_INLINE void butterfly(const T* a, T* b, int L) {
   }
 }
 
+// A value as it is loaded or stored by a stage: kSwap converts between the interleaved
+// layout of FftPlan::forward4's arrays and the split one of Complex4 (the first stage loads
+// interleaved values, the last stores them).
+template <bool kSwap, class T>
+TURBOTSNE_INLINE T relayout(const T& z) {
+#if defined(TURBOTSNE_COMPLEX4)
+  if constexpr (kSwap && std::is_same_v<T, Complex4>) return swap_layout(z);
+#endif
+  return z;
+}
+
 // One Stockham stage of radix R (see FftPlan::run). The loop over the longer of the two
-// index ranges is the inner one, so that memory is walked contiguously.
-template <int R, bool kInverse, class T>
+// index ranges is the inner one, so that memory is walked contiguously. The twiddles of
+// k = 0 are 1 and are not multiplied by (every stage; the whole first stage, L = 1).
+template <int R, bool kInverse, bool kSwapIn, bool kSwapOut, class T>
 TURBOTSNE_INLINE void stage(const T* src, T* dst, const Complex* twiddles, int L, int S) {
   const size_t stride = static_cast<size_t>(S) * L;
-  auto one = [&](int q, int k, const Complex* w) {
-    T a[R];
+  auto one = [&](int q, int k, const Complex* w) TURBOTSNE_LAMBDA_INLINE {
+    T a[R], b[R];
     const T* in = src + static_cast<size_t>(q) * L + k;
-    a[0] = in[0];
-    for (int p = 1; p < R; ++p) a[p] = cmul(w[p - 1], in[p * stride]);
-    butterfly<R, kInverse, T>(a, dst + static_cast<size_t>(q) * R * L + k, L);
+    a[0] = relayout<kSwapIn>(in[0]);
+    for (int p = 1; p < R; ++p) {
+      a[p] = w ? cmul(w[p - 1], relayout<kSwapIn>(in[p * stride])) : relayout<kSwapIn>(in[p * stride]);
+    }
+    butterfly<R, kInverse, T>(a, b, 1);
+    T* out = dst + static_cast<size_t>(q) * R * L + k;
+    for (int p = 0; p < R; ++p) out[p * static_cast<size_t>(L)] = relayout<kSwapOut>(b[p]);
   };
   auto twiddles_of = [&](int k, Complex* w) {
     for (int p = 1; p < R; ++p) {
@@ -157,26 +181,28 @@ TURBOTSNE_INLINE void stage(const T* src, T* dst, const Complex* twiddles, int L
   Complex w[R - 1];
   if (L >= S) {
     for (int q = 0; q < S; ++q) {
-      for (int k = 0; k < L; ++k) {
+      one(q, 0, nullptr);
+      for (int k = 1; k < L; ++k) {
         twiddles_of(k, w);
         one(q, k, w);
       }
     }
   } else {
-    for (int k = 0; k < L; ++k) {
+    for (int q = 0; q < S; ++q) one(q, 0, nullptr);
+    for (int k = 1; k < L; ++k) {
       twiddles_of(k, w);
       for (int q = 0; q < S; ++q) one(q, k, w);
     }
   }
 }
 
-template <bool kInverse, class T>
+template <bool kInverse, bool kSwapIn, bool kSwapOut, class T>
 TURBOTSNE_INLINE void run_stage(int radix, const T* src, T* dst, const Complex* twiddles, int L, int S) {
   switch (radix) {
-    case 2: stage<2, kInverse>(src, dst, twiddles, L, S); break;
-    case 3: stage<3, kInverse>(src, dst, twiddles, L, S); break;
-    case 4: stage<4, kInverse>(src, dst, twiddles, L, S); break;
-    default: stage<5, kInverse>(src, dst, twiddles, L, S); break;
+    case 2: stage<2, kInverse, kSwapIn, kSwapOut>(src, dst, twiddles, L, S); break;
+    case 3: stage<3, kInverse, kSwapIn, kSwapOut>(src, dst, twiddles, L, S); break;
+    case 4: stage<4, kInverse, kSwapIn, kSwapOut>(src, dst, twiddles, L, S); break;
+    default: stage<5, kInverse, kSwapIn, kSwapOut>(src, dst, twiddles, L, S); break;
   }
 }
 
@@ -237,11 +263,12 @@ FftPlan::FftPlan(int n) : n_(n) {
 // of the S = n/L subsequences x[q::S]; a stage of radix r combines, for each q' < S' = S/r,
 // the r subsequences q' + S'·p into the length-rL DFT
 //   B[q'·rL + k + L·s] = Σ_p (ω_{rL}^{pk} A[(q' + S'p)·L + k]) ω_r^{ps}.
-// T: Complex (one transform) or Complex4 (four, interleaved).
-template <class T>
+// T: Complex (one transform) or Complex4 (four); kSwapIn / kSwapOut: the input / output is in
+// the interleaved layout (the first stage converts on loading, the last on storing).
+template <class T, bool kSwapIn, bool kSwapOut>
 TURBOTSNE_INLINE void FftPlan::run_as(const T* in, T* out, T* work, bool inverse) const {
   if (stages_.empty()) {  // n == 1
-    out[0] = in[0];
+    out[0] = relayout<kSwapIn != kSwapOut>(in[0]);
     return;
   }
   // Ping-pong between out and work so that the last stage writes into out: with an odd
@@ -253,37 +280,59 @@ TURBOTSNE_INLINE void FftPlan::run_as(const T* in, T* out, T* work, bool inverse
     std::copy(in, in + n_, work);
     src = work;
   }
-  int which = 0;
-  for (const Stage& st : stages_) {
-    T* dst = bufs[which];
-    if (inverse) {
-      run_stage<true>(st.radix, src, dst, st.twiddles.data(), st.length, st.stride);
+  const size_t last = stages_.size() - 1;
+  for (size_t i = 0; i <= last; ++i) {
+    const Stage& st = stages_[i];
+    T* dst = bufs[i % 2];
+    auto go = [&](auto swap_in, auto swap_out) TURBOTSNE_LAMBDA_INLINE {
+      if (inverse) {
+        run_stage<true, swap_in(), swap_out()>(st.radix, src, dst, st.twiddles.data(), st.length, st.stride);
+      } else {
+        run_stage<false, swap_in(), swap_out()>(st.radix, src, dst, st.twiddles.data(), st.length, st.stride);
+      }
+    };
+    using Yes = std::bool_constant<true>;
+    using No = std::bool_constant<false>;
+    const bool first_swaps = kSwapIn && i == 0, last_swaps = kSwapOut && i == last;
+    if (first_swaps && last_swaps) {
+      go(Yes(), Yes());
+    } else if (first_swaps) {
+      go(Yes(), No());
+    } else if (last_swaps) {
+      go(No(), Yes());
     } else {
-      run_stage<false>(st.radix, src, dst, st.twiddles.data(), st.length, st.stride);
+      go(No(), No());
     }
     src = dst;
-    which ^= 1;
   }
 }
 
 TURBOTSNE_TARGET_CLONES void FftPlan::run(const Complex* in, Complex* out, Complex* work, bool inverse) const {
-  run_as<Complex>(in, out, work, inverse);
+  run_as<Complex, false, false>(in, out, work, inverse);
 }
 
 TURBOTSNE_TARGET_CLONES void FftPlan::run4(const Complex* in, Complex* out, Complex* work, bool inverse) const {
 #if defined(TURBOTSNE_COMPLEX4)
   static_assert(sizeof(Complex4) == 4 * sizeof(Complex), "Complex4 is four Complex values");
-  run_as<Complex4>(reinterpret_cast<const Complex4*>(in), reinterpret_cast<Complex4*>(out),
-                   reinterpret_cast<Complex4*>(work), inverse);
+  run_as<Complex4, true, true>(reinterpret_cast<const Complex4*>(in), reinterpret_cast<Complex4*>(out),
+                               reinterpret_cast<Complex4*>(work), inverse);
 #else
   // One at a time: work[0, n) holds a column, work[n, 2n) the transform's own work.
   for (int b = 0; b < 4; ++b) {
     for (int t = 0; t < n_; ++t) work[t] = in[4 * static_cast<size_t>(t) + b];
-    run_as<Complex>(work, work, work + n_, inverse);
+    run_as<Complex, false, false>(work, work, work + n_, inverse);
     for (int t = 0; t < n_; ++t) out[4 * static_cast<size_t>(t) + b] = work[t];
   }
 #endif
 }
+
+#if defined(TURBOTSNE_COMPLEX4)
+// run4 on arrays of Complex4 in the split layout (RealFftPlan packs and unpacks them so).
+TURBOTSNE_INLINE void FftPlan::run4_split(const void* in, void* out, void* work, bool inverse) const {
+  run_as<Complex4, false, false>(static_cast<const Complex4*>(in), static_cast<Complex4*>(out),
+                                 static_cast<Complex4*>(work), inverse);
+}
+#endif
 
 RealFftPlan::RealFftPlan(int n) : n_(n), half_(n / 2) {
   if (n < 2 || n % 2 != 0) {
@@ -341,11 +390,11 @@ TURBOTSNE_TARGET_CLONES void RealFftPlan::forward4(const double* const in[4], Co
   // work: the packed rows, their transform, the transform's own work (out-of-place, so that
   // an odd number of stages needs no copy of the input).
   Complex4* packed = reinterpret_cast<Complex4*>(work);
-  for (int m = 0; m < h; ++m) {
-    packed[m] = {Vec4{in[0][2 * m], in[0][2 * m + 1], in[1][2 * m], in[1][2 * m + 1]},
-                 Vec4{in[2][2 * m], in[2][2 * m + 1], in[3][2 * m], in[3][2 * m + 1]}};
+  for (int m = 0; m < h; ++m) {  // split layout, lanes (0, 2, 1, 3)
+    packed[m] = {Vec4{in[0][2 * m], in[2][2 * m], in[1][2 * m], in[3][2 * m]},
+                 Vec4{in[0][2 * m + 1], in[2][2 * m + 1], in[1][2 * m + 1], in[3][2 * m + 1]}};
   }
-  half_.forward4(work, work + 2 * static_cast<size_t>(n_), work + 4 * static_cast<size_t>(n_));
+  half_.run4_split(work, work + 2 * static_cast<size_t>(n_), work + 4 * static_cast<size_t>(n_), false);
   const Complex4* z = packed + h;
   for (int b = 0; b < 4; ++b) {
     const Complex z0 = lane(z[0], b);
@@ -378,7 +427,7 @@ TURBOTSNE_TARGET_CLONES void RealFftPlan::inverse4(const Complex* const in[4], d
     const Complex4 o = 0.5 * cmul(std::conj(twiddles_[k]), xk - xm);
     packed[k] = e + rotate<true>(o);
   }
-  half_.inverse4(work, work + 2 * static_cast<size_t>(n_), work + 4 * static_cast<size_t>(n_));
+  half_.run4_split(work, work + 2 * static_cast<size_t>(n_), work + 4 * static_cast<size_t>(n_), true);
   const Complex4* Z = packed + h;
   const double scale = 1.0 / h;
   for (int b = 0; b < 4; ++b) {

@@ -49,8 +49,12 @@ class FftPlan {
   };
   void run(const Complex* in, Complex* out, Complex* work, bool inverse) const;
   void run4(const Complex* in, Complex* out, Complex* work, bool inverse) const;
-  template <class T>
+  // run4 on four transforms held split (real parts, then imaginary parts; fft.cpp), for
+  // RealFftPlan, which packs and unpacks them so.
+  void run4_split(const void* in, void* out, void* work, bool inverse) const;
+  template <class T, bool kSwapIn, bool kSwapOut>
   void run_as(const T* in, T* out, T* work, bool inverse) const;
+  friend class RealFftPlan;
   int n_;
   std::vector<Stage> stages_;
 };
