@@ -326,14 +326,6 @@ TURBOTSNE_TARGET_CLONES void FftPlan::run4(const Complex* in, Complex* out, Comp
 #endif
 }
 
-#if defined(TURBOTSNE_COMPLEX4)
-// run4 on arrays of Complex4 in the split layout (RealFftPlan packs and unpacks them so).
-TURBOTSNE_INLINE void FftPlan::run4_split(const void* in, void* out, void* work, bool inverse) const {
-  run_as<Complex4, false, false>(static_cast<const Complex4*>(in), static_cast<Complex4*>(out),
-                                 static_cast<Complex4*>(work), inverse);
-}
-#endif
-
 RealFftPlan::RealFftPlan(int n) : n_(n), half_(n / 2) {
   if (n < 2 || n % 2 != 0) {
     throw std::invalid_argument("real FFT size must be even, got " + std::to_string(n));
@@ -394,7 +386,7 @@ TURBOTSNE_TARGET_CLONES void RealFftPlan::forward4(const double* const in[4], Co
     packed[m] = {Vec4{in[0][2 * m], in[2][2 * m], in[1][2 * m], in[3][2 * m]},
                  Vec4{in[0][2 * m + 1], in[2][2 * m + 1], in[1][2 * m + 1], in[3][2 * m + 1]}};
   }
-  half_.run4_split(work, work + 2 * static_cast<size_t>(n_), work + 4 * static_cast<size_t>(n_), false);
+  half_.run_as<Complex4, false, false>(packed, packed + h, packed + 2 * h, false);
   const Complex4* z = packed + h;
   for (int b = 0; b < 4; ++b) {
     const Complex z0 = lane(z[0], b);
@@ -427,7 +419,7 @@ TURBOTSNE_TARGET_CLONES void RealFftPlan::inverse4(const Complex* const in[4], d
     const Complex4 o = 0.5 * cmul(std::conj(twiddles_[k]), xk - xm);
     packed[k] = e + rotate<true>(o);
   }
-  half_.run4_split(work, work + 2 * static_cast<size_t>(n_), work + 4 * static_cast<size_t>(n_), true);
+  half_.run_as<Complex4, false, false>(packed, packed + h, packed + 2 * h, true);
   const Complex4* Z = packed + h;
   const double scale = 1.0 / h;
   for (int b = 0; b < 4; ++b) {

@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
-#include <new>
 #include <vector>
 
 #if defined(__linux__)

@@ -49,9 +49,9 @@ class FftPlan {
   };
   void run(const Complex* in, Complex* out, Complex* work, bool inverse) const;
   void run4(const Complex* in, Complex* out, Complex* work, bool inverse) const;
-  // run4 on four transforms held split (real parts, then imaginary parts; fft.cpp), for
-  // RealFftPlan, which packs and unpacks them so.
-  void run4_split(const void* in, void* out, void* work, bool inverse) const;
+  // T: one transform (Complex) or four (fft.cpp's Complex4, split into real and imaginary
+  // parts); kSwapIn / kSwapOut: the input / output is interleaved instead (as run4's).
+  // RealFftPlan runs its four packed halves split, with neither.
   template <class T, bool kSwapIn, bool kSwapOut>
   void run_as(const T* in, T* out, T* work, bool inverse) const;
   friend class RealFftPlan;
