@@ -152,3 +152,40 @@ def test_symmetrize_matches_numpy_on_irregular_rows(rng, with_order):
     np.testing.assert_array_equal(p_indices, pattern.indices)
     np.testing.assert_allclose(P.toarray(), ref, rtol=2.0**-24, atol=0)
     assert np.array_equal(P.toarray(), P.toarray().T)
+
+
+@pytest.mark.parametrize("with_roots", [False, True])
+def test_breadth_first_order_matches_a_python_breadth_first_search(rng, with_roots):
+    # How run_tsne numbers P from 50,000 points: breadth-first over the kNN graph, each row's
+    # neighbours in their stored (nearest first) order, from the first root not yet placed.
+    # Three separate groups (so the search restarts from later roots), a few self-loops and
+    # entries outside [0, n) (skipped), as a graph with missing neighbours may hold.
+    from collections import deque
+
+    n, k = 600, 7
+    group = rng.integers(0, 3, size=n)
+    members = [np.flatnonzero(group == g) for g in range(3)]
+    indices = np.stack([rng.choice(members[group[i]], size=k) for i in range(n)]).astype(np.int32)
+    indices[rng.random((n, k)) < 0.03] = -1
+    indices[rng.random((n, k)) < 0.01] = n + 5
+    roots = rng.permutation(n).astype(np.int32) if with_roots else None
+    order = _core._testing.breadth_first_order(indices, roots)
+
+    expected, placed = [], np.zeros(n, dtype=bool)
+    for root in (roots if with_roots else range(n)):
+        if placed[root]:
+            continue
+        placed[root] = True
+        queue = deque([root])
+        while queue:
+            i = queue.popleft()
+            expected.append(i)
+            for j in indices[i]:
+                if 0 <= j < n and not placed[j]:
+                    placed[j] = True
+                    queue.append(j)
+    assert order.dtype == np.int32
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))  # every point once
+    np.testing.assert_array_equal(order, expected)
+    with pytest.raises(ValueError, match="roots"):
+        _core._testing.breadth_first_order(indices, np.arange(n - 1, dtype=np.int32))

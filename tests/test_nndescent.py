@@ -101,13 +101,20 @@ def test_tsne_uses_approximate_neighbours_when_asked(digits):
     assert abs(P_approx - P_exact).sum() < 0.02  # nearly the same affinities
 
 
-@pytest.mark.parametrize("neighbors", ["approx", "exact"])
-def test_tsne_in_the_searchs_locality_order_keeps_the_callers_order(digits, monkeypatch, neighbors):
+@pytest.mark.parametrize("neighbors, n_features", [("approx", 64), ("exact", 64), ("exact", 16)])
+def test_tsne_in_the_searchs_locality_order_keeps_the_callers_order(digits, monkeypatch, neighbors,
+                                                                    n_features):
     # From locality_min_samples points (here 0) the optimiser works on the points in the
-    # neighbour search's locality order: the approximate search's leaf order, or the exact
-    # brute force's block order (digits have 64 features: brute force, not the VP-tree). What
+    # breadth-first order of the kNN graph, from the neighbour search's locality order where
+    # it has one: the approximate search's leaf order, the exact brute force's block order
+    # (digits' 64 features), none for the VP-tree (their first 16 principal components). What
     # comes back (and what callbacks see) must be in the caller's order.
     X, labels = digits
+    if n_features < X.shape[1]:
+        centred = X - X.mean(axis=0)
+        X = np.ascontiguousarray(centred @ np.linalg.svd(centred, full_matrices=False)[2][:n_features].T)
+        assert _core._testing.choose_exact_algorithm(
+            X.shape[0], X.shape[0], n_features, 90, _core.Metric.euclidean) == _core.ExactKnnAlgorithm.vptree
     seen = {}
     params_class = _core.TsneParams
 

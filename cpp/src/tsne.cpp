@@ -36,9 +36,10 @@ void TsneParams::validate(index_t n_samples, bool affinities_computed_here) cons
 
 namespace {
 
-// joint_probabilities; with in_locality_order (and a search that gives a locality order), P
-// is numbered in that order (see symmetrize). The kNN graph becomes the conditional P in place,
-// and that becomes P in place: one set of arrays from the search to the optimisation.
+// joint_probabilities; with in_locality_order, P is numbered in the breadth-first order of
+// the kNN graph from the search's locality order (see symmetrize, breadth_first_order), and
+// that order is what locality_order receives. The kNN graph becomes the conditional P in
+// place, and that becomes P in place: one set of arrays from the search to the optimisation.
 CsrMatrix joint_probabilities_on_team(DataMatrix X, double perplexity,
                                       const NeighborParams& neighbors, int n_threads,
                                       Observer* observer, Timings* timings,
@@ -49,12 +50,16 @@ CsrMatrix joint_probabilities_on_team(DataMatrix X, double perplexity,
   KnnGraph graph =
       find_neighbors(X, neighbor_count(X.rows, perplexity), neighbors, n_threads, observer);
   std::vector<std::int32_t> order = std::move(graph.locality_order);
+  // The search's order (tree leaves, or blocks of the brute force) keeps most neighbours
+  // near, but every cut through a neighbourhood puts some far apart; breadth-first over the
+  // graph from it keeps nearly all of them near (see breadth_first_order).
+  if (in_locality_order) order = breadth_first_order(graph, order);
   release_free_heap();  // the search's small blocks (~200 bytes per point): not under P
   const double t_knn = watch.lap();
   report_stage(observer, Stage::kNeighbors, t_knn);
   begin_stage(observer, Stage::kAffinities);
   CsrMatrix P = symmetrize(conditional_probabilities(std::move(graph), perplexity, n_threads, observer),
-                           n_threads, in_locality_order && !order.empty() ? &order : nullptr);
+                           n_threads, in_locality_order ? &order : nullptr);
   if (locality_order != nullptr) *locality_order = std::move(order);
   const double t_aff = watch.lap();
   report_stage(observer, Stage::kAffinities, t_aff);

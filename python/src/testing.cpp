@@ -73,6 +73,25 @@ void register_neighbor_probes(py::module_& t) {
      py::arg("metric") = Metric::kEuclidean,
      "Approximate kNN (RP forest + NN-descent): (indices, distances) like nearest_neighbors.");
 
+  t.def("breadth_first_order", [](const Int32Array& indices, py::object roots) {
+    if (indices.ndim() != 2) throw std::invalid_argument("indices must be (n, k)");
+    KnnGraph g = empty_graph(indices.shape(0), static_cast<int>(indices.shape(1)));
+    std::memcpy(g.indices.data(), indices.data(), sizeof(std::int32_t) * indices.size());
+    std::vector<std::int32_t> r;
+    if (!roots.is_none()) {
+      const auto o = roots.cast<Int32Array>();
+      r.assign(o.data(), o.data() + o.size());
+    }
+    std::vector<std::int32_t> order;
+    {
+      py::gil_scoped_release release;
+      order = breadth_first_order(g, r);
+    }
+    return Int32Array(static_cast<py::ssize_t>(order.size()), order.data());
+  }, py::arg("indices").noconvert(), py::arg("roots"),
+     "The points in breadth-first order over the kNN graph's rows (int32 (n,)), from roots "
+     "(an order of all points) or 0, 1, ... when roots is None.");
+
   t.def("symmetrize", [](const Int64Array& indptr, const Int32Array& indices,
                          const DoubleArray& data, py::object order, int n_threads) {
     const index_t n = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;

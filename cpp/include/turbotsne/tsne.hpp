@@ -32,9 +32,10 @@ struct TsneParams {
   std::uint64_t seed = 0;  // random init and approximate neighbours
   int n_threads = 1;
   OptimizerParams optimizer;  // iterations, exaggeration, learning rate, momentum
-  // From this many points, and when the neighbour search gives a locality order (the
-  // approximate one and the exact brute force do, the VP-tree does not), the optimiser works
-  // on the points in that order, so that the attraction reads the embedding nearly in order:
+  // From this many points the optimiser works on the points in the breadth-first order of
+  // the kNN graph (breadth_first_order, from the search's locality order where it gives one:
+  // the approximate search and the exact brute force do, the VP-tree does not), so that the
+  // attraction reads the embedding nearly in order:
   // a large gain once the embedding no longer fits in cache (MNIST 70k, exact search: the
   // attraction's median of 4 runs 5.23 -> 4.55 s), none measurable below (5,000 to 40,000
   // points: within noise; README, "Memory"). The result is the same up to rounding, and
@@ -66,9 +67,9 @@ struct TsneResult {
   Timings timings;
 };
 
-// Symmetric affinities P of the rows of X (kNN + perplexity calibration). With
-// locality_order, receives the neighbour search's locality order (see KnnGraph; empty for
-// the exact search).
+// Symmetric affinities P of the rows of X (kNN + perplexity calibration), in the caller's
+// order. With locality_order, receives the neighbour search's locality order (see KnnGraph;
+// empty for the VP-tree).
 CsrMatrix joint_probabilities(DataMatrix X, double perplexity, const NeighborParams& neighbors,
                               int n_threads, Observer* observer = nullptr,
                               Timings* timings = nullptr,
