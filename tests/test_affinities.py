@@ -189,3 +189,6 @@ def test_breadth_first_order_matches_a_python_breadth_first_search(rng, with_roo
     np.testing.assert_array_equal(order, expected)
     with pytest.raises(ValueError, match="roots"):
         _core._testing.breadth_first_order(indices, np.arange(n - 1, dtype=np.int32))
+    isolated = np.full((n, k), -1, dtype=np.int32)  # no edges: only the roots place points
+    with pytest.raises(ValueError, match="roots"):
+        _core._testing.breadth_first_order(isolated, np.r_[0, np.arange(n - 1)].astype(np.int32))

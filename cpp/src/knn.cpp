@@ -48,6 +48,9 @@ std::vector<std::int32_t> breadth_first_order(const KnnGraph& graph,
       }
     }
   }
+  if (order.size() != static_cast<size_t>(n)) {  // a root repeated, so another one missing
+    throw std::invalid_argument("breadth_first_order: roots must hold every point once");
+  }
   return order;
 }
 

@@ -36,6 +36,13 @@ namespace turbotsne::bindings {
 
 namespace {
 
+// An int32 array of point indices as a vector; None: empty.
+std::vector<std::int32_t> optional_order(const py::object& order) {
+  if (order.is_none()) return {};
+  const auto o = order.cast<Int32Array>();
+  return std::vector<std::int32_t>(o.data(), o.data() + o.size());
+}
+
 // The exact and approximate searches with every choice forced; P renumbered.
 void register_neighbor_probes(py::module_& t) {
   t.def("simd_levels", &available_simd_levels,
@@ -77,11 +84,7 @@ void register_neighbor_probes(py::module_& t) {
     if (indices.ndim() != 2) throw std::invalid_argument("indices must be (n, k)");
     KnnGraph g = empty_graph(indices.shape(0), static_cast<int>(indices.shape(1)));
     std::memcpy(g.indices.data(), indices.data(), sizeof(std::int32_t) * indices.size());
-    std::vector<std::int32_t> r;
-    if (!roots.is_none()) {
-      const auto o = roots.cast<Int32Array>();
-      r.assign(o.data(), o.data() + o.size());
-    }
+    const std::vector<std::int32_t> r = optional_order(roots);
     std::vector<std::int32_t> order;
     {
       py::gil_scoped_release release;
@@ -96,11 +99,7 @@ void register_neighbor_probes(py::module_& t) {
                          const DoubleArray& data, py::object order, int n_threads) {
     const index_t n = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
     CsrMatrix C = affinity_matrix(indptr, indices, data, n);
-    std::vector<std::int32_t> perm;
-    if (!order.is_none()) {
-      const auto o = order.cast<Int32Array>();
-      perm.assign(o.data(), o.data() + o.size());
-    }
+    const std::vector<std::int32_t> perm = optional_order(order);
     CsrMatrix P;
     {
       py::gil_scoped_release release;

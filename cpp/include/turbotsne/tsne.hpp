@@ -35,11 +35,12 @@ struct TsneParams {
   // From this many points the optimiser works on the points in the breadth-first order of
   // the kNN graph (breadth_first_order, from the search's locality order where it gives one:
   // the approximate search and the exact brute force do, the VP-tree does not), so that the
-  // attraction reads the embedding nearly in order:
-  // a large gain once the embedding no longer fits in cache (MNIST 70k, exact search: the
-  // attraction's median of 4 runs 5.23 -> 4.55 s), none measurable below (5,000 to 40,000
-  // points: within noise; README, "Memory"). The result is the same up to rounding, and
-  // bit-identical for any thread count either way.
+  // attraction reads the embedding nearly in order: a large gain once the embedding no
+  // longer fits in cache (MNIST 70k, exact search, in the search's own order: the
+  // attraction's median of 4 runs 5.23 -> 4.55 s; 1M, approximate search, P fixed: 201 ms
+  // per iteration in the search's order, 96 breadth-first), none measurable below (5,000 to
+  // 40,000 points: within noise; README, "Memory"). The result is the same up to rounding,
+  // and bit-identical for any thread count either way.
   index_t locality_min_samples = 50000;
 
   // Throws std::invalid_argument naming the parameter when a value is out of range for
