@@ -16,10 +16,15 @@
 #include "turbotsne/random.hpp"
 #include "turbotsne/vptree.hpp"
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace turbotsne {
 namespace {
 
 constexpr index_t kBlock = 192;       // rows per block of a tile: a multiple of every panel
+static_assert(kBlock <= 256, "tile_hits keeps columns of a block in bytes");
 constexpr int kMaxPreExponent = 500;     // beyond 2^500 squared distances may overflow
 
 // How far the approximate squared distance of a pair may lie from the exact one, in the
@@ -323,23 +328,77 @@ std::vector<double> block_centres(const PackedRows& packed, index_t rows, index_
   return centres;
 }
 
-// The lower bounds of the keys of one tile row (key = nw (|q|² + |r|²) + tw dot, less the
-// error bound) and how many are at most tau. Most of a search's time outside the tiles; on
-// x86-64 Linux also compiled for AVX2 (without FMA, so the same bits), chosen at run time.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-index_t tile_lower_bounds(const double* dots, double norm, const double* norms, index_t count,
-                          const double* tau, double nw, double tw, double relative, double absolute,
-                          double* lower) {
-  index_t hits = 0;
-  for (index_t c = 0; c < count; ++c) {
-    const double sum = norm + norms[c];
-    lower[c] = (nw * sum + tw * dots[c]) - (relative * sum + absolute);
-    hits += lower[c] <= tau[c] ? 1 : 0;
+// The filter of one tile row: the columns c whose pair may be among their query's nearest,
+// those with wn[c] + tw · dots[c] + offset ≤ their tau (one for all, or tau[c] per column).
+// With wn[c] = (nw − rel') · norm_c and offset = (nw − rel') · norm − abs', that is the
+// pair's key nw (norm + norm_c) + tw · dot less a bound rel' · (norm + norm_c) + abs' a
+// little wider than the error bound (FilterSlack): the few roundings of this evaluation,
+// grouped otherwise than the key's, can then only let more pairs through, never fewer, and a
+// pair let through is ranked by its own bounds (QueryCandidates). Writes the columns into
+// hits (increasing) and returns their number. Most of a search's time outside the tiles: on
+// x86-64 also with AVX2 (the same values; no FMA), chosen at run time.
+template <bool kPerColumn>
+int tile_hits_portable(const double* dots, const double* wn, int count, double tw, double offset,
+                       const double* tau, double tau_all, std::uint8_t* hits, int first = 0) {
+  int m = 0;
+  for (int c = 0; c < count; ++c) {
+    const double v = (wn[c] + tw * dots[c]) + offset;
+    hits[m] = static_cast<std::uint8_t>(first + c);
+    m += v <= (kPerColumn ? tau[c] : tau_all) ? 1 : 0;
   }
-  return hits;
+  return m;
 }
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define TURBOTSNE_TILE_HITS_AVX2 1
+template <bool kPerColumn>
+__attribute__((target("avx2"))) int tile_hits_avx2(const double* dots, const double* wn, int count,
+                                                   double tw, double offset, const double* tau,
+                                                   double tau_all, std::uint8_t* hits) {
+  const __m256d weight = _mm256_set1_pd(tw), shift = _mm256_set1_pd(offset);
+  const __m256d all = _mm256_set1_pd(tau_all);
+  int m = 0, c = 0;
+  for (; c + 4 <= count; c += 4) {
+    const __m256d v = _mm256_add_pd(
+        _mm256_add_pd(_mm256_loadu_pd(wn + c), _mm256_mul_pd(weight, _mm256_loadu_pd(dots + c))), shift);
+    const __m256d t = kPerColumn ? _mm256_loadu_pd(tau + c) : all;
+    unsigned bits = static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(v, t, _CMP_LE_OQ)));
+    while (bits != 0) {
+      hits[m++] = static_cast<std::uint8_t>(c + __builtin_ctz(bits));
+      bits &= bits - 1;
+    }
+  }
+  return m + tile_hits_portable<kPerColumn>(dots + c, wn + c, count - c, tw, offset,
+                                            kPerColumn ? tau + c : nullptr, tau_all, hits + m, c);
+}
+
+bool tile_hits_have_avx2() {
+  static const bool have = __builtin_cpu_supports("avx2");
+  return have;
+}
+#endif
+
+template <bool kPerColumn>
+int tile_hits(const double* dots, const double* wn, int count, double tw, double offset,
+              const double* tau, double tau_all, std::uint8_t* hits) {
+#if defined(TURBOTSNE_TILE_HITS_AVX2)
+  if (tile_hits_have_avx2()) {
+    return tile_hits_avx2<kPerColumn>(dots, wn, count, tw, offset, tau, tau_all, hits);
+  }
+#endif
+  return tile_hits_portable<kPerColumn>(dots, wn, count, tw, offset, tau, tau_all, hits);
+}
+
+// How much wider the filter's bound is than the pair error bound: 2^-40 relative (8192 units
+// in the last place of the sum, against the dozen that evaluating either form may round by:
+// |tw · dot| ≤ the sum of the norms, so every term is within a few times the sum) and as much
+// of the absolute part, plus the smallest normal double against underflow.
+struct FilterSlack {
+  double relative, absolute;
+  explicit FilterSlack(const PairErrorBound& b)
+      : relative(b.relative + std::ldexp(1.0, -40)),
+        absolute(b.absolute * (1.0 + std::ldexp(1.0, -40)) + std::numeric_limits<double>::min()) {}
+};
 
 // Everything a search needs besides the candidates: the data, its float panels, the bound.
 // A pair's approximate key is norm_weight · (norm_q + norm_r) + tile_weight · tile: for
@@ -352,6 +411,7 @@ struct Search {
   DotKernel kernel;
   FloatFrame frame;
   PairErrorBound bound;
+  FilterSlack filter{PairErrorBound{}};  // the bound the tiles are filtered with
   ExactKeys exact;
   PackedRows packed_reference, packed_queries;  // packed_queries: empty for self search
 
@@ -371,13 +431,14 @@ struct Search {
                       (block_rows(query_rows, qb) + nr - 1) / nr,
                       (block_rows(reference.rows, rb) + nr - 1) / nr, d, tile, kBlock);
   }
-  // Approximate key minus its error bound for each entry of a tile row (`norm` is the row
-  // point's squared norm, norms those of the columns' points); returns how many are at most
-  // their tau (one for all, or one per column), so that rows without any are skipped at once.
-  index_t lower_bounds(const double* dots, double norm, const double* norms, index_t count,
-                       const double* tau, double* lower) const {
-    return tile_lower_bounds(dots, norm, norms, count, tau, norm_weight, tile_weight,
-                             bound.relative, bound.absolute, lower);
+  // wn[c] = (nw − rel') · norm_c for the columns of a block (see tile_hits).
+  void weighted_norms(const double* norms, index_t count, double* wn) const {
+    const double weight = norm_weight - filter.relative;
+    for (index_t c = 0; c < count; ++c) wn[c] = weight * norms[c];
+  }
+  // tile_hits' offset for a row point of squared (or L1) norm `norm`.
+  double filter_offset(double norm) const {
+    return (norm_weight - filter.relative) * norm - filter.absolute;
   }
   // Offers reference row j (original index) to the query of original row `query`.
   void consider(QueryCandidates& candidates, double dot, double norm_sum, std::int32_t j,
@@ -389,42 +450,48 @@ struct Search {
   // the references being the columns (block rb); with `self`, a query skips itself.
   void offer_rows(const double* tile, const PackedRows& query_set, index_t query_rows,
                   index_t qb, index_t rb, bool self, QueryCandidates* candidates) const {
-    const index_t cols = block_rows(reference.rows, rb);
+    const int cols = static_cast<int>(block_rows(reference.rows, rb));
     const double* norms = packed_reference.norms.data() + rb * kBlock;
     const std::int32_t* rows = packed_reference.order.data() + rb * kBlock;
-    double lower[kBlock], tau[kBlock];
+    double wn[kBlock];
+    std::uint8_t hits[kBlock];
+    weighted_norms(norms, cols, wn);
     for (index_t r = 0; r < block_rows(query_rows, qb); ++r) {
       const index_t i = qb * kBlock + r;
       const double norm = query_set.norms[i];
       const double* dots = tile + r * kBlock;
-      std::fill(tau, tau + cols, candidates[r].tau());
-      if (lower_bounds(dots, norm, norms, cols, tau, lower) == 0) continue;
-      for (index_t c = 0; c < cols; ++c) {
-        if (lower[c] <= candidates[r].tau() && !(self && rb * kBlock + c == i)) {
-          consider(candidates[r], dots[c], norm + norms[c], rows[c], query_set.order[i]);
-        }
+      const double offset = filter_offset(norm);
+      const int m = tile_hits<false>(dots, wn, cols, tile_weight, offset, nullptr,
+                                     candidates[r].tau(), hits);
+      for (int h = 0; h < m; ++h) {
+        const int c = hits[h];
+        // tau may have fallen on the way (the candidates are pruned as they grow)
+        if ((wn[c] + tile_weight * dots[c]) + offset > candidates[r].tau()) continue;
+        if (self && rb * kBlock + c == i) continue;
+        consider(candidates[r], dots[c], norm + norms[c], rows[c], query_set.order[i]);
       }
     }
   }
   // Self search: offers the tile of blocks (a, b) to b's queries, the references being a's
   // rows (the tile read by rows, one tau per column).
   void offer_columns(const double* tile, index_t a, index_t b, QueryCandidates* candidates) const {
-    const index_t rows = block_rows(reference.rows, a), cols = block_rows(reference.rows, b);
+    const index_t rows = block_rows(reference.rows, a);
+    const int cols = static_cast<int>(block_rows(reference.rows, b));
     const double* norms = packed_reference.norms.data() + b * kBlock;
     const std::int32_t* queries_of = packed_reference.order.data() + b * kBlock;
-    double lower[kBlock], tau[kBlock];
-    for (index_t c = 0; c < cols; ++c) tau[c] = candidates[c].tau();
+    double wn[kBlock], tau[kBlock];
+    std::uint8_t hits[kBlock];
+    weighted_norms(norms, cols, wn);
+    for (int c = 0; c < cols; ++c) tau[c] = candidates[c].tau();
     for (index_t r = 0; r < rows; ++r) {
       const index_t j = a * kBlock + r;
       const double norm = packed_reference.norms[j];
       const double* dots = tile + r * kBlock;
-      if (lower_bounds(dots, norm, norms, cols, tau, lower) == 0) continue;
-      for (index_t c = 0; c < cols; ++c) {
-        if (lower[c] <= tau[c]) {
-          consider(candidates[c], dots[c], norm + norms[c], packed_reference.order[j],
-                   queries_of[c]);
-          tau[c] = candidates[c].tau();
-        }
+      const int m = tile_hits<true>(dots, wn, cols, tile_weight, filter_offset(norm), tau, 0.0, hits);
+      for (int h = 0; h < m; ++h) {
+        const int c = hits[h];
+        consider(candidates[c], dots[c], norm + norms[c], packed_reference.order[j], queries_of[c]);
+        tau[c] = candidates[c].tau();
       }
     }
   }
@@ -451,6 +518,7 @@ Search prepare(ConstMatrix reference, ConstMatrix queries, bool self, Metric met
   s.kernel = dot_kernel(options.simd);
   s.frame = float_frame(reference, self ? ConstMatrix{} : queries);
   s.bound = pair_error_bound(reference.cols, s.frame, metric);
+  s.filter = FilterSlack(s.bound);
   s.exact.reference = reference;
   s.exact.metric = metric;
   s.exact.key_power = l1 ? 1 : 2;

@@ -66,7 +66,7 @@ std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
 struct RpTree {
   std::vector<std::int32_t> order;
   std::vector<std::int32_t> leaf_start;
-  std::vector<std::int32_t> leaf_of;  // leaf of each point
+  LargeVector<std::int32_t> leaf_of;  // leaf of each point (read at random)
 };
 
 // Splits ranges by the hyperplane halfway between two of their points, chosen by hashing
@@ -144,7 +144,7 @@ struct Lists {
   int k = 0;
   Buffer<float> dist;         // keys, from the float32 rows (see squared_distance_f32)
   Buffer<std::int32_t> idx;   // handed over as the graph's indices (to_graph)
-  std::vector<std::uint8_t> fresh;
+  LargeVector<std::uint8_t> fresh;
 
   float worst(index_t i) const { return dist[i * k + k - 1]; }
 
@@ -239,8 +239,8 @@ std::vector<RpTree> build_forest(Rows X, const ApproximateKnnParams& params, int
 // memory: the search works on positions in it.
 struct LeafOrder {
   std::vector<std::int32_t> perm;  // position -> point
-  std::vector<std::int32_t> inv;   // point -> position
-  std::vector<float> xp;           // the rows in that order, rounded to float32
+  LargeVector<std::int32_t> inv;   // point -> position
+  LargeVector<float> xp;           // the rows in that order, rounded to float32
 };
 
 // The power of two the float32 copy is scaled by: 0 for data whose largest magnitude is within
@@ -297,7 +297,7 @@ Lists initial_lists(FloatMatrix Xp, const std::vector<RpTree>& forest, const Lea
   const index_t n = Xp.rows;
   const index_t d = Xp.cols;
   const std::vector<std::int32_t>& perm = order.perm;
-  const std::vector<std::int32_t>& inv = order.inv;
+  const LargeVector<std::int32_t>& inv = order.inv;
   Lists L;
   L.n = n;
   L.k = k;
@@ -432,7 +432,7 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
   const index_t d = Xp.cols;
   std::int64_t changed = 0;
   // Each point's current k-th distance, refreshed after every batch for the rows it changed.
-  std::vector<float> threshold(n);
+  LargeVector<float> threshold(n);
   parallel_for(0, n, n_threads, [&](index_t i) { threshold[i] = L.worst(i); }, 4096);
   std::vector<std::vector<Update>> per_point;  // each point's proposals (kept for their capacity)
   std::vector<Update> all;                     // a batch's, by bucket of targets
@@ -523,7 +523,7 @@ KnnGraph to_graph(Lists& L, const LeafOrder& order, Rows X, int n_threads) {
   const index_t n = L.n;
   const int k = L.k;
   const std::vector<std::int32_t>& perm = order.perm;
-  L.fresh = std::vector<std::uint8_t>();
+  L.fresh = LargeVector<std::uint8_t>();
   L.dist = Buffer<float>();
   parallel_for(0, n * k, n_threads, [&](index_t e) { L.idx[e] = perm[L.idx[e]]; }, 1 << 16);
   scatter_rows(perm, k, L.idx.data());  // the row at position p belongs to point perm[p]
@@ -591,7 +591,7 @@ KnnGraph approximate_neighbors(Rows X, int k, const ApproximateKnnParams& params
     poll(observer);
     if (static_cast<double>(changed) < params.delta * static_cast<double>(n) * k) break;
   }
-  order.xp = std::vector<float>();  // the rows' copy is not needed any more
+  order.xp = LargeVector<float>();  // the rows' copy is not needed any more
   return to_graph<Keys>(L, order, X, n_threads);
 }
 
