@@ -301,8 +301,8 @@ Lists initial_lists(FloatMatrix Xp, const std::vector<RpTree>& forest, const Lea
   Lists L;
   L.n = n;
   L.k = k;
-  L.dist.assign(static_cast<size_t>(n) * k, kInf);
-  L.idx.assign(static_cast<size_t>(n) * k, -1);
+  fill_advised(L.dist, static_cast<size_t>(n) * k, kInf);  // rows read at random in the joins
+  fill_advised(L.idx, static_cast<size_t>(n) * k, std::int32_t{-1});
   L.fresh.assign(static_cast<size_t>(n) * k, 1);
   parallel_for_polled(n, n_threads, observer, [&](index_t i) {
     const std::int32_t original = perm[i];

@@ -54,6 +54,11 @@ inline void advise_huge_pages(void* p, std::size_t bytes) {
 #endif
 }
 
+// Buffer does not ask by itself: the graph's and P's buffers grow and shrink by realloc, and
+// with huge pages requested on them MNIST's call peaked 40 MB higher (421 against 382 MB)
+// for no measured gain (they are read in order). Callers ask for a buffer that is read at
+// random (fill_advised, below).
+
 // A std::vector allocator whose large arrays ask for transparent huge pages before their
 // first write (std::vector writes every value at once, so advice afterwards would come too
 // late): LargeVector<T> for the arrays that are read at random.
@@ -129,7 +134,6 @@ class Buffer {
     }
     void* grown = std::realloc(data_, n * sizeof(T));
     if (grown == nullptr) throw std::bad_alloc();
-    if (n > size_) advise_huge_pages(grown, n * sizeof(T));  // the pages not yet written
     data_ = static_cast<T*>(grown);
     size_ = n;
   }
@@ -166,5 +170,13 @@ class Buffer {
   T* data_ = nullptr;
   std::size_t size_ = 0;
 };
+
+// buffer = n copies of value, its pages asked to be huge ones before they are written.
+template <class T>
+void fill_advised(Buffer<T>& buffer, std::size_t n, const T& value) {
+  buffer.resize_uninitialized(n);
+  advise_huge_pages(buffer.data(), n * sizeof(T));
+  std::fill(buffer.begin(), buffer.end(), value);
+}
 
 }  // namespace turbotsne
