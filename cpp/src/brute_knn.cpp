@@ -332,17 +332,21 @@ std::vector<double> block_centres(const PackedRows& packed, index_t rows, index_
 // those with wn[c] + tw · dots[c] + offset ≤ their tau (one for all, or tau[c] per column).
 // With wn[c] = (nw − rel') · norm_c and offset = (nw − rel') · norm − abs', that is the
 // pair's key nw (norm + norm_c) + tw · dot less a bound rel' · (norm + norm_c) + abs' a
-// little wider than the error bound (FilterSlack): the few roundings of this evaluation,
+// little wider than the error bound (filter_bound): the few roundings of this evaluation,
 // grouped otherwise than the key's, can then only let more pairs through, never fewer, and a
 // pair let through is ranked by its own bounds (QueryCandidates). Writes the columns into
 // hits (increasing) and returns their number. Most of a search's time outside the tiles: on
-// x86-64 also with AVX2 (the same values; no FMA), chosen at run time.
+// x86-64 also with AVX2 (the same values; no FMA) where the tiles' kernel is AVX2 or AVX-512.
+inline double filter_value(double wn, double tw, double dot, double offset) {
+  return (wn + tw * dot) + offset;
+}
+
 template <bool kPerColumn>
 int tile_hits_portable(const double* dots, const double* wn, int count, double tw, double offset,
                        const double* tau, double tau_all, std::uint8_t* hits, int first = 0) {
   int m = 0;
   for (int c = 0; c < count; ++c) {
-    const double v = (wn[c] + tw * dots[c]) + offset;
+    const double v = filter_value(wn[c], tw, dots[c], offset);
     hits[m] = static_cast<std::uint8_t>(first + c);
     m += v <= (kPerColumn ? tau[c] : tau_all) ? 1 : 0;
   }
@@ -355,6 +359,7 @@ template <bool kPerColumn>
 __attribute__((target("avx2"))) int tile_hits_avx2(const double* dots, const double* wn, int count,
                                                    double tw, double offset, const double* tau,
                                                    double tau_all, std::uint8_t* hits) {
+  // filter_value, four columns at a time
   const __m256d weight = _mm256_set1_pd(tw), shift = _mm256_set1_pd(offset);
   const __m256d all = _mm256_set1_pd(tau_all);
   int m = 0, c = 0;
@@ -371,34 +376,31 @@ __attribute__((target("avx2"))) int tile_hits_avx2(const double* dots, const dou
   return m + tile_hits_portable<kPerColumn>(dots + c, wn + c, count - c, tw, offset,
                                             kPerColumn ? tau + c : nullptr, tau_all, hits + m, c);
 }
-
-bool tile_hits_have_avx2() {
-  static const bool have = __builtin_cpu_supports("avx2");
-  return have;
-}
 #endif
 
+// `level`: the tiles' kernel's (AVX2 and AVX-512 are only chosen where the processor runs
+// them), so that a search forced to the baseline runs the portable filter too.
 template <bool kPerColumn>
-int tile_hits(const double* dots, const double* wn, int count, double tw, double offset,
-              const double* tau, double tau_all, std::uint8_t* hits) {
+int tile_hits(SimdLevel level, const double* dots, const double* wn, int count, double tw,
+              double offset, const double* tau, double tau_all, std::uint8_t* hits) {
 #if defined(TURBOTSNE_TILE_HITS_AVX2)
-  if (tile_hits_have_avx2()) {
+  if (level == SimdLevel::kAvx2 || level == SimdLevel::kAvx512) {
     return tile_hits_avx2<kPerColumn>(dots, wn, count, tw, offset, tau, tau_all, hits);
   }
+#else
+  (void)level;
 #endif
   return tile_hits_portable<kPerColumn>(dots, wn, count, tw, offset, tau, tau_all, hits);
 }
 
-// How much wider the filter's bound is than the pair error bound: 2^-40 relative (8192 units
+// The filter's bound, wider than the pair error bound b: 2^-40 relative (8192 units
 // in the last place of the sum, against the dozen that evaluating either form may round by:
 // |tw · dot| ≤ the sum of the norms, so every term is within a few times the sum) and as much
 // of the absolute part, plus the smallest normal double against underflow.
-struct FilterSlack {
-  double relative, absolute;
-  explicit FilterSlack(const PairErrorBound& b)
-      : relative(b.relative + std::ldexp(1.0, -40)),
-        absolute(b.absolute * (1.0 + std::ldexp(1.0, -40)) + std::numeric_limits<double>::min()) {}
-};
+PairErrorBound filter_bound(const PairErrorBound& b) {
+  return {b.relative + std::ldexp(1.0, -40),
+          b.absolute * (1.0 + std::ldexp(1.0, -40)) + std::numeric_limits<double>::min()};
+}
 
 // Everything a search needs besides the candidates: the data, its float panels, the bound.
 // A pair's approximate key is norm_weight · (norm_q + norm_r) + tile_weight · tile: for
@@ -411,7 +413,7 @@ struct Search {
   DotKernel kernel;
   FloatFrame frame;
   PairErrorBound bound;
-  FilterSlack filter{PairErrorBound{}};  // the bound the tiles are filtered with
+  PairErrorBound filter;  // the bound the tiles are filtered with (filter_bound)
   ExactKeys exact;
   PackedRows packed_reference, packed_queries;  // packed_queries: empty for self search
 
@@ -461,12 +463,12 @@ struct Search {
       const double norm = query_set.norms[i];
       const double* dots = tile + r * kBlock;
       const double offset = filter_offset(norm);
-      const int m = tile_hits<false>(dots, wn, cols, tile_weight, offset, nullptr,
+      const int m = tile_hits<false>(kernel.level, dots, wn, cols, tile_weight, offset, nullptr,
                                      candidates[r].tau(), hits);
       for (int h = 0; h < m; ++h) {
         const int c = hits[h];
         // tau may have fallen on the way (the candidates are pruned as they grow)
-        if ((wn[c] + tile_weight * dots[c]) + offset > candidates[r].tau()) continue;
+        if (filter_value(wn[c], tile_weight, dots[c], offset) > candidates[r].tau()) continue;
         if (self && rb * kBlock + c == i) continue;
         consider(candidates[r], dots[c], norm + norms[c], rows[c], query_set.order[i]);
       }
@@ -487,7 +489,8 @@ struct Search {
       const index_t j = a * kBlock + r;
       const double norm = packed_reference.norms[j];
       const double* dots = tile + r * kBlock;
-      const int m = tile_hits<true>(dots, wn, cols, tile_weight, filter_offset(norm), tau, 0.0, hits);
+      const int m = tile_hits<true>(kernel.level, dots, wn, cols, tile_weight, filter_offset(norm),
+                                    tau, 0.0, hits);
       for (int h = 0; h < m; ++h) {
         const int c = hits[h];
         consider(candidates[c], dots[c], norm + norms[c], packed_reference.order[j], queries_of[c]);
@@ -518,7 +521,7 @@ Search prepare(ConstMatrix reference, ConstMatrix queries, bool self, Metric met
   s.kernel = dot_kernel(options.simd);
   s.frame = float_frame(reference, self ? ConstMatrix{} : queries);
   s.bound = pair_error_bound(reference.cols, s.frame, metric);
-  s.filter = FilterSlack(s.bound);
+  s.filter = filter_bound(s.bound);
   s.exact.reference = reference;
   s.exact.metric = metric;
   s.exact.key_power = l1 ? 1 : 2;
