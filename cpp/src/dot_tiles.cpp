@@ -62,7 +62,15 @@ TURBOTSNE_ALWAYS_INLINE void micro_tile(const float* __restrict q, const float* 
     std::memcpy(&b0, p + k * kNr, sizeof(V));
     std::memcpy(&b1, p + k * kNr + W, sizeof(V));
     for (int r = 0; r < MR; ++r) {
+#if defined(__clang__)
       const V a = V{} + q[k * kNr + r];
+#else
+      // q's value in every lane: a shuffle of lane 0, which GCC compiles to one broadcast
+      // from memory (V{} + x compiled to an addition and a register broadcast, two more
+      // operations on the vector ports the multiply-adds need; 13% of the MNIST search). The
+      // same products: V{} + x differs from x only for x = −0, whose products add the same.
+      const V a = __builtin_shuffle(V{q[k * kNr + r]}, Bits{});
+#endif
       if constexpr (kL1) {
         acc[r][0] += (V)((Bits)(a - b0) & 0x7fffffff);
         acc[r][1] += (V)((Bits)(a - b1) & 0x7fffffff);
