@@ -320,7 +320,9 @@ void FftRepulsion::Impl::spread_charges(int n_threads) {
   const int N = grid.nodes;
   const int n_charges = cauchy ? D + 2 : D + 1;
   const index_t grid_size = D == 1 ? N : static_cast<index_t>(N) * N;
-  charges.assign(static_cast<size_t>(n_charges * grid_size), 0.0);
+  // Every node is zeroed by the task that owns it, just before its charges are added (a
+  // serial assign of the whole grid, 13 MB on MNIST's last grids, took ~5% of a call).
+  charges.resize(static_cast<size_t>(n_charges * grid_size));
   auto charge = [&](index_t t, double* q) {
     q[0] = 1.0;
     double r2 = 0.0;
@@ -336,6 +338,9 @@ void FftRepulsion::Impl::spread_charges(int n_threads) {
     double q[4];
     const int first = D == 1 ? static_cast<int>(row) : 0;
     const int last = D == 1 ? static_cast<int>(row) + 1 : nb;
+    // The task's nodes: box `row`'s p nodes (1-D), or the p node rows of box row `row` (2-D).
+    const index_t owned = D == 1 ? p : static_cast<index_t>(p) * N;
+    std::fill_n(charges.data() + row * owned * n_charges, owned * n_charges, 0.0);
     for (int bx = first; bx < last; ++bx) {
       const index_t c0 = D == 1 ? bx : bx + row * nb;
       for (std::int64_t t = cell_start[c0]; t < cell_start[c0 + 1]; ++t) {
@@ -542,11 +547,17 @@ void FftRepulsion::Impl::kernel_spectra_2d(int N, int M, double spacing, int n_t
       for (index_t b = 0; b < N; ++b) table[a * N + b] = kernel_value(dof, kern, h2 * (double(a) * a + double(b) * b));
     }, 16);
     transform_rows(half, M, n_threads, [&](index_t a, double* row) {
+      // Row offset(a) of the table, then its mirror image (offsets N − 1 .. 1 at M − N + 1 ..
+      // M − 1), zeros between; all zeros in the padding rows.
       const index_t oa = offset(a);
-      for (index_t b = 0; b < M; ++b) {
-        const index_t ob = offset(b);
-        row[b] = (oa < 0 || ob < 0) ? 0.0 : table[oa * N + ob];
+      if (oa < 0) {
+        std::fill(row, row + M, 0.0);
+        return;
       }
+      const double* t = table.data() + oa * N;
+      std::copy(t, t + N, row);
+      std::fill(row + N, row + M - N + 1, 0.0);
+      for (index_t b = M - N + 1; b < M; ++b) row[b] = t[M - b];
     }, [](index_t a) { return a; });
     std::vector<double>& kc = kernel_columns[kern];
     // Kernel 0 carries the column inverse's 1/M (the product with it precedes the inverse).
