@@ -55,10 +55,11 @@ def test_a_stage_changes_exaggeration_learning_rate_and_momentum_as_one_run_woul
     one, _ = turbotsne._api._tsne(blobs, method="exact", random_state=0, n_iter=600,
                                   exaggeration=3.0,
                                   _optimizer=dict(late_learning_rate=400.0, momentum_late=0.6))
-    staged = TSNE(max_iter=250, method="exact", random_state=0).fit(blobs)
-    staged.optimize(350, exaggeration=3.0, learning_rate=100.0, momentum=0.6)
+    # The first stage is the early exaggeration (its default length, 200 iterations).
+    staged = TSNE(max_iter=200, method="exact", random_state=0).fit(blobs)
+    staged.optimize(400, exaggeration=3.0, learning_rate=100.0, momentum=0.6)
     assert np.array_equal(staged.embedding_, one)
-    default = TSNE(max_iter=250, method="exact", random_state=0).fit(blobs).optimize(350)
+    default = TSNE(max_iter=200, method="exact", random_state=0).fit(blobs).optimize(400)
     assert not np.array_equal(default.embedding_, one)
 
 

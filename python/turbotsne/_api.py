@@ -263,7 +263,7 @@ def tsne(
     learning_rate: Union[str, float] = "auto",
     n_iter: int = 750,
     early_exaggeration: float = 12.0,
-    early_exaggeration_iter: int = 250,
+    early_exaggeration_iter: int = 200,
     exaggeration: float = 1.0,
     max_step_norm: Optional[float] = 5.0,
     dof: float = 1.0,
@@ -391,8 +391,12 @@ def tsne(
     early_exaggeration : float, default=12.0
         Factor on the attractive forces during the first ``early_exaggeration_iter``
         iterations; it lets clusters form before they settle.
-    early_exaggeration_iter : int, default=250
-        Length of the early-exaggeration phase (momentum 0.8 in it and after).
+    early_exaggeration_iter : int, default=200
+        Length of the early-exaggeration phase (momentum 0.8 in it and after). 200, not the
+        250 of openTSNE, FIt-SNE and scikit-learn: the embedding's spread stops growing well
+        before iteration 200 under exaggeration, and the 50 iterations moved after it lower
+        the KL and raise recall@10 at the same total cost (README, "How the defaults were
+        chosen"). Pass 250 to reproduce those peers' schedule.
     exaggeration : float, default=1.0
         Factor on the attractive forces after the early phase. Values above 1 give more
         compact clusters, towards UMAP-like embeddings (Böhm, Berens, Kobak 2022).
@@ -787,7 +791,7 @@ def _stopping_rule(n_iter_without_progress, min_grad_norm, early_exaggeration_it
 def _tsne(X, n_components=2, *, perplexity=30.0, method="auto", neighbors="auto",
           metric="euclidean", metric_params=None, affinities=None, init="pca",
           learning_rate="auto", n_iter=750, early_exaggeration=12.0,
-          early_exaggeration_iter=250, exaggeration=1.0, max_step_norm=5.0, dof=1.0, theta=0.5,
+          early_exaggeration_iter=200, exaggeration=1.0, max_step_norm=5.0, dof=1.0, theta=0.5,
           n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
           random_state=None, n_jobs=-1, verbose=False, callback=None, callback_every=50,
           n_iter_without_progress=None, min_grad_norm=None, n_neighbors=None, sigma=None,

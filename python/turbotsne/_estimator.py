@@ -219,7 +219,9 @@ class TSNE(_Mixin, _Base):
     neighbors : {"auto", "exact", "approx"}, default="auto"
         Exact (vantage-point tree, or brute force from 24 dimensions) or approximate
         (NN-descent) neighbour search.
-    early_exaggeration_iter : int, default=250
+    early_exaggeration_iter : int, default=200
+        Length of the early-exaggeration phase (see :func:`turbotsne.tsne`; the peers' 250
+        on request).
     exaggeration : float, default=1.0
         Factor on the attraction after the early phase.
     dof : float, default=1.0
@@ -282,7 +284,7 @@ class TSNE(_Mixin, _Base):
     def __init__(self, n_components=2, *, perplexity=30.0, early_exaggeration=12.0,
                  learning_rate="auto", max_iter=None, metric="euclidean", init="pca", verbose=0,
                  random_state=None, method="auto", angle=0.5, n_jobs=None, neighbors="auto",
-                 early_exaggeration_iter=250, exaggeration=1.0, dof=1.0, max_step_norm=5.0,
+                 early_exaggeration_iter=200, exaggeration=1.0, dof=1.0, max_step_norm=5.0,
                  n_iter_without_progress=None, min_grad_norm=None, metric_params=None,
                  affinities=None, callback=None, callback_every=50, n_neighbors=None,
                  sigma=None, objective="tsne", background=None):

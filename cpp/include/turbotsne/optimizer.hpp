@@ -17,7 +17,11 @@ namespace turbotsne {
 
 struct OptimizerParams {
   int n_iter = 750;                 // total, early exaggeration included
-  int early_exaggeration_iter = 250;
+  // 200, not the peers' 250: the early phase's embedding stops changing by ~150 iterations
+  // (MNIST, Fashion-MNIST), and 50 more iterations after it raise recall@10 by ~0.003 and
+  // lower the KL on every shared set, the total still 750 (README, "How the defaults were
+  // chosen").
+  int early_exaggeration_iter = 200;
   double early_exaggeration = 12.0;
   double exaggeration = 1.0;        // after the early phase
   // On the bhtsne/openTSNE/FIt-SNE scale, in both phases. Unset: "auto", n / (the phase's
