@@ -34,6 +34,24 @@ T* thread_scratch(size_t n) {
   return buffer.data();
 }
 
+// Asks for the cache line at p ahead of its use (for writing: `write`); changes no result. The
+// column pass walks the row spectra down a column block, one line per row and rows a stride
+// of ~10 KB apart (MNIST's last grids): lines the hardware did not fetch ahead, so that the
+// pass waited on most of them (a third of its time outside the transforms).
+inline void prefetch_line(const void* p, bool write) {
+#if defined(__GNUC__)
+  if (write) {
+    __builtin_prefetch(p, 1);
+  } else {
+    __builtin_prefetch(p, 0);
+  }
+#else
+  (void)p;
+  (void)write;
+#endif
+}
+constexpr index_t kRowsAhead = 8;  // rows of the column pass asked for ahead
+
 // Uninitialised storage for the 2-D row spectra, on Linux 2 MB-aligned with transparent huge
 // pages requested (where the system grants them on request, as with the default "madvise"
 // setting). The column pass walks the spectra down their columns: one 64-byte line per row,
@@ -640,6 +658,7 @@ double FftRepulsion::Impl::convolve_columns(int N, int M, int n_threads) {
       for (int c = 0; c < n_conv; ++c) {
         const Complex* src = row_spectra + static_cast<index_t>(c) * N * stride + j0;
         for (index_t r = 0; r < N; ++r, src += stride) {
+          if (r + kRowsAhead < N) prefetch_line(src + kRowsAhead * stride, false);
           for (index_t w = 0; w < kCols; ++w) input[r * kCols + w] = w < width ? src[w] : Complex(0.0, 0.0);
         }
         col_plan->forward4(input, grid(c), work);
@@ -664,6 +683,7 @@ double FftRepulsion::Impl::convolve_columns(int N, int M, int n_threads) {
         col_plan->inverse4(grid(c), output, work);
         Complex* dst = row_spectra + static_cast<index_t>(c) * N * stride + j0;
         for (index_t r = 0; r < N; ++r, dst += stride) {
+          if (r + kRowsAhead < N) prefetch_line(dst + kRowsAhead * stride, true);
           for (index_t w = 0; w < width; ++w) dst[w] = output[r * kCols + w];
         }
       }
