@@ -226,40 +226,92 @@ bool have_avx2() {
 #endif
 #endif
 
-template <bool kWithKl>
-KlTerms attraction_block(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
-                        index_t begin, index_t end) {
-  switch (Y.cols) {
-    case 1: return attraction_rows<1, kWithKl>(P, Y, dof, forces, begin, end);
+// The 2-D loops: attraction_rows<2> (no SSE2), the SSE2 one, the AVX2 one with or without
+// prefetches. All but the first give the same bits.
+enum class Loop2d { kPortable, kSse2, kAvx2, kAvx2Prefetch };
+
+// The loop compute_attraction takes for Y (2-D).
+Loop2d best_loop_2d(ConstMatrix Y) {
 #if defined(TURBOTSNE_ATTRACTION_AVX2)
-    case 2:
-      if (!have_avx2()) return attraction_rows_2d_sse2<kWithKl>(P, Y, dof, forces, begin, end);
-      if (Y.size() * sizeof(double) > kPrefetchBytes) {
-        return dof == 1.0 ? attraction_rows_2d_avx2<kWithKl, true, true>(P, Y, dof, forces, begin, end)
-                          : attraction_rows_2d_avx2<kWithKl, false, true>(P, Y, dof, forces, begin, end);
-      }
+  if (have_avx2()) {
+    return Y.size() * static_cast<index_t>(sizeof(double)) > kPrefetchBytes ? Loop2d::kAvx2Prefetch
+                                                                             : Loop2d::kAvx2;
+  }
+#endif
+#if defined(__SSE2__)
+  return Loop2d::kSse2;
+#else
+  return Loop2d::kPortable;
+#endif
+  (void)Y;
+}
+
+template <bool kWithKl>
+KlTerms attraction_2d(Loop2d loop, const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
+                      index_t begin, index_t end) {
+  switch (loop) {
+#if defined(TURBOTSNE_ATTRACTION_AVX2)
+    case Loop2d::kAvx2Prefetch:
+      return dof == 1.0 ? attraction_rows_2d_avx2<kWithKl, true, true>(P, Y, dof, forces, begin, end)
+                        : attraction_rows_2d_avx2<kWithKl, false, true>(P, Y, dof, forces, begin, end);
+    case Loop2d::kAvx2:
       return dof == 1.0 ? attraction_rows_2d_avx2<kWithKl, true, false>(P, Y, dof, forces, begin, end)
                         : attraction_rows_2d_avx2<kWithKl, false, false>(P, Y, dof, forces, begin, end);
-#elif defined(__SSE2__)
-    case 2: return attraction_rows_2d_sse2<kWithKl>(P, Y, dof, forces, begin, end);
-#else
-    case 2: return attraction_rows<2, kWithKl>(P, Y, dof, forces, begin, end);
 #endif
+#if defined(__SSE2__)
+    case Loop2d::kSse2: return attraction_rows_2d_sse2<kWithKl>(P, Y, dof, forces, begin, end);
+#endif
+    default: return attraction_rows<2, kWithKl>(P, Y, dof, forces, begin, end);
+  }
+}
+
+template <bool kWithKl>
+KlTerms attraction_block(const CsrView& P, ConstMatrix Y, double dof, Matrix forces,
+                        index_t begin, index_t end, Loop2d loop) {
+  switch (Y.cols) {
+    case 1: return attraction_rows<1, kWithKl>(P, Y, dof, forces, begin, end);
+    case 2: return attraction_2d<kWithKl>(loop, P, Y, dof, forces, begin, end);
     case 3: return attraction_rows<3, kWithKl>(P, Y, dof, forces, begin, end);
     default: return attraction_rows<0, kWithKl>(P, Y, dof, forces, begin, end);
   }
+}
+
+KlTerms attraction_with(const CsrView& P, ConstMatrix Y, double dof, bool with_kl, Matrix forces,
+                        int n_threads, Loop2d loop) {
+  // Each block of rows writes its own forces and returns its share of the KL term; blocks
+  // are added in order, so the sum does not depend on the thread count.
+  return blocked_sum<KlTerms>(P.n_rows, n_threads, [&](index_t begin, index_t end) {
+    return with_kl ? attraction_block<true>(P, Y, dof, forces, begin, end, loop)
+                   : attraction_block<false>(P, Y, dof, forces, begin, end, loop);
+  });
 }
 
 }  // namespace
 
 KlTerms compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
                            Matrix forces, int n_threads) {
-  // Each block of rows writes its own forces and returns its share of the KL term; blocks
-  // are added in order, so the sum does not depend on the thread count.
-  return blocked_sum<KlTerms>(P.n_rows, n_threads, [&](index_t begin, index_t end) {
-    return with_kl ? attraction_block<true>(P, Y, dof, forces, begin, end)
-                   : attraction_block<false>(P, Y, dof, forces, begin, end);
-  });
+  return attraction_with(P, Y, dof, with_kl, forces, n_threads, best_loop_2d(Y));
+}
+
+KlTerms compute_attraction_2d(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
+                              Matrix forces, int n_threads, SimdLevel level, bool prefetch) {
+  if (Y.cols != 2) throw std::invalid_argument("compute_attraction_2d: Y must have 2 columns");
+  Loop2d loop = best_loop_2d(Y);
+  if (level == SimdLevel::kBaseline) {
+#if defined(__SSE2__)
+    loop = Loop2d::kSse2;
+#else
+    loop = Loop2d::kPortable;
+#endif
+  } else if (level == SimdLevel::kAvx2 || level == SimdLevel::kAvx512) {
+#if defined(TURBOTSNE_ATTRACTION_AVX2)
+    if (!have_avx2()) throw std::invalid_argument("compute_attraction_2d: AVX2 is not available");
+    loop = prefetch ? Loop2d::kAvx2Prefetch : Loop2d::kAvx2;
+#else
+    throw std::invalid_argument("compute_attraction_2d: AVX2 is not available in this build");
+#endif
+  }
+  return attraction_with(P, Y, dof, with_kl, forces, n_threads, loop);
 }
 
 GradientStats compute_gradient(const CsrView& P, ConstMatrix Y, Repulsion& repulsion,

@@ -146,6 +146,26 @@ void register_gradient_probes(py::module_& t) {
      "(∂KL/∂Y with P exaggerated, KL for the plain P, Z) by the given repulsion method; P's "
      "values rounded to float32 as the core keeps them.");
 
+  t.def("attraction", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
+                         const DoubleArray& Y, double dof, bool with_kl, SimdLevel simd,
+                         bool prefetch, int n_threads) {
+    const ConstMatrix y = view(Y, "Y");
+    const CsrMatrix owned = affinity_matrix(indptr, indices, data, y.rows);
+    DoubleArray forces({y.rows, y.cols});
+    KlTerms kl;
+    {
+      py::gil_scoped_release release;
+      kl = compute_attraction_2d(owned.view(), y, dof, with_kl,
+                                 Matrix{forces.mutable_data(), y.rows, y.cols}, n_threads, simd, prefetch);
+    }
+    return py::make_tuple(forces, kl.kl, kl.mass);
+  }, py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("data").noconvert(),
+     py::arg("Y").noconvert(), py::arg("dof"), py::arg("with_kl"), py::arg("simd"),
+     py::arg("prefetch"), py::arg("n_threads"),
+     "The 2-D attraction Σ_j p_ij w_ij^(1/α) (y_i − y_j) by the loop of the given instruction "
+     "set (baseline: SSE2 on x86-64; avx2 with or without prefetches): (forces, Σ p (log p + α "
+     "log b), Σ p); P's values rounded to float32 as the core keeps them.");
+
   t.def("repulsion", [](const DoubleArray& Y, Method method, const RepulsionParams& params,
                         double dof, int n_threads) {
     const ConstMatrix y = view(Y, "Y");

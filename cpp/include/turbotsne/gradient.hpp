@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "turbotsne/common.hpp"
+#include "turbotsne/dot_tiles.hpp"
 #include "turbotsne/repulsion.hpp"
 
 namespace turbotsne {
@@ -25,6 +26,13 @@ struct KlTerms {
 // terms when with_kl, else zeros.
 KlTerms compute_attraction(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
                            Matrix forces, int n_threads);
+
+// compute_attraction for 2-D Y with its loop chosen, for the tests: kBaseline the SSE2 loop
+// on x86-64 (attraction_rows's elsewhere), kAvx2 (or kAvx512) the AVX2 one with or without
+// prefetches (std::invalid_argument where the processor or build lacks it), kBest the one
+// compute_attraction takes. All but the non-SSE2 loop give the same bits.
+KlTerms compute_attraction_2d(const CsrView& P, ConstMatrix Y, double dof, bool with_kl,
+                              Matrix forces, int n_threads, SimdLevel level, bool prefetch);
 
 struct GradientStats {
   double z = 0.0;   // normalisation of Q (exact or estimated, per the repulsion method)
