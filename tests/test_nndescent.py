@@ -48,6 +48,34 @@ def test_rows_are_valid(clustered):
     assert np.all(np.diff(idx, axis=1)[ties] > 0)
 
 
+def test_one_leaf_holding_every_point_gives_the_exact_lists(clustered):
+    # No rounds, one tree whose only leaf is the whole set: the initial lists are the k best of
+    # every point's leaf mates, i.e. the exact neighbours (ties by index, as the exact search).
+    X = clustered[:700]
+    idx, dist = _approx(X, 40, max_rounds=0, n_trees=1, leaf_size=len(X))
+    exact_idx, exact_dist = _core._testing.nearest_neighbors(np.ascontiguousarray(X), 40, 2)
+    np.testing.assert_array_equal(idx, exact_idx)
+    np.testing.assert_allclose(dist, exact_dist, rtol=1e-12)
+
+
+@pytest.mark.parametrize("leaf_size", [1, 2, 7])
+def test_initial_lists_topped_up_where_leaves_are_small(clustered, leaf_size):
+    # Leaves of 1 or 2 points leave every list short of k: hashed picks fill them; each row is
+    # still k distinct other points sorted by distance, the same for any thread count.
+    X = clustered[:500]
+    runs = [_approx(X, 12, threads=t, max_rounds=0, n_trees=3, leaf_size=leaf_size) for t in (1, 2)]
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    idx, dist = runs[0]
+    assert not np.any(idx == np.arange(len(X))[:, None])
+    assert all(len(set(row)) == 12 for row in idx)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+    np.testing.assert_allclose(dist, np.linalg.norm(X[:, None, :] - X[idx], axis=2), rtol=1e-12)
+    if leaf_size == 1:  # no leaf mates at all: the hashed picks are nowhere near the exact lists
+        exact_idx, _ = _core._testing.nearest_neighbors(np.ascontiguousarray(X), 12, 2)
+        assert _recall(idx, exact_idx) < 0.2
+
+
 def test_more_rounds_do_not_lower_recall(clustered):
     exact_idx, _ = _core._testing.nearest_neighbors(clustered, 60, 2)
     recalls = [_recall(_approx(clustered, 60, max_rounds=r)[0], exact_idx) for r in (0, 1, 3)]
