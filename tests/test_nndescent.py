@@ -259,3 +259,39 @@ def test_float32_data_is_converted_where_the_core_needs_float64(clustered, core_
     monkeypatch.setattr(turbotsne._api, "_uses_float32", lambda *args: True)
     with pytest.raises(ValueError, match="exact neighbour search needs float64 rows"):
         turbotsne.tsne(X32, neighbors="exact", n_iter=10)
+
+
+def _keys_f32_reference(a, rows, manhattan):
+    """The search's float32 keys summed in its documented order, in numpy float32: lane l adds
+    the terms of coordinates j = l (mod 8) below d - d % 8 in order, the lanes are combined as
+    ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)), and the tail's terms, added in order,
+    come last."""
+    t = a[None, :] - rows
+    t = np.abs(t) if manhattan else t * t
+    d = len(a)
+    body = d - d % 8
+    s = np.zeros((len(rows), 8), dtype=np.float32)
+    for j in range(0, body, 8):
+        s += t[:, j:j + 8]
+    tail = np.zeros(len(rows), dtype=np.float32)
+    for j in range(body, d):
+        tail += t[:, j]
+    return (((s[:, 0] + s[:, 4]) + (s[:, 1] + s[:, 5])) + ((s[:, 2] + s[:, 6]) + (s[:, 3] + s[:, 7]))) + tail
+
+
+@pytest.mark.parametrize("manhattan", [False, True])
+def test_one_to_many_keys_have_the_bits_of_the_documented_order(manhattan):
+    # The joins score a point against its fellow candidates in one call (two rows at a time,
+    # eight lanes per instruction with AVX2); every loop must give the same bits, those of the
+    # one-pair kernel's order, or a pair's key would depend on which loop computed it.
+    rng = np.random.default_rng(7)
+    levels = [lv for lv in _core._testing.simd_levels() if lv != _core.SimdLevel.avx512]
+    assert levels[0] == _core.SimdLevel.baseline
+    for d in (1, 7, 8, 9, 16, 50, 67):
+        for count in (0, 1, 2, 5):
+            a = rng.normal(size=d).astype(np.float32) * 3
+            rows = rng.normal(size=(count, d)).astype(np.float32) * 3
+            expected = _keys_f32_reference(a, rows, manhattan)
+            for level in levels:
+                got = _core._testing.distances_f32(a, rows, manhattan, level)
+                np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32), err_msg=f"{level} d={d}")

@@ -2,14 +2,151 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 
+#include "turbotsne/dot_tiles.hpp"
 #include "turbotsne/parallel.hpp"
 
 namespace turbotsne {
+
+// The one-to-many float32 distances: eight lanes held in one GCC vector (two SSE registers in
+// the baseline build, one AVX register in the AVX2 clone; neither contracts the multiply and
+// add, AVX2 alone not enabling FMA), two rows at a time for two independent chains of adds.
+// Lane l sums the coordinates j = l mod 8 like s[l] of the scalar kernels, and the lanes and
+// the tail are combined as they are, so every row gets the bits of the one-pair kernel.
+#if defined(__GNUC__)
+#define TURBOTSNE_LANES8 1
+typedef float Lanes8 __attribute__((vector_size(32)));
+typedef std::int32_t Mask8 __attribute__((vector_size(32)));
+#if defined(__x86_64__) || defined(__i386__)
+#define TURBOTSNE_DISTANCES_AVX2 1
+#endif
+#endif
+
+namespace {
+
+#if defined(TURBOTSNE_LANES8)
+// (Vectors pass through references and macros only: by value they would change the ABI
+// between the baseline and the AVX2 code.)
+inline __attribute__((always_inline)) void load8(Lanes8& v, const float* p) { std::memcpy(&v, p, sizeof v); }
+inline __attribute__((always_inline)) float combine8(const Lanes8& s) {
+  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+template <bool kManhattan>
+inline __attribute__((always_inline)) void add_term8(Lanes8& sum, const Lanes8& a, const float* b) {
+  Lanes8 t;
+  load8(t, b);
+  t = a - t;
+  if constexpr (kManhattan) {
+    sum += (Lanes8)((Mask8)t & 0x7fffffff);  // |t|
+  } else {
+    sum += t * t;
+  }
+}
+template <bool kManhattan>
+inline __attribute__((always_inline)) float term1(float t) {
+  if constexpr (kManhattan) {
+    return std::fabs(t);
+  } else {
+    return t * t;
+  }
+}
+
+#define TURBOTSNE_DISTANCES_FUNCTION(NAME, ATTRIBUTES)                                        \
+  template <bool kManhattan>                                                                  \
+  ATTRIBUTES void NAME(const float* a, const float* rows, index_t count, index_t d,           \
+                       float* out) {                                                          \
+    const index_t body = d - d % 8;                                                           \
+    index_t y = 0;                                                                            \
+    for (; y + 2 <= count; y += 2) {                                                          \
+      const float* b0 = rows + y * d;                                                         \
+      const float* b1 = b0 + d;                                                               \
+      Lanes8 s0 = {}, s1 = {};                                                                \
+      for (index_t j = 0; j < body; j += 8) {                                                 \
+        Lanes8 x;                                                                             \
+        load8(x, a + j);                                                                      \
+        add_term8<kManhattan>(s0, x, b0 + j);                                                 \
+        add_term8<kManhattan>(s1, x, b1 + j);                                                 \
+      }                                                                                       \
+      float t0 = 0.0f, t1 = 0.0f;                                                             \
+      for (index_t j = body; j < d; ++j) {                                                    \
+        t0 += term1<kManhattan>(a[j] - b0[j]);                                                \
+        t1 += term1<kManhattan>(a[j] - b1[j]);                                                \
+      }                                                                                       \
+      out[y] = combine8(s0) + t0;                                                             \
+      out[y + 1] = combine8(s1) + t1;                                                         \
+    }                                                                                         \
+    if (y < count) {                                                                          \
+      const float* b0 = rows + y * d;                                                         \
+      Lanes8 s0 = {};                                                                         \
+      for (index_t j = 0; j < body; j += 8) {                                                 \
+        Lanes8 x;                                                                             \
+        load8(x, a + j);                                                                      \
+        add_term8<kManhattan>(s0, x, b0 + j);                                                 \
+      }                                                                                       \
+      float t0 = 0.0f;                                                                        \
+      for (index_t j = body; j < d; ++j) t0 += term1<kManhattan>(a[j] - b0[j]);               \
+      out[y] = combine8(s0) + t0;                                                             \
+    }                                                                                         \
+  }
+
+TURBOTSNE_DISTANCES_FUNCTION(distances_baseline, )
+#if defined(TURBOTSNE_DISTANCES_AVX2)
+TURBOTSNE_DISTANCES_FUNCTION(distances_avx2, __attribute__((target("avx2"))))
+#endif
+#undef TURBOTSNE_DISTANCES_FUNCTION
+#else
+template <bool kManhattan>
+void distances_baseline(const float* a, const float* rows, index_t count, index_t d, float* out) {
+  for (index_t y = 0; y < count; ++y) {
+    out[y] = kManhattan ? manhattan_distance_f32(a, rows + y * d, d) : squared_distance_f32(a, rows + y * d, d);
+  }
+}
+#endif
+
+using DistancesLoop = void (*)(const float*, const float*, index_t, index_t, float*);
+
+DistancesLoop distances_loop(bool manhattan, SimdLevel level) {
+  bool avx2 = false;
+#if defined(TURBOTSNE_DISTANCES_AVX2)
+  static const bool have_avx2 = __builtin_cpu_supports("avx2");
+  if (level == SimdLevel::kAvx2 || level == SimdLevel::kAvx512) {
+    if (!have_avx2) throw std::invalid_argument("distances_f32: AVX2 is not available");
+    avx2 = true;
+  } else {
+    avx2 = level == SimdLevel::kBest && have_avx2;
+  }
+  if (avx2) return manhattan ? &distances_avx2<true> : &distances_avx2<false>;
+#else
+  if (level == SimdLevel::kAvx2 || level == SimdLevel::kAvx512) {
+    throw std::invalid_argument("distances_f32: AVX2 is not available in this build");
+  }
+#endif
+  (void)avx2;
+  return manhattan ? &distances_baseline<true> : &distances_baseline<false>;
+}
+
+}  // namespace
+
+void squared_distances_f32(const float* a, const float* rows, index_t count, index_t d, float* out) {
+  static const DistancesLoop loop = distances_loop(false, SimdLevel::kBest);
+  loop(a, rows, count, d, out);
+}
+
+void manhattan_distances_f32(const float* a, const float* rows, index_t count, index_t d, float* out) {
+  static const DistancesLoop loop = distances_loop(true, SimdLevel::kBest);
+  loop(a, rows, count, d, out);
+}
+
+void distances_f32_with(bool manhattan, SimdLevel level, const float* a, const float* rows,
+                        index_t count, index_t d, float* out) {
+  distances_loop(manhattan, level)(a, rows, count, d, out);
+}
 
 namespace {
 

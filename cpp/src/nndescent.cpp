@@ -318,12 +318,10 @@ void merge_leaf(FloatMatrix Xp, const RpTree& tree, index_t leaf, const LeafOrde
     if (a + kAhead < s) prefetch(Xp.row(pos[a + kAhead]), row_bytes);
     std::copy(Xp.row(pos[a]), Xp.row(pos[a]) + d, rows.data() + a * d);
   }
-  for (index_t a = 0; a < s; ++a) {
-    for (index_t b = a + 1; b < s; ++b) {
-      const float key = Keys::key(rows.data() + a * d, rows.data() + b * d, d, kInf);
-      keys[a * s + b] = key;
-      keys[b * s + a] = key;
-    }
+  for (index_t a = 0; a + 1 < s; ++a) {
+    float* row = keys.data() + a * s;
+    Keys::keys(rows.data() + a * d, rows.data() + (a + 1) * d, s - a - 1, d, row + a + 1);
+    for (index_t b = a + 1; b < s; ++b) keys[b * s + a] = row[b];
   }
   for (index_t a = 0; a < s; ++a) {
     cand.clear();
@@ -499,13 +497,14 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
       // thresholds: each row is read from the scattered copy once, all of them asked for
       // before the first is needed, as are the lists the proposals will be checked against.
       thread_local std::vector<std::int32_t> ids;
-      thread_local std::vector<float> rows, thr;
+      thread_local std::vector<float> rows, thr, keys;
       const index_t n_new = new_start[v + 1] - new_start[v];
       const index_t m = n_new + old_start[v + 1] - old_start[v];
       ids.assign(new_list.begin() + new_start[v], new_list.begin() + new_start[v + 1]);
       ids.insert(ids.end(), old_list.begin() + old_start[v], old_list.begin() + old_start[v + 1]);
       rows.resize(static_cast<size_t>(m * d));
       thr.resize(static_cast<size_t>(m));
+      keys.resize(static_cast<size_t>(m));
       for (index_t x = 0; x < m; ++x) {
         prefetch(Xp.row(ids[x]), row_bytes);
         prefetch(&threshold[ids[x]], sizeof(float));
@@ -517,11 +516,11 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
       }
       for (index_t x = 0; x < n_new; ++x) {
         const std::int32_t a = ids[x];
-        const float* ra = rows.data() + x * d;
+        Keys::keys(rows.data() + x * d, rows.data() + (x + 1) * d, m - x - 1, d, keys.data());
         for (index_t y = x + 1; y < m; ++y) {
           const std::int32_t c = ids[y];
           if (a == c) continue;
-          const float dd = Keys::key(ra, rows.data() + y * d, d, std::max(thr[x], thr[y]));
+          const float dd = keys[y - x - 1];
           // Rows do not change during the joins, so "already there" can be checked here.
           if (dd < thr[x] && !L.contains(a, c)) out.push_back({a, c, dd});
           if (dd < thr[y] && !L.contains(c, a)) out.push_back({c, a, dd});

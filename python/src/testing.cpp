@@ -15,6 +15,7 @@
 
 #include "turbotsne/affinities.hpp"
 #include "turbotsne/contrastive.hpp"
+#include "turbotsne/distance.hpp"
 #include "turbotsne/dot_tiles.hpp"
 #include "turbotsne/exact_knn.hpp"
 #include "turbotsne/fft.hpp"
@@ -145,6 +146,20 @@ void register_gradient_probes(py::module_& t) {
      py::arg("exaggeration"), py::arg("n_threads"),
      "(∂KL/∂Y with P exaggerated, KL for the plain P, Z) by the given repulsion method; P's "
      "values rounded to float32 as the core keeps them.");
+
+  t.def("distances_f32", [](const py::array_t<float, py::array::c_style>& a,
+                            const py::array_t<float, py::array::c_style>& rows, bool manhattan,
+                            SimdLevel simd) {
+    if (a.ndim() != 1 || rows.ndim() != 2 || rows.shape(1) != a.shape(0)) {
+      throw std::invalid_argument("distances_f32: a must be (d,) and rows (count, d)");
+    }
+    py::array_t<float> out(rows.shape(0));
+    distances_f32_with(manhattan, simd, a.data(), rows.data(), rows.shape(0), rows.shape(1),
+                       out.mutable_data());
+    return out;
+  }, py::arg("a"), py::arg("rows"), py::arg("manhattan"), py::arg("simd"),
+     "The approximate search's float32 keys of a against each row (squared Euclidean or "
+     "Manhattan), by the loop of the given instruction set (baseline or avx2).");
 
   t.def("attraction", [](const Int64Array& indptr, const Int32Array& indices, const DoubleArray& data,
                          const DoubleArray& Y, double dof, bool with_kl, SimdLevel simd,
