@@ -606,7 +606,11 @@ KnnGraph to_graph(Lists& L, const LeafOrder& order, Rows X, int n_threads) {
     entries.resize(static_cast<size_t>(k));
     std::int32_t* idx = graph.indices.data() + i * k;
     const double* xi = a.of(X.row(i), X.cols);
+    // The neighbours' rows lie anywhere in X: their first lines are asked for ahead.
+    constexpr int kAhead = 6;
+    for (int c = 0; c < std::min(kAhead, k); ++c) __builtin_prefetch(X.row(idx[c]));
     for (int c = 0; c < k; ++c) {
+      if (c + kAhead < k) __builtin_prefetch(X.row(idx[c + kAhead]));
       entries[c] = {Keys::key(xi, b.of(X.row(idx[c]), X.cols), X.cols,
                               std::numeric_limits<double>::infinity()), idx[c]};
     }
