@@ -57,6 +57,15 @@ inline void prefetch(const void* p, size_t bytes) {
 #endif
 }
 
+// Asks the cache for the line holding p (the hardware fetches the lines after it).
+inline void prefetch_line(const void* p) {
+#if defined(__GNUC__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
 std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
   return mix64(mix64(mix64(a) ^ b) ^ c);
 }
@@ -66,7 +75,6 @@ std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
 struct RpTree {
   std::vector<std::int32_t> order;
   std::vector<std::int32_t> leaf_start;
-  LargeVector<std::int32_t> leaf_of;  // leaf of each point (read at random)
 };
 
 // Splits ranges by the hyperplane halfway between two of their points, chosen by hashing
@@ -126,12 +134,8 @@ RpTree build_rp_tree(Rows X, std::uint64_t seed, int tree, int leaf_size) {
     stack.push_back({r.begin, left_end});
   }
   std::sort(leaves.begin(), leaves.end(), [](const Range& x, const Range& y) { return x.begin < y.begin; });
-  t.leaf_of.resize(n);
   t.leaf_start.reserve(leaves.size() + 1);
-  for (const Range& r : leaves) {
-    for (std::int32_t p = r.begin; p < r.end; ++p) t.leaf_of[t.order[p]] = static_cast<std::int32_t>(t.leaf_start.size());
-    t.leaf_start.push_back(r.begin);
-  }
+  for (const Range& r : leaves) t.leaf_start.push_back(r.begin);
   t.leaf_start.push_back(n);
   return t;
 }
@@ -608,9 +612,9 @@ KnnGraph to_graph(Lists& L, const LeafOrder& order, Rows X, int n_threads) {
     const double* xi = a.of(X.row(i), X.cols);
     // The neighbours' rows lie anywhere in X: their first lines are asked for ahead.
     constexpr int kAhead = 6;
-    for (int c = 0; c < std::min(kAhead, k); ++c) __builtin_prefetch(X.row(idx[c]));
+    for (int c = 0; c < std::min(kAhead, k); ++c) prefetch_line(X.row(idx[c]));
     for (int c = 0; c < k; ++c) {
-      if (c + kAhead < k) __builtin_prefetch(X.row(idx[c + kAhead]));
+      if (c + kAhead < k) prefetch_line(X.row(idx[c + kAhead]));
       entries[c] = {Keys::key(xi, b.of(X.row(idx[c]), X.cols), X.cols,
                               std::numeric_limits<double>::infinity()), idx[c]};
     }
