@@ -8,6 +8,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "turbotsne/dot_tiles.hpp"
 #include "turbotsne/parallel.hpp"
@@ -15,7 +16,7 @@
 namespace turbotsne {
 
 // The one-to-many float32 distances: eight lanes held in one GCC vector (two SSE registers in
-// the baseline build, one AVX register in the AVX2 clone; neither contracts the multiply and
+// the baseline build, one AVX register in the AVX2 copy; neither contracts the multiply and
 // add, AVX2 alone not enabling FMA), two rows at a time for two independent chains of adds.
 // Lane l sums the coordinates j = l mod 8 like s[l] of the scalar kernels, and the lanes and
 // the tail are combined as they are, so every row gets the bits of the one-pair kernel.
@@ -57,49 +58,43 @@ inline __attribute__((always_inline)) float term1(float t) {
   }
 }
 
-#define TURBOTSNE_DISTANCES_FUNCTION(NAME, ATTRIBUTES)                                        \
-  template <bool kManhattan>                                                                  \
-  ATTRIBUTES void NAME(const float* a, const float* rows, index_t count, index_t d,           \
-                       float* out) {                                                          \
-    const index_t body = d - d % 8;                                                           \
-    index_t y = 0;                                                                            \
-    for (; y + 2 <= count; y += 2) {                                                          \
-      const float* b0 = rows + y * d;                                                         \
-      const float* b1 = b0 + d;                                                               \
-      Lanes8 s0 = {}, s1 = {};                                                                \
-      for (index_t j = 0; j < body; j += 8) {                                                 \
-        Lanes8 x;                                                                             \
-        load8(x, a + j);                                                                      \
-        add_term8<kManhattan>(s0, x, b0 + j);                                                 \
-        add_term8<kManhattan>(s1, x, b1 + j);                                                 \
-      }                                                                                       \
-      float t0 = 0.0f, t1 = 0.0f;                                                             \
-      for (index_t j = body; j < d; ++j) {                                                    \
-        t0 += term1<kManhattan>(a[j] - b0[j]);                                                \
-        t1 += term1<kManhattan>(a[j] - b1[j]);                                                \
-      }                                                                                       \
-      out[y] = combine8(s0) + t0;                                                             \
-      out[y + 1] = combine8(s1) + t1;                                                         \
-    }                                                                                         \
-    if (y < count) {                                                                          \
-      const float* b0 = rows + y * d;                                                         \
-      Lanes8 s0 = {};                                                                         \
-      for (index_t j = 0; j < body; j += 8) {                                                 \
-        Lanes8 x;                                                                             \
-        load8(x, a + j);                                                                      \
-        add_term8<kManhattan>(s0, x, b0 + j);                                                 \
-      }                                                                                       \
-      float t0 = 0.0f;                                                                        \
-      for (index_t j = body; j < d; ++j) t0 += term1<kManhattan>(a[j] - b0[j]);               \
-      out[y] = combine8(s0) + t0;                                                             \
-    }                                                                                         \
+// out[y] for every row, two rows at a time (always inlined into each instruction set's copy).
+template <bool kManhattan>
+inline __attribute__((always_inline)) void distances_body(const float* a, const float* rows, index_t count,
+                                                          index_t d, float* out) {
+  const index_t body = d - d % 8;
+  for (index_t y = 0; y < count; y += 2) {
+    const bool pair = y + 1 < count;  // the last row alone when count is odd
+    const float* b0 = rows + y * d;
+    const float* b1 = pair ? b0 + d : b0;
+    Lanes8 s0 = {}, s1 = {};
+    for (index_t j = 0; j < body; j += 8) {
+      Lanes8 x;
+      load8(x, a + j);
+      add_term8<kManhattan>(s0, x, b0 + j);
+      if (pair) add_term8<kManhattan>(s1, x, b1 + j);
+    }
+    float t0 = 0.0f, t1 = 0.0f;
+    for (index_t j = body; j < d; ++j) {
+      t0 += term1<kManhattan>(a[j] - b0[j]);
+      t1 += term1<kManhattan>(a[j] - b1[j]);
+    }
+    out[y] = combine8(s0) + t0;
+    if (pair) out[y + 1] = combine8(s1) + t1;
   }
+}
 
-TURBOTSNE_DISTANCES_FUNCTION(distances_baseline, )
+template <bool kManhattan>
+void distances_baseline(const float* a, const float* rows, index_t count, index_t d, float* out) {
+  distances_body<kManhattan>(a, rows, count, d, out);
+}
 #if defined(TURBOTSNE_DISTANCES_AVX2)
-TURBOTSNE_DISTANCES_FUNCTION(distances_avx2, __attribute__((target("avx2"))))
+template <bool kManhattan>
+__attribute__((target("avx2"))) void distances_avx2(const float* a, const float* rows, index_t count,
+                                                    index_t d, float* out) {
+  distances_body<kManhattan>(a, rows, count, d, out);
+}
 #endif
-#undef TURBOTSNE_DISTANCES_FUNCTION
 #else
 template <bool kManhattan>
 void distances_baseline(const float* a, const float* rows, index_t count, index_t d, float* out) {
@@ -111,23 +106,18 @@ void distances_baseline(const float* a, const float* rows, index_t count, index_
 
 using DistancesLoop = void (*)(const float*, const float*, index_t, index_t, float*);
 
+// The loop of `level` (kBest: the widest this processor runs; kAvx512 runs the AVX2 loop),
+// chosen among available_simd_levels() like the exact search's tiles (dot_kernel).
 DistancesLoop distances_loop(bool manhattan, SimdLevel level) {
-  bool avx2 = false;
+  const std::vector<SimdLevel> levels = available_simd_levels();
+  if (level == SimdLevel::kBest) level = levels.back();
+  if (std::find(levels.begin(), levels.end(), level) == levels.end()) {
+    throw std::invalid_argument(std::string("distances_f32: ") + simd_level_name(level) +
+                                " is not available in this build or on this processor");
+  }
 #if defined(TURBOTSNE_DISTANCES_AVX2)
-  static const bool have_avx2 = __builtin_cpu_supports("avx2");
-  if (level == SimdLevel::kAvx2 || level == SimdLevel::kAvx512) {
-    if (!have_avx2) throw std::invalid_argument("distances_f32: AVX2 is not available");
-    avx2 = true;
-  } else {
-    avx2 = level == SimdLevel::kBest && have_avx2;
-  }
-  if (avx2) return manhattan ? &distances_avx2<true> : &distances_avx2<false>;
-#else
-  if (level == SimdLevel::kAvx2 || level == SimdLevel::kAvx512) {
-    throw std::invalid_argument("distances_f32: AVX2 is not available in this build");
-  }
+  if (level != SimdLevel::kBaseline) return manhattan ? &distances_avx2<true> : &distances_avx2<false>;
 #endif
-  (void)avx2;
   return manhattan ? &distances_baseline<true> : &distances_baseline<false>;
 }
 

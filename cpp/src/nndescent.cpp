@@ -9,6 +9,7 @@
 
 #include "turbotsne/distance.hpp"
 #include "turbotsne/parallel.hpp"
+#include "turbotsne/prefetch.hpp"
 #include "turbotsne/random.hpp"
 
 namespace turbotsne {
@@ -41,30 +42,9 @@ bool row_holds(const std::int32_t* row, int k, std::int32_t j) {
   return found != 0;
 }
 
-// Asks the cache for the bytes [p, p + bytes) ahead of their use; changes no result. The
-// initial lists read the rows of leaf mates from other trees, scattered over a copy of the
-// data far larger than the caches (1M x 50: 200 MB), one after another: hinted a few
-// candidates ahead, they come in parallel instead of each load waiting on memory.
-inline void prefetch(const void* p, size_t bytes) {
-#if defined(__GNUC__)
-  if (bytes == 0) return;
-  const char* c = static_cast<const char*>(p);
-  for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(c + offset);
-  __builtin_prefetch(c + bytes - 1);
-#else
-  (void)p;
-  (void)bytes;
-#endif
-}
-
-// Asks the cache for the line holding p (the hardware fetches the lines after it).
-inline void prefetch_line(const void* p) {
-#if defined(__GNUC__)
-  __builtin_prefetch(p);
-#else
-  (void)p;
-#endif
-}
+// The initial lists and the joins read rows scattered over a copy of the data far larger than
+// the caches (1M x 50: 200 MB): asked for ahead (prefetch.hpp), they come in parallel instead
+// of each load waiting on memory.
 
 std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
   return mix64(mix64(mix64(a) ^ b) ^ c);
@@ -317,9 +297,9 @@ void merge_leaf(FloatMatrix Xp, const RpTree& tree, index_t leaf, const LeafOrde
   const size_t row_bytes = static_cast<size_t>(d) * sizeof(float);
   constexpr index_t kAhead = 8;  // rows asked for ahead of their copy
   for (index_t a = 0; a < s; ++a) pos[a] = order.inv[members[a]];
-  for (index_t a = 0; a < std::min(kAhead, s); ++a) prefetch(Xp.row(pos[a]), row_bytes);
+  for (index_t a = 0; a < std::min(kAhead, s); ++a) prefetch_range(Xp.row(pos[a]), row_bytes);
   for (index_t a = 0; a < s; ++a) {
-    if (a + kAhead < s) prefetch(Xp.row(pos[a + kAhead]), row_bytes);
+    if (a + kAhead < s) prefetch_range(Xp.row(pos[a + kAhead]), row_bytes);
     std::copy(Xp.row(pos[a]), Xp.row(pos[a]) + d, rows.data() + a * d);
   }
   for (index_t a = 0; a + 1 < s; ++a) {
@@ -510,13 +490,13 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
       thr.resize(static_cast<size_t>(m));
       keys.resize(static_cast<size_t>(m));
       for (index_t x = 0; x < m; ++x) {
-        prefetch(Xp.row(ids[x]), row_bytes);
-        prefetch(&threshold[ids[x]], sizeof(float));
+        prefetch_range(Xp.row(ids[x]), row_bytes);
+        prefetch_line(&threshold[ids[x]]);
       }
       for (index_t x = 0; x < m; ++x) {
         std::copy(Xp.row(ids[x]), Xp.row(ids[x]) + d, rows.data() + x * d);
         thr[x] = threshold[ids[x]];
-        prefetch(L.idx.data() + static_cast<index_t>(ids[x]) * L.k, row_idx_bytes);
+        prefetch_range(L.idx.data() + static_cast<index_t>(ids[x]) * L.k, row_idx_bytes);
       }
       for (index_t x = 0; x < n_new; ++x) {
         const std::int32_t a = ids[x];

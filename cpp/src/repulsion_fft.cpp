@@ -17,6 +17,7 @@
 
 #include "turbotsne/fft.hpp"
 #include "turbotsne/parallel.hpp"
+#include "turbotsne/prefetch.hpp"
 #include "turbotsne/stopwatch.hpp"
 
 namespace turbotsne {
@@ -34,22 +35,10 @@ T* thread_scratch(size_t n) {
   return buffer.data();
 }
 
-// Asks for the cache line at p ahead of its use (for writing: `write`); changes no result. The
-// column pass walks the row spectra down a column block, one line per row and rows a stride
-// of ~10 KB apart (MNIST's last grids): lines the hardware did not fetch ahead, so that the
-// pass waited on most of them (a third of its time outside the transforms).
-inline void prefetch_line(const void* p, bool write) {
-#if defined(__GNUC__)
-  if (write) {
-    __builtin_prefetch(p, 1);
-  } else {
-    __builtin_prefetch(p, 0);
-  }
-#else
-  (void)p;
-  (void)write;
-#endif
-}
+// Cache lines asked for ahead of their use (prefetch_line, prefetch.hpp): the column pass
+// walks the row spectra down a column block, one line per row and rows a stride of ~10 KB
+// apart (MNIST's last grids): lines the hardware did not fetch ahead, so that the pass waited
+// on most of them (a third of its time outside the transforms).
 constexpr index_t kRowsAhead = 8;  // rows of the column pass asked for ahead
 
 // Uninitialised storage for the 2-D row spectra, on Linux 2 MB-aligned with transparent huge
