@@ -483,6 +483,10 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
       thread_local std::vector<std::int32_t> ids;
       thread_local std::vector<float> rows, thr, keys;
       const index_t n_new = new_start[v + 1] - new_start[v];
+      // Every pair has a new side: a point with none proposes nothing, and its old
+      // candidates' rows (up to 2 max_cand random reads) are not fetched. In the later
+      // rounds, when few entries change, most points have no new candidate.
+      if (n_new == 0) return;
       const index_t m = n_new + old_start[v + 1] - old_start[v];
       ids.assign(new_list.begin() + new_start[v], new_list.begin() + new_start[v + 1]);
       ids.insert(ids.end(), old_list.begin() + old_start[v], old_list.begin() + old_start[v + 1]);
