@@ -40,6 +40,10 @@ T* thread_scratch(size_t n) {
 // apart (MNIST's last grids): lines the hardware did not fetch ahead, so that the pass waited
 // on most of them (a third of its time outside the transforms).
 constexpr index_t kRowsAhead = 8;  // rows of the column pass asked for ahead
+// Placing the points reads, and interpolating writes, their rows of Y and of the forces in
+// cell order: rows scattered over arrays (16 MB each at 1M points) that the transforms
+// between them have evicted from the caches.
+constexpr index_t kPointsAhead = 16;
 
 // Uninitialised storage for the 2-D row spectra, on Linux 2 MB-aligned with transparent huge
 // pages requested (where the system grants them on request, as with the default "madvise"
@@ -298,6 +302,7 @@ void FftRepulsion::Impl::place_points(ConstMatrix Y, int n_threads) {
   sorted_y.resize(static_cast<size_t>(D) * n);
   weights.resize(static_cast<size_t>(D) * n * p);
   parallel_for(0, n, n_threads, [&](index_t t) {
+    if (t + kPointsAhead < n) prefetch_line(Y.row(order[t + kPointsAhead]));
     const index_t i = order[t];
     for (int d = 0; d < D; ++d) {
       const double y = Y(i, d);
@@ -392,12 +397,14 @@ void FftRepulsion::Impl::interpolate_forces(Matrix forces, int n_threads) {
   const int nb = grid.boxes;
   const int N = grid.nodes;
   const int n_conv = D + 1;
+  const index_t n = forces.rows;
   const index_t n_cells = D == 1 ? nb : static_cast<index_t>(nb) * nb;
   parallel_for(0, n_cells, n_threads, [&](index_t c0) {
     const index_t bx = D == 1 ? c0 : c0 % nb;
     const index_t by = D == 1 ? 0 : c0 / nb;
     for (std::int64_t t = cell_start[c0]; t < cell_start[c0 + 1]; ++t) {
       const double* wx = weights.data() + t * D * p;
+      if (t + kPointsAhead < n) prefetch_line(forces.row(order[t + kPointsAhead]), true);
       const index_t i = order[t];
       if (D == 1) {
         double phi0 = 0.0, phi1 = 0.0;
