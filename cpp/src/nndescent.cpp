@@ -131,6 +131,11 @@ struct Lists {
   LargeVector<std::uint8_t> fresh;
 
   float worst(index_t i) const { return dist[i * k + k - 1]; }
+  void prefetch_row(index_t i) const {
+    prefetch_range(dist.data() + i * k, static_cast<size_t>(k) * sizeof(float));
+    prefetch_range(idx.data() + i * k, static_cast<size_t>(k) * sizeof(std::int32_t));
+    prefetch_range(fresh.data() + i * k, static_cast<size_t>(k));
+  }
 
   // Whether j is an entry of row i. A pair's key is always computed by the same function, so
   // when j is there its key is the one just computed: looking for the index alone answers
@@ -142,43 +147,51 @@ struct Lists {
 
   // Merges candidates (sorted by (distance, index), no repeats) into row i; returns how many
   // entered. A pair's distance is always computed by the same function, so a candidate that
-  // is already in the row has exactly its key there and is skipped as equal.
+  // is already in the row has exactly its key there and is skipped as equal. The entries
+  // before the first candidate's place (found by bisection) stay where they are: only the
+  // row's tail from there is moved to the buffers and merged back.
   int merge(index_t i, const std::pair<float, std::int32_t>* cand, int count,
             std::vector<float>& d_buf, std::vector<std::int32_t>& i_buf, std::vector<std::uint8_t>& f_buf) {
     float* rd = dist.data() + i * k;
     std::int32_t* ri = idx.data() + i * k;
     std::uint8_t* rf = fresh.data() + i * k;
-    if (count == 0 || !(cand[0].first < rd[k - 1] || (cand[0].first == rd[k - 1] && cand[0].second < ri[k - 1]))) {
+    auto before = [](float d, std::int32_t j, float cd, std::int32_t cj) { return d < cd || (d == cd && j < cj); };
+    if (count == 0 || !before(cand[0].first, cand[0].second, rd[k - 1], ri[k - 1])) {
       return 0;  // nothing beats the k-th entry
     }
-    int a = 0, b = 0, out = 0, inserted = 0;
-    d_buf.resize(k);
-    i_buf.resize(k);
-    f_buf.resize(k);
-    while (out < k && (a < k || b < count)) {
-      if (b < count && a < k && rd[a] == cand[b].first && ri[a] == cand[b].second) {
+    int lo = 0, hi = k - 1;  // the first entry not before cand[0] is in [lo, hi]
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (before(rd[mid], ri[mid], cand[0].first, cand[0].second)) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    const int tail = k - lo;
+    d_buf.assign(rd + lo, rd + k);
+    i_buf.assign(ri + lo, ri + k);
+    f_buf.assign(rf + lo, rf + k);
+    int a = 0, b = 0, out = lo, inserted = 0;
+    while (out < k && (a < tail || b < count)) {
+      if (b < count && a < tail && d_buf[a] == cand[b].first && i_buf[a] == cand[b].second) {
         ++b;  // already present
         continue;
       }
-      const bool take_row = b >= count ||
-                            (a < k && (rd[a] < cand[b].first || (rd[a] == cand[b].first && ri[a] < cand[b].second)));
-      if (take_row) {
-        d_buf[out] = rd[a];
-        i_buf[out] = ri[a];
-        f_buf[out] = rf[a];
+      if (b >= count || (a < tail && before(d_buf[a], i_buf[a], cand[b].first, cand[b].second))) {
+        rd[out] = d_buf[a];
+        ri[out] = i_buf[a];
+        rf[out] = f_buf[a];
         ++a;
       } else {
-        d_buf[out] = cand[b].first;
-        i_buf[out] = cand[b].second;
-        f_buf[out] = 1;
+        rd[out] = cand[b].first;
+        ri[out] = cand[b].second;
+        rf[out] = 1;
         ++b;
         ++inserted;
       }
       ++out;
     }
-    std::copy(d_buf.begin(), d_buf.end(), rd);
-    std::copy(i_buf.begin(), i_buf.end(), ri);
-    std::copy(f_buf.begin(), f_buf.end(), rf);
     return inserted;
   }
 };
@@ -560,6 +573,7 @@ std::int64_t local_joins(FloatMatrix Xp, Lists& L, const std::vector<std::int64_
         const std::int32_t target = group->target;
         cand.clear();  // sorted by (distance, source) and without repeats
         for (; group != last && group->target == target; ++group) cand.emplace_back(group->dist, group->source);
+        if (group != last) L.prefetch_row(group->target);  // the next group's, while this one merges
         inserted_by_bucket[bucket] += L.merge(target, cand.data(), static_cast<int>(cand.size()), db, ib, fb);
         threshold[target] = L.worst(target);
       }
