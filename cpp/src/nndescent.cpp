@@ -42,10 +42,6 @@ bool row_holds(const std::int32_t* row, int k, std::int32_t j) {
   return found != 0;
 }
 
-// The initial lists and the joins read rows scattered over a copy of the data far larger than
-// the caches (1M x 50: 200 MB): asked for ahead (prefetch.hpp), they come in parallel instead
-// of each load waiting on memory.
-
 std::uint64_t hash3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
   return mix64(mix64(mix64(a) ^ b) ^ c);
 }
@@ -308,6 +304,8 @@ void merge_leaf(FloatMatrix Xp, const RpTree& tree, index_t leaf, const LeafOrde
   rows.resize(static_cast<size_t>(s * d));
   keys.resize(static_cast<size_t>(s * s));
   const size_t row_bytes = static_cast<size_t>(d) * sizeof(float);
+  // Rows scattered over a copy of the data far larger than the caches (1M x 50: 200 MB):
+  // asked for ahead (prefetch.hpp), they come in parallel instead of each load waiting.
   constexpr index_t kAhead = 8;  // rows asked for ahead of their copy
   for (index_t a = 0; a < s; ++a) pos[a] = order.inv[members[a]];
   for (index_t a = 0; a < std::min(kAhead, s); ++a) prefetch_range(Xp.row(pos[a]), row_bytes);

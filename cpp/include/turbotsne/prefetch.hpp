@@ -22,10 +22,10 @@ inline void prefetch_line(const void* p, bool write = false) {
 }
 
 // Every line of the bytes [p, p + bytes), for reading.
-inline void prefetch_range(const void* p, size_t bytes) {
+inline void prefetch_range(const void* p, std::size_t bytes) {
   if (bytes == 0) return;
   const char* c = static_cast<const char*>(p);
-  for (size_t offset = 0; offset < bytes; offset += 64) prefetch_line(c + offset);
+  for (std::size_t offset = 0; offset < bytes; offset += 64) prefetch_line(c + offset);
   prefetch_line(c + bytes - 1);
 }
 
